@@ -1,0 +1,38 @@
+/**
+ * The only place the CLI prints and exits. Commands return data; this turns it into
+ * lines (or JSON) and turns any error into one line on stderr with a non-zero exit.
+ */
+import { SiloError } from '../control/errors.js';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function printLine(line = ''): void {
+  process.stdout.write(line + '\n');
+}
+
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '-').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  printLine(fmt(columns.map((c) => c.toUpperCase())));
+  for (const r of rows) printLine(fmt(columns.map((c) => String(r[c] ?? '-'))));
+}
+
+/** A progress line that rewrites itself on a terminal and stays silent otherwise. */
+export function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+}
+
+export function endProgress(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+export function fail(err: unknown): never {
+  endProgress();
+  const message = err instanceof Error ? err.message : String(err);
+  // One line: the first line of the message, never a stack (SILO_DEBUG=1 shows it).
+  process.stderr.write(`silo: ${message.split('\n')[0]}\n`);
+  if (process.env.SILO_DEBUG && err instanceof Error && !(err instanceof SiloError)) process.stderr.write(`${err.stack}\n`);
+  process.exit(err instanceof SiloError ? err.exitCode : 1);
+}

@@ -1,0 +1,85 @@
+/**
+ * The control plane's configuration: SILO_* environment variables, validated once with
+ * the same JSON-schema mechanism the worker uses (env-schema, under @fastify/env).
+ */
+import envSchema from 'env-schema';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+/** The project folder (works from src/ under tap and from dist/ under node). */
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+const schema = {
+  type: 'object',
+  properties: {
+    SILO_HOME: { type: 'string', minLength: 1 },
+    SILO_DOMAIN: {
+      type: 'string',
+      default: 'localhost',
+      pattern: '^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$',
+    },
+    SILO_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080 },
+    SILO_HTTP_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[0-9a-fA-F.:]+$' },
+    SILO_PROXY: { type: 'string', enum: ['nginx', 'caddy'], default: 'nginx' },
+    SILO_DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    SILO_PG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 54329 },
+    SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
+    SILO_POOL_MAX: { type: 'integer', minimum: 1, maximum: 50, default: 4 },
+    SILO_MIGRATE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
+    SILO_MIGRATIONS_DIR: { type: 'string', minLength: 1 },
+    SILO_WORKER_MAX_MEMORY: { type: 'string', default: '200M', pattern: '^[0-9]+[KMG]$' },
+  },
+} as const;
+
+export interface SiloConfig {
+  home: string;
+  domain: string;
+  httpPort: number;
+  httpHost: string;
+  proxy: 'nginx' | 'caddy';
+  databaseUrl?: string;
+  pgPort: number;
+  workerPortBase: number;
+  poolMax: number;
+  migrateConcurrency: number;
+  migrationsDir?: string;
+  workerMaxMemory: string;
+}
+
+interface RawEnv {
+  SILO_HOME?: string;
+  SILO_DOMAIN: string;
+  SILO_HTTP_PORT: number;
+  SILO_HTTP_HOST: string;
+  SILO_PROXY: 'nginx' | 'caddy';
+  SILO_DATABASE_URL?: string;
+  SILO_PG_PORT: number;
+  SILO_WORKER_PORT_BASE: number;
+  SILO_POOL_MAX: number;
+  SILO_MIGRATE_CONCURRENCY: number;
+  SILO_MIGRATIONS_DIR?: string;
+  SILO_WORKER_MAX_MEMORY: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema, data: env, dotenv: false });
+  } catch (err) {
+    throw new Error(`invalid configuration: ${(err as Error).message}`);
+  }
+  return {
+    home: resolve(raw.SILO_HOME ?? resolve(projectRoot, '.silo')),
+    domain: raw.SILO_DOMAIN,
+    httpPort: raw.SILO_HTTP_PORT,
+    httpHost: raw.SILO_HTTP_HOST,
+    proxy: raw.SILO_PROXY,
+    databaseUrl: raw.SILO_DATABASE_URL,
+    pgPort: raw.SILO_PG_PORT,
+    workerPortBase: raw.SILO_WORKER_PORT_BASE,
+    poolMax: raw.SILO_POOL_MAX,
+    migrateConcurrency: raw.SILO_MIGRATE_CONCURRENCY,
+    migrationsDir: raw.SILO_MIGRATIONS_DIR ? resolve(raw.SILO_MIGRATIONS_DIR) : undefined,
+    workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
+  };
+}

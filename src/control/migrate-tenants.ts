@@ -1,0 +1,95 @@
+/**
+ * `silo migrate`: apply pending migrations to every tenant database, each through its
+ * own role, with bounded concurrency. One failing tenant does not stop the others;
+ * the result names every failure.
+ */
+import type { SiloConfig } from './config.js';
+import { homePaths } from './paths.js';
+import { readRegistry, updateRegistry } from './registry.js';
+import { openServer, type OpenServer } from './servers.js';
+import { connectAs } from '../postgres/admin.js';
+import { migrate } from '../migrate/run.js';
+import { loadAppMigrations } from './app-migrations.js';
+import { tenantCredentials } from './tenant-credentials.js';
+import { SiloError } from './errors.js';
+
+export interface TenantMigration {
+  tenant: string;
+  ok: boolean;
+  from?: number;
+  to?: number;
+  error?: string;
+}
+
+export interface MigrateOptions {
+  tenant?: string;
+  concurrency?: number;
+  onResult?: (r: TenantMigration, done: number, total: number) => void;
+}
+
+/** Run `fn` over items with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {}): Promise<TenantMigration[]> {
+  const paths = homePaths(cfg.home);
+  const migrations = loadAppMigrations(cfg);
+  const reg = readRegistry(paths.registry);
+  let names = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
+  if (opts.tenant) {
+    if (!reg.tenants[opts.tenant]) throw new SiloError(`no tenant named "${opts.tenant.slice(0, 40)}"`);
+    names = [opts.tenant];
+  }
+
+  // Make sure each server involved is up (starting the embedded one if the stack is down).
+  const servers = new Map<string, OpenServer | Error>();
+  for (const server of new Set(names.map((n) => reg.tenants[n]!.server))) {
+    try {
+      servers.set(server, await openServer(cfg, reg, server));
+    } catch (err) {
+      servers.set(server, err as Error);
+    }
+  }
+
+  let done = 0;
+  try {
+    const results = await mapLimit(names, opts.concurrency ?? cfg.migrateConcurrency, async (tenant) => {
+      const server = servers.get(reg.tenants[tenant]!.server);
+      let r: TenantMigration;
+      if (server instanceof Error) {
+        r = { tenant, ok: false, error: server.message };
+      } else {
+        const sql = connectAs(tenantCredentials(cfg, reg, tenant));
+        try {
+          const { from, to } = await migrate(sql, migrations);
+          r = { tenant, ok: true, from, to };
+        } catch (err) {
+          r = { tenant, ok: false, error: (err as Error).message };
+        } finally {
+          await sql.end({ timeout: 5 });
+        }
+      }
+      opts.onResult?.(r, ++done, names.length);
+      return r;
+    });
+    await updateRegistry(paths.registry, (latest) => {
+      for (const r of results) {
+        const t = latest.tenants[r.tenant];
+        if (r.ok && t && r.to !== undefined) t.schemaVersion = r.to;
+      }
+    });
+    return results;
+  } finally {
+    for (const s of servers.values()) if (!(s instanceof Error)) await s.release();
+  }
+}

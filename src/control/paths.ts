@@ -1,0 +1,19 @@
+/** Where everything lives under $SILO_HOME. One place, so nothing guesses a path. */
+import { join } from 'node:path';
+
+export function homePaths(home: string) {
+  return {
+    home,
+    registry: join(home, 'registry.json'),
+    secrets: join(home, 'secrets'),
+    tenantPassword: (tenant: string) => join(home, 'secrets', 'tenants', `${tenant}.password`),
+    serverUrl: (server: string) => join(home, 'secrets', 'servers', `${server}.url`),
+    pgData: (server: string) => join(home, 'postgres', server),
+    backups: join(home, 'backups'),
+    logs: join(home, 'logs'),
+    proxy: join(home, 'proxy'),
+    pm2Home: join(home, 'pm2'),
+  };
+}
+
+export type HomePaths = ReturnType<typeof homePaths>;

@@ -1,0 +1,110 @@
+/**
+ * The registry: the single source of truth about servers and tenants. PM2's ecosystem
+ * file and the proxy config are derived from it. Writes are atomic (temp file, fsync,
+ * rename) and every read-modify-write runs under an exclusive lock, so concurrent
+ * `silo` commands cannot lose each other's changes.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+
+export interface ServerEntry {
+  kind: 'embedded' | 'external';
+  host: string;
+  port: number;
+}
+
+export interface TenantEntry {
+  server: string;
+  port: number;
+  /** extra hostnames besides `<name>.<SILO_DOMAIN>` */
+  domains: string[];
+  /** `provisioning` until every creation step has run; re-running create completes it */
+  state: 'provisioning' | 'ready';
+  schemaVersion: number;
+  createdAt: string;
+}
+
+export interface Registry {
+  version: 1;
+  servers: Record<string, ServerEntry>;
+  tenants: Record<string, TenantEntry>;
+}
+
+export function emptyRegistry(): Registry {
+  return { version: 1, servers: {}, tenants: {} };
+}
+
+export function readRegistry(file: string): Registry {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyRegistry();
+    throw err;
+  }
+  let parsed: Registry;
+  try {
+    parsed = JSON.parse(text) as Registry;
+  } catch {
+    throw new Error(`registry ${file} is not valid JSON; restore it from a backup or fix it by hand`);
+  }
+  if (parsed.version !== 1 || typeof parsed.tenants !== 'object' || typeof parsed.servers !== 'object') {
+    throw new Error(`registry ${file} has an unknown format`);
+  }
+  return parsed;
+}
+
+export function writeRegistry(file: string, registry: Registry): void {
+  writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o644);
+}
+
+export function writeFileAtomic(file: string, content: string, mode: number): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dirFd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/** Run `fn` holding the registry lock (waits up to ~30 s for another command). */
+export async function withRegistryLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(file), { recursive: true });
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(file, {
+      realpath: false,
+      stale: 30_000,
+      update: 5_000,
+      retries: { retries: 300, minTimeout: 20, maxTimeout: 200 },
+    });
+  } catch (err) {
+    throw new Error(`another silo command holds the registry lock (${(err as Error).message})`);
+  }
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** Read-modify-write under the lock. `change` may mutate the registry it is given. */
+export async function updateRegistry<T>(file: string, change: (r: Registry) => T | Promise<T>): Promise<T> {
+  return withRegistryLock(file, async () => {
+    const registry = readRegistry(file);
+    const result = await change(registry);
+    writeRegistry(file, registry);
+    return result;
+  });
+}

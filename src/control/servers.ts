@@ -1,0 +1,154 @@
+/**
+ * PostgreSQL servers tenants are placed on. The embedded server is `local` (data under
+ * $SILO_HOME/postgres/local); with SILO_DATABASE_URL set, that external server is
+ * `default` instead. More can be added with `silo server add`, as in the Django
+ * original's one Postgres server per client.
+ */
+import type { Sql } from 'postgres';
+import { connectAdmin } from '../postgres/admin.js';
+import { runningPid, startEmbedded, type RunningServer } from '../postgres/embedded.js';
+import { hardenServer } from '../postgres/tenant-ddl.js';
+import type { SiloConfig } from './config.js';
+import { homePaths } from './paths.js';
+import { isPortFree, freePort } from './ports.js';
+import { readRegistry, updateRegistry, type Registry, type ServerEntry } from './registry.js';
+import { generatePassword, readSecret, redactUrl, writeSecret } from './secrets.js';
+import { validateServerName } from './names.js';
+import { SiloError } from './errors.js';
+
+export const EMBEDDED = 'local';
+export const EXTERNAL_DEFAULT = 'default';
+
+function parseUrl(url: string): { host: string; port: number; password: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SiloError(`not a valid PostgreSQL URL: ${redactUrl(url)}`);
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new SiloError(`not a postgres:// URL: ${redactUrl(url)}`);
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || 5432), password: decodeURIComponent(u.password) };
+}
+
+/** Make sure the default server is registered (first run), and return the registry. */
+export async function ensureDefaultServer(cfg: SiloConfig): Promise<Registry> {
+  const paths = homePaths(cfg.home);
+  const current = readRegistry(paths.registry);
+  const wanted = cfg.databaseUrl ? EXTERNAL_DEFAULT : EMBEDDED;
+  if (current.servers[wanted]) return current;
+  return updateRegistry(paths.registry, async (reg) => {
+    if (reg.servers[wanted]) return reg;
+    if (cfg.databaseUrl) {
+      const { host, port } = parseUrl(cfg.databaseUrl);
+      writeSecret(paths.serverUrl(wanted), cfg.databaseUrl);
+      reg.servers[wanted] = { kind: 'external', host, port };
+    } else {
+      const port = (await isPortFree(cfg.pgPort)) ? cfg.pgPort : await freePort();
+      const url = `postgres://postgres:${generatePassword()}@127.0.0.1:${port}/postgres`;
+      writeSecret(paths.serverUrl(wanted), url);
+      reg.servers[wanted] = { kind: 'embedded', host: '127.0.0.1', port };
+    }
+    return reg;
+  });
+}
+
+/** The server a new tenant goes to: the one holding the fewest tenants. */
+export function placeTenant(registry: Registry, requested?: string): string {
+  if (requested) {
+    if (!registry.servers[requested]) throw new SiloError(`unknown server "${requested}" (see silo server list)`);
+    return requested;
+  }
+  const counts = new Map(Object.keys(registry.servers).map((s) => [s, 0]));
+  for (const t of Object.values(registry.tenants)) counts.set(t.server, (counts.get(t.server) ?? 0) + 1);
+  const sorted = [...counts].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
+  if (!sorted[0]) throw new SiloError('no database server is registered');
+  return sorted[0][0];
+}
+
+export interface OpenServer {
+  name: string;
+  entry: ServerEntry;
+  admin: Sql;
+  /** close the admin pool, and stop the embedded server if this call started it */
+  release(): Promise<void>;
+}
+
+export function adminUrl(cfg: SiloConfig, name: string): string {
+  const url = readSecret(homePaths(cfg.home).serverUrl(name));
+  if (!url) throw new SiloError(`no admin credentials for server "${name}" (missing ${homePaths(cfg.home).serverUrl(name)})`);
+  return url;
+}
+
+/** Open an admin connection to a server, starting the embedded one if it is down. */
+export async function openServer(cfg: SiloConfig, registry: Registry, name: string): Promise<OpenServer> {
+  const entry = registry.servers[name];
+  if (!entry) throw new SiloError(`unknown server "${name}"`);
+  const url = adminUrl(cfg, name);
+  let started: RunningServer | undefined;
+  if (entry.kind === 'embedded') {
+    const dataDir = homePaths(cfg.home).pgData(name);
+    if (!runningPid(dataDir)) {
+      started = await startEmbedded({ dataDir, port: entry.port, password: parseUrl(url).password });
+    }
+  }
+  const admin = connectAdmin(url);
+  try {
+    await admin`select 1`;
+    await hardenServer(admin);
+  } catch (err) {
+    await admin.end({ timeout: 1 });
+    await started?.stop();
+    throw new SiloError(`cannot reach database server "${name}" at ${entry.host}:${entry.port}: ${(err as Error).message}`);
+  }
+  return {
+    name,
+    entry,
+    admin,
+    async release() {
+      await admin.end({ timeout: 5 });
+      await started?.stop();
+    },
+  };
+}
+
+export async function withServer<T>(cfg: SiloConfig, registry: Registry, name: string, fn: (s: OpenServer) => Promise<T>): Promise<T> {
+  const server = await openServer(cfg, registry, name);
+  try {
+    return await fn(server);
+  } finally {
+    await server.release();
+  }
+}
+
+export async function addServer(cfg: SiloConfig, name: string, url: string): Promise<{ name: string; host: string; port: number; version: string }> {
+  validateServerName(name);
+  const { host, port } = parseUrl(url);
+  const admin = connectAdmin(url);
+  let version: string;
+  try {
+    const [me] = await admin<{ super: boolean; createrole: boolean; createdb: boolean; version: string }[]>`
+      select rolsuper as super, rolcreaterole as createrole, rolcreatedb as createdb,
+             current_setting('server_version') as version
+      from pg_roles where rolname = current_user`;
+    if (!me || !(me.super || (me.createrole && me.createdb))) {
+      throw new SiloError(`the role in that URL can neither create roles nor databases on ${host}:${port}`);
+    }
+    await hardenServer(admin);
+    version = me.version;
+  } catch (err) {
+    if (err instanceof SiloError) throw err;
+    throw new SiloError(`cannot use ${redactUrl(url)} as an admin connection: ${(err as Error).message}`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  const paths = homePaths(cfg.home);
+  await updateRegistry(paths.registry, (reg) => {
+    const existing = reg.servers[name];
+    if (existing && (existing.host !== host || existing.port !== port || existing.kind !== 'external')) {
+      throw new SiloError(`server "${name}" is already registered at ${existing.host}:${existing.port}`);
+    }
+    writeSecret(paths.serverUrl(name), url);
+    reg.servers[name] = { kind: 'external', host, port };
+  });
+  return { name, host, port, version };
+}

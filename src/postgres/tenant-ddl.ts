@@ -1,0 +1,71 @@
+/**
+ * The DDL that gives a tenant its own role and database, each step idempotent ("exists?"
+ * before acting) so a re-run after a crash completes the job. Objects silo creates carry
+ * a comment; silo refuses to adopt or drop a role or database it did not create.
+ */
+import type { Sql } from 'postgres';
+import { ident, literal } from './admin.js';
+
+const MARK = 'silo tenant';
+
+export interface RoleOptions {
+  connectionLimit: number;
+}
+
+async function ownedBy(sql: Sql, kind: 'role' | 'database', name: string): Promise<'missing' | 'ours' | 'foreign'> {
+  const rows =
+    kind === 'role'
+      ? await sql<{ c: string | null }[]>`select shobj_description(oid, 'pg_authid') as c from pg_roles where rolname = ${name}`
+      : await sql<{ c: string | null }[]>`select shobj_description(oid, 'pg_database') as c from pg_database where datname = ${name}`;
+  if (rows.length === 0) return 'missing';
+  return rows[0]!.c === MARK ? 'ours' : 'foreign';
+}
+
+export async function ensureRole(sql: Sql, name: string, password: string, opts: RoleOptions): Promise<void> {
+  const state = await ownedBy(sql, 'role', name);
+  if (state === 'foreign') throw new Error(`a role named "${name}" already exists on this server and was not created by silo`);
+  const attrs = `login nosuperuser nocreatedb nocreaterole noinherit noreplication nobypassrls connection limit ${opts.connectionLimit}`;
+  if (state === 'missing') {
+    await sql.unsafe(`create role ${ident(name)} with ${attrs} password ${literal(password)}`);
+    await sql.unsafe(`comment on role ${ident(name)} is ${literal(MARK)}`);
+  } else {
+    // Re-run: make the role match what this run expects (the secret file holds the password).
+    await sql.unsafe(`alter role ${ident(name)} with ${attrs} password ${literal(password)}`);
+  }
+}
+
+export async function ensureDatabase(sql: Sql, name: string): Promise<void> {
+  const state = await ownedBy(sql, 'database', name);
+  if (state === 'foreign') throw new Error(`a database named "${name}" already exists on this server and was not created by silo`);
+  if (state === 'missing') {
+    // CREATE DATABASE cannot run inside a transaction nor take its name as a parameter.
+    await sql.unsafe(`create database ${ident(name)} owner ${ident(name)} encoding 'UTF8' template template0`);
+    await sql.unsafe(`comment on database ${ident(name)} is ${literal(MARK)}`);
+  }
+  await sql.unsafe(`revoke all on database ${ident(name)} from public`);
+  await sql.unsafe(`grant connect, temporary on database ${ident(name)} to ${ident(name)}`);
+}
+
+/** Tenant roles must not reach the maintenance databases either (they allow PUBLIC by default). */
+export async function hardenServer(sql: Sql): Promise<void> {
+  await sql.unsafe(`revoke connect on database postgres from public`);
+  await sql.unsafe(`revoke connect on database template1 from public`);
+}
+
+export async function dropDatabase(sql: Sql, name: string): Promise<void> {
+  const state = await ownedBy(sql, 'database', name);
+  if (state === 'missing') return;
+  if (state === 'foreign') throw new Error(`refusing to drop database "${name}": it was not created by silo`);
+  await sql.unsafe(`drop database ${ident(name)} with (force)`);
+}
+
+export async function dropRole(sql: Sql, name: string): Promise<void> {
+  const state = await ownedBy(sql, 'role', name);
+  if (state === 'missing') return;
+  if (state === 'foreign') throw new Error(`refusing to drop role "${name}": it was not created by silo`);
+  await sql.unsafe(`drop role ${ident(name)}`);
+}
+
+export async function databaseExists(sql: Sql, name: string): Promise<boolean> {
+  return (await ownedBy(sql, 'database', name)) !== 'missing';
+}

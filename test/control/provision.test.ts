@@ -1,0 +1,101 @@
+/**
+ * Provisioning against a real embedded PostgreSQL: idempotent creation, and what a
+ * tenant role can and cannot do.
+ */
+import t from 'tap';
+import { statSync, readFileSync, readdirSync } from 'node:fs';
+import postgres from 'postgres';
+import { makeSiloHome } from '../helpers/silo-home.js';
+import { createTenant } from '../../src/control/provision.js';
+import { readRegistry, updateRegistry } from '../../src/control/registry.js';
+import { homePaths } from '../../src/control/paths.js';
+import { tenantCredentials } from '../../src/control/tenant-credentials.js';
+import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
+
+t.test('tenant provisioning', async (t) => {
+  const silo = await makeSiloHome(t);
+  const { cfg } = silo;
+  const paths = homePaths(cfg.home);
+
+  await t.test('create makes a ready tenant; a second create is a no-op', async (t) => {
+    const first = await createTenant(cfg, 'acme');
+    t.equal(first.created, true);
+    t.equal(first.entry.state, 'ready');
+    t.equal(first.entry.schemaVersion, 1);
+    const second = await createTenant(cfg, 'acme');
+    t.equal(second.created, false);
+    t.same(second.entry, first.entry);
+    t.equal(statSync(paths.tenantPassword('acme')).mode & 0o777, 0o600);
+    t.equal(statSync(paths.secrets).mode & 0o777, 0o700);
+    const password = readFileSync(paths.tenantPassword('acme'), 'utf8').trim();
+    t.notMatch(readFileSync(paths.registry, 'utf8'), password, 'the registry holds no password');
+  });
+
+  await t.test('two tenants get distinct ports on the least-loaded server', async (t) => {
+    const b = await createTenant(cfg, 'globex');
+    const reg = readRegistry(paths.registry);
+    t.not(b.entry.port, reg.tenants.acme!.port);
+    t.equal(b.entry.server, 'local');
+  });
+
+  await t.test('a tenant role reaches its own database only and cannot escalate', async (t) => {
+    const reg = readRegistry(paths.registry);
+    const acme = tenantCredentials(cfg, reg, 'acme');
+    const own = connectAs(acme);
+    t.teardown(() => own.end());
+    const [me] = await own`select current_user as u, current_database() as d`;
+    t.same(me, { u: 'acme', d: 'acme' });
+
+    for (const database of ['globex', 'postgres', 'template1']) {
+      const other = connectAs({ ...acme, database });
+      await t.rejects(other`select 1`, { code: '42501' }, `cannot connect to ${database}`);
+      await other.end();
+    }
+    await t.rejects(own.unsafe('create database sneaky'), { code: '42501' }, 'cannot create a database');
+    await t.rejects(own.unsafe('create role sneaky'), { code: '42501' }, 'cannot create a role');
+    await t.rejects(own`select * from pg_authid`, { code: '42501' }, 'cannot read pg_authid');
+    await t.rejects(own.unsafe('alter role acme superuser'), { code: '42501' }, 'cannot make itself superuser');
+    const [flags] = await own`select rolsuper, rolcreatedb, rolcreaterole, rolconnlimit from pg_roles where rolname = 'acme'`;
+    t.match(flags, { rolsuper: false, rolcreatedb: false, rolcreaterole: false });
+    t.ok(flags!.rolconnlimit > 0, 'a connection limit is set');
+  });
+
+  await t.test('a creation interrupted after the role was made completes on re-run', async (t) => {
+    // Simulate a crash: the registry says provisioning and only the role exists.
+    const admin = connectAdmin(silo.adminUrl);
+    t.teardown(() => admin.end());
+    await updateRegistry(paths.registry, (r) => {
+      r.tenants.halfway = { server: 'local', port: 40999, domains: [], state: 'provisioning', schemaVersion: 0, createdAt: new Date().toISOString() };
+    });
+    await admin.unsafe(`create role halfway login password 'whatever'`);
+    await admin.unsafe(`comment on role halfway is 'silo tenant'`);
+    const done = await createTenant(cfg, 'halfway');
+    t.equal(done.entry.state, 'ready');
+    t.equal(done.entry.port, 40999, 'keeps the port it had recorded');
+    const own = connectAs(tenantCredentials(cfg, readRegistry(paths.registry), 'halfway'));
+    const [row] = await own`select max(version) as v from silo_migrations`;
+    t.equal(row!.v, 1);
+    await own.end();
+  });
+
+  await t.test('silo refuses to adopt a role it did not create', async (t) => {
+    const admin = connectAdmin(silo.adminUrl);
+    t.teardown(() => admin.end());
+    await admin.unsafe(`create role someoneelse login`);
+    await t.rejects(createTenant(cfg, 'someoneelse'), /already exists on this server and was not created by silo/);
+  });
+
+  await t.test('invalid names create nothing', async (t) => {
+    const before = readFileSync(paths.registry, 'utf8');
+    const secretsBefore = readdirSync(`${paths.secrets}/tenants`).sort();
+    for (const name of ['Acme', 'a', '-x', 'x_y', 'template1', 'postgres', 'x'.repeat(64), "x'; drop table y; --"]) {
+      await t.rejects(createTenant(cfg, name), /invalid tenant name/, name);
+    }
+    t.equal(readFileSync(paths.registry, 'utf8'), before);
+    t.same(readdirSync(`${paths.secrets}/tenants`).sort(), secretsBefore);
+    const admin = postgres(silo.adminUrl, { max: 1, onnotice: () => {} });
+    const roles = await admin`select rolname from pg_roles where rolname !~ '^pg_' order by 1`;
+    await admin.end();
+    t.same(roles.map((r) => r.rolname), ['acme', 'globex', 'halfway', 'postgres', 'someoneelse']);
+  });
+});

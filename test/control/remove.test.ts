@@ -1,0 +1,58 @@
+/**
+ * `silo tenant remove`: refuses without --yes, dumps first, and the dump restores into a
+ * fresh database with the same rows.
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { makeSiloHome } from '../helpers/silo-home.js';
+import { readRegistry } from '../../src/control/registry.js';
+import { homePaths } from '../../src/control/paths.js';
+import { tenantCredentials } from '../../src/control/tenant-credentials.js';
+import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
+import { findPgDump } from '../../src/postgres/pg-dump.js';
+
+t.test('remove backs up, drops and unregisters', async (t) => {
+  const silo = await makeSiloHome(t);
+  const paths = homePaths(silo.cfg.home);
+  t.equal((await silo.cli(['tenant', 'create', 'acme'])).code, 0);
+
+  const own = connectAs(tenantCredentials(silo.cfg, readRegistry(paths.registry), 'acme'));
+  const [poll] = await own`insert into polls (question) values ('Tea or coffee?') returning id`;
+  await own`insert into choices (poll_id, position, text, votes) values (${poll!.id}, 1, 'Tea', 2), (${poll!.id}, 2, 'Coffee', 5)`;
+  await own.end();
+
+  const refused = await silo.cli(['tenant', 'remove', 'acme']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /^silo: refusing to remove tenant "acme" without --yes/);
+  t.ok(readRegistry(paths.registry).tenants.acme, 'still registered');
+
+  const unknown = await silo.cli(['tenant', 'remove', 'nobody', '--yes']);
+  t.equal(unknown.code, 1);
+  t.equal(unknown.stderr, 'silo: no tenant named "nobody"\n');
+
+  const removed = await silo.cli(['tenant', 'remove', 'acme', '--yes']);
+  t.equal(removed.code, 0, removed.stderr);
+  const backup = /backup: (\S+)/.exec(removed.stdout)?.[1];
+  t.ok(backup && existsSync(backup), 'a backup file was written');
+  t.equal(statSync(backup!).mode & 0o777, 0o600, 'the backup is 0600');
+  t.notOk(readRegistry(paths.registry).tenants.acme, 'unregistered');
+  t.notOk(existsSync(paths.tenantPassword('acme')), 'its secret is gone');
+
+  const admin = connectAdmin(silo.adminUrl);
+  t.teardown(() => admin.end());
+  t.same(await admin`select 1 from pg_database where datname = 'acme'`, [], 'database dropped');
+  t.same(await admin`select 1 from pg_roles where rolname = 'acme'`, [], 'role dropped');
+
+  // Restore the dump into a fresh database and compare rows.
+  await admin.unsafe('create database restored');
+  const url = new URL(silo.adminUrl);
+  const pgRestore = await findPgDump(15, 'pg_restore');
+  execFileSync(pgRestore, ['--no-owner', '--dbname=restored', backup!], {
+    env: { PATH: process.env.PATH, PGHOST: url.hostname, PGPORT: url.port, PGUSER: 'postgres', PGPASSWORD: decodeURIComponent(url.password) },
+  });
+  const restored = connectAdmin(silo.adminUrl, 'restored');
+  const rows = await restored`select p.question, c.text, c.votes from polls p join choices c on c.poll_id = p.id order by c.position`;
+  await restored.end();
+  t.same(rows.map((r) => [r.question, r.text, r.votes]), [['Tea or coffee?', 'Tea', 2], ['Tea or coffee?', 'Coffee', 5]]);
+});
