@@ -1,0 +1,74 @@
+/**
+ * The whole worker as one Fastify instance, for one tenant: what server.ts listens with
+ * and what tests build. Tenancy enters here, once, through `config`; the tenant app is
+ * registered last, in its own encapsulated context.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { loadMigrations } from '../migrate/files.js';
+import { latestVersion } from '../migrate/pending.js';
+import type { TenantApp } from './app-contract.js';
+import { bodyParsersPlugin } from './body-parsers.js';
+import { configPlugin, type WorkerConfig } from './config.js';
+import { dbPlugin } from './db.js';
+import { errorHandler } from './errors.js';
+import { healthPlugin } from './health.js';
+import { hostGuardPlugin } from './host-guard.js';
+import { loggerOptions } from './logger.js';
+
+/** Socket-level limits, so slow or idle clients cannot pin the process. */
+export interface ServerTimeouts {
+  /** Above the proxy's upstream keep-alive (nginx 60 s), so the proxy closes first. */
+  keepAliveMs: number;
+  /** Whole request headers must arrive within this (then 408). */
+  headersMs: number;
+  /** Whole request, body included (then 408). */
+  requestMs: number;
+  /** A socket with no traffic at all for this long is destroyed. */
+  socketIdleMs: number;
+  /** How often Node checks the two limits above. */
+  checkIntervalMs: number;
+}
+
+export const defaultServerTimeouts: ServerTimeouts = {
+  keepAliveMs: 65_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  socketIdleMs: 120_000,
+  checkIntervalMs: 1_000,
+};
+
+export interface BuildOptions {
+  app: TenantApp;
+  timeouts?: Partial<ServerTimeouts>;
+  /** Where log lines go (default stdout); tests capture them. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyInstance {
+  // Read before anything listens: a worker without its migrations cannot judge readiness.
+  const expectedVersion = latestVersion(loadMigrations(opts.app.migrationsDir));
+  const t = { ...defaultServerTimeouts, ...opts.timeouts };
+
+  const fastify = Fastify({
+    logger: loggerOptions(config, opts.logStream),
+    trustProxy: '127.0.0.1',
+    bodyLimit: config.bodyLimit,
+    handlerTimeout: config.requestTimeoutMs,
+    return503OnClosing: true,
+    keepAliveTimeout: t.keepAliveMs,
+    requestTimeout: t.requestMs,
+    connectionTimeout: t.socketIdleMs,
+    http: { headersTimeout: t.headersMs, connectionsCheckingInterval: t.checkIntervalMs },
+    // Bodies are taken as sent: a string is not a number, an extra property is an error.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+
+  fastify.setErrorHandler(errorHandler);
+  fastify.register(configPlugin, { config });
+  fastify.register(dbPlugin);
+  fastify.register(bodyParsersPlugin);
+  fastify.register(hostGuardPlugin);
+  fastify.register(healthPlugin, { expectedVersion });
+  fastify.register(opts.app.plugin);
+  return fastify;
+}

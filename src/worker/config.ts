@@ -1,0 +1,179 @@
+/**
+ * The worker's whole configuration: one JSON schema over the environment, validated at
+ * boot by env-schema (the engine under @fastify/env), then turned into a typed object.
+ * Config is needed before Fastify exists (logger base, body limit, timeouts), so
+ * `loadConfig` runs first and the `config` plugin only decorates what it returned.
+ *
+ * The database password never travels in the environment (PM2 prints env in
+ * `pm2 show`): DB_PASSWORD_FILE names a file that only its owner can read.
+ */
+import envSchema from 'env-schema';
+import fp from 'fastify-plugin';
+import { checkSecretFile } from './secret-file.js';
+
+export const TENANT_PATTERN = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$';
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A lower-case DNS name; not an IP literal (its last label must hold a letter). */
+export function isHostName(h: string): boolean {
+  const labels = h.split('.');
+  return h.length <= 253 && labels.every((l) => LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]!);
+}
+
+export const configSchema = {
+  type: 'object',
+  required: ['TENANT', 'PORT', 'DB_PASSWORD_FILE'],
+  properties: {
+    TENANT: { type: 'string', pattern: TENANT_PATTERN },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535 },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    // Comma-separated; empty means `<TENANT>.localhost`.
+    TENANT_HOSTS: { type: 'string', maxLength: 4000, default: '' },
+    DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    DB_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5432 },
+    // Empty means the tenant's name: a tenant's database and role are named after it.
+    DB_NAME: { type: 'string', default: '' },
+    DB_USER: { type: 'string', default: '' },
+    DB_PASSWORD_FILE: { type: 'string', minLength: 1 },
+    DB_POOL_MAX: { type: 'integer', minimum: 1, maximum: 100, default: 4 },
+    DB_CONNECT_TIMEOUT_S: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 3 },
+    DB_IDLE_TIMEOUT_S: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
+    DB_STATEMENT_TIMEOUT_MS: { type: 'integer', minimum: 0, maximum: 3600000, default: 5000 },
+    REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 10000 },
+    SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
+    BODY_LIMIT: { type: 'integer', minimum: 1024, maximum: 10485760, default: 65536 },
+  },
+} as const;
+
+interface RawEnv {
+  TENANT: string;
+  PORT: number;
+  HOST: string;
+  TENANT_HOSTS: string;
+  DB_HOST: string;
+  DB_PORT: number;
+  DB_NAME: string;
+  DB_USER: string;
+  DB_PASSWORD_FILE: string;
+  DB_POOL_MAX: number;
+  DB_CONNECT_TIMEOUT_S: number;
+  DB_IDLE_TIMEOUT_S: number;
+  DB_STATEMENT_TIMEOUT_MS: number;
+  REQUEST_TIMEOUT_MS: number;
+  SHUTDOWN_GRACE_MS: number;
+  LOG_LEVEL: string;
+  BODY_LIMIT: number;
+}
+
+export interface DbConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  passwordFile: string;
+  poolMax: number;
+  connectTimeoutS: number;
+  idleTimeoutS: number;
+  statementTimeoutMs: number;
+}
+
+export interface WorkerConfig {
+  tenant: string;
+  host: string;
+  port: number;
+  /** Normalised host names (lower case, no port, no trailing dot) this tenant answers for. */
+  tenantHosts: string[];
+  db: DbConfig;
+  requestTimeoutMs: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+  bodyLimit: number;
+}
+
+/** A configuration problem; its message is one line meant for a human. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface AjvError {
+  instancePath?: string;
+  message?: string;
+}
+
+function describe(err: Error & { errors?: AjvError[] }): string {
+  if (!Array.isArray(err.errors)) return err.message;
+  return err.errors
+    .map((e) => (e.instancePath ? `${e.instancePath.slice(1)} ${e.message}` : String(e.message)))
+    .join('; ');
+}
+
+function parseHosts(raw: string, tenant: string): string[] {
+  if (raw.trim() === '') return [`${tenant}.localhost`];
+  const hosts = raw.split(',').map((h) => h.trim().toLowerCase().replace(/\.$/, ''));
+  for (const h of hosts) {
+    if (!isHostName(h)) {
+      throw new ConfigError(`TENANT_HOSTS entry "${h.slice(0, 80)}" is not a host name (IP addresses are not accepted)`);
+    }
+  }
+  return [...new Set(hosts)];
+}
+
+/** Validates `env` (default: process.env) and checks the password file; throws ConfigError. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema: structuredClone(configSchema), data: env, env: false, dotenv: false });
+  } catch (err) {
+    throw new ConfigError(describe(err as Error));
+  }
+  const tenantHosts = parseHosts(raw.TENANT_HOSTS, raw.TENANT);
+  try {
+    checkSecretFile(raw.DB_PASSWORD_FILE, 'DB_PASSWORD_FILE');
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return {
+    tenant: raw.TENANT,
+    host: raw.HOST,
+    port: raw.PORT,
+    tenantHosts,
+    db: {
+      host: raw.DB_HOST,
+      port: raw.DB_PORT,
+      database: raw.DB_NAME || raw.TENANT,
+      user: raw.DB_USER || raw.TENANT,
+      passwordFile: raw.DB_PASSWORD_FILE,
+      poolMax: raw.DB_POOL_MAX,
+      connectTimeoutS: raw.DB_CONNECT_TIMEOUT_S,
+      idleTimeoutS: raw.DB_IDLE_TIMEOUT_S,
+      statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
+    },
+    requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
+    shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
+    logLevel: raw.LOG_LEVEL,
+    bodyLimit: raw.BODY_LIMIT,
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: WorkerConfig;
+    /** The one tenant this process serves, fixed at boot. */
+    tenant: string;
+  }
+}
+
+/** Decorates `config` and `tenant`: the only place tenancy enters the worker. */
+export const configPlugin = fp<{ config: WorkerConfig }>(
+  async (fastify, opts) => {
+    fastify.decorate('config', opts.config);
+    fastify.decorate('tenant', opts.config.tenant);
+  },
+  { name: 'config', fastify: '5.x' },
+);

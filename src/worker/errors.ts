@@ -1,0 +1,67 @@
+/**
+ * The worker's one error handler. Clients get Fastify's JSON error shape
+ * (`statusCode`, `error`, `message`): a 4xx keeps its message (validation, bad JSON,
+ * 413, 415...), anything else gets a generic one. Stack traces, SQL text and driver
+ * messages only go to the log, with the request's context.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+}
+
+// The database cannot be reached or refused us for now: the client may retry later.
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'SECRET_FILE_UNUSABLE',
+  '3D000', // the database does not exist (yet, or any more)
+]);
+// SQLSTATE classes: 08 connection exception, 28 authorization, 53 insufficient
+// resources (53300 too many connections), 57P admin/crash shutdown, cannot connect now.
+const UNAVAILABLE_CLASS = /^(08|28|53|57P)/;
+
+export function classify(err: { code?: unknown; statusCode?: unknown; status?: unknown; message?: string }): {
+  statusCode: number;
+  message: string;
+} {
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code === 'FST_ERR_HANDLER_TIMEOUT') return { statusCode: 503, message: 'request timed out' };
+  if (UNAVAILABLE.has(code) || UNAVAILABLE_CLASS.test(code)) {
+    return { statusCode: 503, message: 'database unavailable' };
+  }
+  if (code === '57014') return { statusCode: 503, message: 'database timed out' };
+  if (/^40/.test(code)) return { statusCode: 503, message: 'database busy, try again' };
+  // Input the schemas should have caught; never worth a 500.
+  if (/^22/.test(code)) return { statusCode: 400, message: 'invalid input' };
+  if (/^23/.test(code)) return { statusCode: 409, message: 'conflict with the current state' };
+
+  const raw = typeof err.statusCode === 'number' ? err.statusCode : typeof err.status === 'number' ? err.status : 500;
+  const statusCode = raw >= 400 && raw <= 599 ? raw : 500;
+  if (statusCode < 500) return { statusCode, message: err.message || STATUS_CODES[statusCode] || 'error' };
+  return { statusCode, message: (STATUS_CODES[statusCode] ?? 'Internal Server Error').toLowerCase() };
+}
+
+export function errorBody(statusCode: number, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const { statusCode, message } = classify(error);
+  if (statusCode >= 500) request.log.error({ err: error, statusCode }, 'request failed');
+  else request.log.info({ err: { code: error.code, message: error.message }, statusCode }, 'request rejected');
+  void reply.code(statusCode).type('application/json; charset=utf-8').send(errorBody(statusCode, message));
+}

@@ -1,0 +1,69 @@
+/**
+ * Liveness and readiness, for PM2, the proxy and `silo up`. Both skip the host guard, so
+ * they reveal nothing but a status: no tenant name, no version, no reason (the reason
+ * goes to the log).
+ */
+import fp from 'fastify-plugin';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { appliedVersion } from '../migrate/run.js';
+import { errorBody } from './errors.js';
+
+export interface HealthOptions {
+  /** The latest migration of the app this worker runs. */
+  expectedVersion: number;
+}
+
+const statusSchema = {
+  type: 'object',
+  properties: { status: { type: 'string' } },
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const healthPlugin = fp<HealthOptions>(
+  async (fastify, opts) => {
+    // Shorter than the request timeout, so a hung database gives a clean 503 here.
+    const deadlineMs = Math.max(50, Math.floor(fastify.config.requestTimeoutMs / 2));
+    const routeOpts = { config: { skipHostGuard: true }, logLevel: 'warn' as const };
+
+    fastify.get('/healthz', { ...routeOpts, schema: { response: { 200: statusSchema } } }, async () => ({
+      status: 'ok',
+    }));
+
+    async function notReadyBecause(): Promise<string | undefined> {
+      const ac = new AbortController();
+      const check = (async () => {
+        await fastify.sql`select 1`;
+        const version = await appliedVersion(fastify.sql);
+        if (version !== opts.expectedVersion) {
+          return `schema version ${version}, this code expects ${opts.expectedVersion}`;
+        }
+        return undefined;
+      })();
+      const timeout = sleep(deadlineMs, `database did not answer within ${deadlineMs} ms`, { signal: ac.signal });
+      try {
+        // race() subscribes to both, so the loser's later rejection is handled.
+        return await Promise.race([check, timeout]);
+      } catch (err) {
+        return `database: ${(err as { code?: string }).code ?? (err as Error).message}`;
+      } finally {
+        ac.abort();
+      }
+    }
+
+    fastify.get(
+      '/readyz',
+      { ...routeOpts, schema: { response: { 200: statusSchema, 503: errorSchema } } },
+      async (request, reply) => {
+        const reason = await notReadyBecause();
+        if (reason === undefined) return { status: 'ready' };
+        request.log.warn({ reason }, 'not ready');
+        return reply.code(503).send(errorBody(503, 'not ready'));
+      },
+    );
+  },
+  { name: 'health', dependencies: ['config', 'db'], fastify: '5.x' },
+);
