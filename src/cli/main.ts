@@ -4,6 +4,8 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type SiloConfig } from '../control/config.js';
 import { createTenant, tenantHosts } from '../control/provision.js';
+import { attachTenant, detachTenant, down, reload, status, tenantUrl, up } from '../control/stack.js';
+import { disconnect } from '../control/pm2.js';
 import { removeTenant } from '../control/remove.js';
 import { migrateTenants } from '../control/migrate-tenants.js';
 import { addServer, ensureDefaultServer } from '../control/servers.js';
@@ -19,11 +21,6 @@ function config(): SiloConfig {
   } catch (err) {
     throw new SiloError((err as Error).message);
   }
-}
-
-function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = []): string {
-  const host = tenantHosts(cfg, name, { domains })[0];
-  return `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
 }
 
 const program = new Command('silo')
@@ -43,7 +40,9 @@ tenant
     const cfg = config();
     const result = await createTenant(cfg, name, { domains: opts.domain.length ? opts.domain : undefined, server: opts.server });
     const url = tenantUrl(cfg, name, result.entry.domains);
-    printLine(result.created ? `created tenant ${name} on server ${result.entry.server}: ${url}` : `tenant ${name} already exists: ${url}`);
+    const live = await attachTenant(cfg, name);
+    const where = live ? `live at ${url}` : `${url} (start the stack with silo up)`;
+    printLine(result.created ? `created tenant ${name} on server ${result.entry.server}: ${where}` : `tenant ${name} already exists: ${where}`);
   });
 
 tenant
@@ -80,6 +79,7 @@ tenant
     if (!opts.yes) {
       throw new SiloError(`refusing to remove tenant "${name}" without --yes (its database is dumped to ${homePaths(cfg.home).backups}, then dropped)`);
     }
+    await detachTenant(cfg, name);
     const r = await removeTenant(cfg, name);
     printLine(r.backup ? `removed tenant ${name}; backup: ${r.backup} (${r.backupBytes} bytes)` : `removed tenant ${name} (it had no database)`);
   });
@@ -107,6 +107,51 @@ program
       printLine(`${results.length - failed.length} of ${results.length} tenants up to date, ${failed.length} failed`);
     }
     if (failed.length) throw new SiloError(`migration failed for ${failed.map((f) => f.tenant).join(', ')}`);
+  });
+
+program
+  .command('up')
+  .description('start the embedded database, every tenant worker and the proxy; print the URLs')
+  .action(async () => {
+    const cfg = config();
+    const r = await up(cfg, (l) => printLine(l));
+    printLine(r.already ? 'the stack is already up:' : 'silo is up:');
+    for (const url of r.urls) printLine(`  ${url}`);
+  });
+
+program
+  .command('down')
+  .description('stop everything silo up started (data stays)')
+  .action(async () => {
+    config();
+    const n = await down((l) => printLine(l));
+    printLine(n === 0 ? 'the stack is not running' : 'silo is down');
+  });
+
+program
+  .command('status')
+  .description('tenants, workers, proxy and database servers')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => {
+    const s = await status(config());
+    if (opts.json) return printJson(s);
+    printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
+    for (const db of s.servers) printLine(`database ${db.name}: ${db.kind} ${db.status} on ${db.host}:${db.port}`);
+    if (s.tenants.length === 0) return printLine('no tenants yet');
+    printTable(
+      s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion })),
+      ['name', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'url'],
+    );
+  });
+
+program
+  .command('reload [tenant]')
+  .description('restart workers one at a time without failing a request')
+  .action(async (name?: string) => {
+    const cfg = config();
+    if (name) validateTenantName(name);
+    const names = await reload(cfg, (l) => printLine(l), name);
+    printLine(`reloaded ${names.length} worker${names.length === 1 ? '' : 's'}`);
   });
 
 const server = program.command('server').description('PostgreSQL servers tenants are placed on');
@@ -141,7 +186,10 @@ server
 
 try {
   await program.parseAsync(process.argv);
+  await disconnect();
+  process.exit(0);
 } catch (err) {
+  await disconnect().catch(() => undefined);
   if (err instanceof CommanderError) {
     process.exit(err.exitCode === 0 ? 0 : 1);
   }

@@ -17,9 +17,10 @@ import { pendingMigrations } from './pending.js';
 const LOCK_KEY = 0x5110;
 
 export async function appliedVersion(sql: Sql | TransactionSql): Promise<number> {
-  const [row] = await sql<{ version: number | null }[]>`
-    select case when to_regclass('silo_migrations') is null then 0
-      else (select coalesce(max(version), 0) from silo_migrations) end as version`;
+  // Two statements: a query naming a missing table fails at parse time, whatever guards it.
+  const [exists] = await sql<{ found: boolean }[]>`select to_regclass('silo_migrations') is not null as found`;
+  if (!exists?.found) return 0;
+  const [row] = await sql<{ version: number }[]>`select coalesce(max(version), 0)::int as version from silo_migrations`;
   return row?.version ?? 0;
 }
 

@@ -24,7 +24,7 @@ async function ownedBy(sql: Sql, kind: 'role' | 'database', name: string): Promi
 export async function ensureRole(sql: Sql, name: string, password: string, opts: RoleOptions): Promise<void> {
   const state = await ownedBy(sql, 'role', name);
   if (state === 'foreign') throw new Error(`a role named "${name}" already exists on this server and was not created by silo`);
-  const attrs = `login nosuperuser nocreatedb nocreaterole noinherit noreplication nobypassrls connection limit ${opts.connectionLimit}`;
+  const attrs = `login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls connection limit ${opts.connectionLimit}`;
   if (state === 'missing') {
     await sql.unsafe(`create role ${ident(name)} with ${attrs} password ${literal(password)}`);
     await sql.unsafe(`comment on role ${ident(name)} is ${literal(MARK)}`);

@@ -1,0 +1,140 @@
+/**
+ * A small promise wrapper over PM2's programmatic API. PM2 reads PM2_HOME when it is
+ * first imported, so it is imported lazily, after the caller's environment is final.
+ * PM2's own default (~/.pm2) applies when PM2_HOME is unset, so `pm2 ls` and
+ * `pm2 logs tenant-<name>` work as usual.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { PM2App } from './ecosystem.js';
+
+type Cb<T = unknown> = (err: Error | null, result: T) => void;
+interface Pm2Api {
+  connect(cb: Cb): void;
+  disconnect(): void;
+  start(app: object, cb: Cb): void;
+  delete(name: string | number, cb: Cb): void;
+  reload(name: string, opts: object, cb: Cb): void;
+  restart(name: string, cb: Cb): void;
+  list(cb: Cb<ProcessDescription[]>): void;
+  sendSignalToProcessName(signal: string, name: string, cb: Cb): void;
+  killDaemon(cb: Cb): void;
+}
+
+export interface ProcessDescription {
+  name: string;
+  pid: number;
+  pm_id: number;
+  monit?: { memory: number; cpu: number };
+  pm2_env?: { status: string; restart_time: number; namespace?: string; pm_uptime?: number; unstable_restarts?: number };
+}
+
+export function pm2Home(): string {
+  return process.env.PM2_HOME ?? join(homedir(), '.pm2');
+}
+
+/** Is a PM2 daemon running for this PM2_HOME? (Checked without starting one.) */
+export function daemonPid(): number | undefined {
+  const file = join(pm2Home(), 'pm2.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+let api: Pm2Api | undefined;
+
+function call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res))));
+}
+
+/**
+ * The daemon is spawned with a minimal environment: every app inherits the daemon's
+ * environment underneath its own `env`, so nothing from the shell that ran `silo up`
+ * (SILO_DATABASE_URL holds an admin password) may reach a worker.
+ */
+const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|NODE_EXTRA_CA_CERTS)$/;
+
+export async function connect(): Promise<Pm2Api> {
+  if (api) return api;
+  const mod = (await import('pm2')) as unknown as { default: Pm2Api };
+  const pm2 = mod.default;
+  const saved: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) {
+    if (!DAEMON_ENV.test(key)) {
+      saved[key] = process.env[key];
+      delete process.env[key];
+    }
+  }
+  try {
+    await call((cb) => pm2.connect(cb));
+  } finally {
+    Object.assign(process.env, saved);
+  }
+  api = pm2;
+  return pm2;
+}
+
+export async function disconnect(): Promise<void> {
+  api?.disconnect();
+  api = undefined;
+}
+
+export async function list(namespace?: string): Promise<ProcessDescription[]> {
+  const pm2 = await connect();
+  const all = await call<ProcessDescription[]>((cb) => pm2.list(cb));
+  return namespace ? all.filter((p) => p.pm2_env?.namespace === namespace) : all;
+}
+
+export async function killDaemonIfIdle(): Promise<boolean> {
+  if (!daemonPid()) return false;
+  if ((await list()).length > 0) {
+    await disconnect();
+    return false;
+  }
+  await killDaemon();
+  return true;
+}
+
+export async function start(app: PM2App): Promise<void> {
+  const pm2 = await connect();
+  await call((cb) => pm2.start(app, cb));
+}
+
+export async function remove(name: string): Promise<void> {
+  const pm2 = await connect();
+  await call((cb) => pm2.delete(name, cb));
+}
+
+export async function reload(name: string): Promise<void> {
+  const pm2 = await connect();
+  await call((cb) => pm2.reload(name, {}, cb));
+}
+
+export async function signal(name: string, sig: string): Promise<void> {
+  const pm2 = await connect();
+  await call((cb) => pm2.sendSignalToProcessName(sig, name, cb));
+}
+
+/** Stop the daemon and wait for it to exit (pm2 answers 1 to 3 s before it does). */
+export async function killDaemon(): Promise<void> {
+  const pid = daemonPid();
+  const pm2 = await connect();
+  await call((cb) => pm2.killDaemon(cb)).catch(() => undefined);
+  await disconnect();
+  if (!pid) return;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The running stack under PM2: `silo up`, `down`, `status`, `reload`, and the hot
+ * changes `tenant create` and `tenant remove` make while it is up. PM2 always acts on
+ * one app at a time, and the proxy reloads gracefully, so nothing here fails a request
+ * of a tenant it is not about.
+ */
+import type { SiloConfig } from './config.js';
+import { homePaths } from './paths.js';
+import { readRegistry, type Registry } from './registry.js';
+import { ensureDefaultServer, adminUrl } from './servers.js';
+import { isPortFree } from './ports.js';
+import { createTenant, tenantHosts } from './provision.js';
+import { tenantCredentials } from './tenant-credentials.js';
+import { connectAs } from '../postgres/admin.js';
+import { initialiseIfNeeded } from '../postgres/embedded.js';
+import { NAMESPACE, PROXY_APP, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
+import * as pm2 from './pm2.js';
+import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
+import { proxyModel } from '../proxy/model.js';
+import { probe, waitFor } from './http-probe.js';
+import { seedDemo } from '../app/demo.js';
+import { SiloError } from './errors.js';
+
+export const DEMO_TENANTS = ['client1', 'client2'];
+
+type Log = (line: string) => void;
+
+export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = []): string {
+  const host = tenantHosts(cfg, name, { domains })[0];
+  return `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
+}
+
+function layoutFor(cfg: SiloConfig): ProxyLayout {
+  try {
+    return proxyLayout(homePaths(cfg.home).proxy, cfg.proxy);
+  } catch (err) {
+    throw new SiloError((err as Error).message);
+  }
+}
+
+async function running(): Promise<Map<string, pm2.ProcessDescription>> {
+  if (!pm2.daemonPid()) return new Map();
+  return new Map((await pm2.list(NAMESPACE)).map((p) => [p.name, p]));
+}
+
+const isOnline = (p?: pm2.ProcessDescription) => p?.pm2_env?.status === 'online';
+
+/** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
+export async function stackIsUp(): Promise<boolean> {
+  return isOnline((await running()).get(PROXY_APP));
+}
+
+async function waitWorker(port: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`the worker on port ${port}`, timeoutMs, async () => (await probe('127.0.0.1', port, '/readyz')).status === 200);
+}
+
+async function waitThroughProxy(cfg: SiloConfig, name: string, host: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`${host} through the proxy`, timeoutMs, async () => {
+    const r = await probe(cfg.httpHost, cfg.httpPort, '/api/tenant', host);
+    return r.status === 200 && JSON.parse(r.body).tenant === name ? true : `HTTP ${r.status}`;
+  });
+}
+
+/** Render and install the proxy config; reload the running proxy if it changed. */
+async function syncProxy(cfg: SiloConfig, reg: Registry, layout: ProxyLayout, proxyOnline: boolean, only?: (t: string) => boolean): Promise<void> {
+  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort }, only);
+  let changed: boolean;
+  try {
+    changed = await installProxyConfig(layout, model);
+  } catch (err) {
+    throw new SiloError((err as Error).message);
+  }
+  if (!changed || !proxyOnline) return;
+  if (layout.kind === 'nginx') await pm2.signal(PROXY_APP, 'SIGHUP');
+  else await reloadCaddy(layout);
+}
+
+export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; already: boolean }> {
+  const layout = layoutFor(cfg);
+  let reg = await ensureDefaultServer(cfg);
+  const paths = homePaths(cfg.home);
+  const before = await running();
+  const proxyOnline = isOnline(before.get(PROXY_APP));
+  if (!proxyOnline && !(await isPortFree(cfg.httpPort, cfg.httpHost))) {
+    throw new SiloError(`port ${cfg.httpPort} on ${cfg.httpHost} is already in use: stop what holds it, or set SILO_HTTP_PORT`);
+  }
+  let started = 0;
+
+  // 1. Database servers (embedded only; an external server is someone else's to run).
+  if (!cfg.databaseUrl) {
+    for (const app of postgresApps(cfg, reg)) {
+      if (isOnline(before.get(app.name))) continue;
+      const server = app.name.slice('postgres-'.length);
+      await initialiseIfNeeded({
+        dataDir: paths.pgData(server),
+        port: reg.servers[server]!.port,
+        password: decodeURIComponent(new URL(adminUrl(cfg, server)).password),
+      });
+      await pm2.remove(app.name).catch(() => undefined); // an errored leftover
+      await pm2.start(app);
+      started++;
+      log(`started ${app.name}`);
+    }
+  }
+
+  // 2. Demo tenants on an empty registry (or one whose first demo creation was interrupted).
+  if (!Object.values(reg.tenants).some((t) => t.state === 'ready')) {
+    for (const name of DEMO_TENANTS) {
+      await createTenant(cfg, name);
+      reg = readRegistry(paths.registry);
+      const sql = connectAs(tenantCredentials(cfg, reg, name));
+      try {
+        await seedDemo(sql, name);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+      log(`created demo tenant ${name}`);
+    }
+  }
+
+  // 3. Workers.
+  const workers = workerApps(cfg, reg).filter((a) => !isOnline(before.get(a.name)));
+  await Promise.all(
+    workers.map(async (app) => {
+      await pm2.remove(app.name).catch(() => undefined);
+      await pm2.start(app);
+      await waitWorker(Number((app.env as Record<string, string>).PORT));
+      started++;
+      log(`started ${app.name}`);
+    }),
+  );
+
+  // 4. The proxy.
+  await syncProxy(cfg, reg, layout, proxyOnline);
+  if (!proxyOnline) {
+    await pm2.remove(PROXY_APP).catch(() => undefined);
+    await pm2.start(proxyApp(cfg, layout));
+    started++;
+    log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
+  }
+
+  // 5. Every tenant answers through the proxy.
+  const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
+  await Promise.all(ready.map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
+    throw new SiloError(`the stack started but a tenant does not answer: ${(err as Error).message} (see silo status, and logs in ${paths.logs})`);
+  });
+  return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
+}
+
+export async function down(log: Log): Promise<number> {
+  if (!pm2.daemonPid()) return 0;
+  const apps = await pm2.list(NAMESPACE);
+  // Proxy first (no new requests), then workers, then the database servers.
+  const order = (n: string) => (n === PROXY_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
+  const names = [...new Set(apps.map((a) => a.name))].sort((a, b) => order(a) - order(b));
+  for (const phase of [0, 1, 2]) {
+    await Promise.all(names.filter((n) => order(n) === phase).map((n) => pm2.remove(n).then(() => log(`stopped ${n}`))));
+  }
+  // Leave a daemon that runs other people's apps alone; stop it if it is now empty.
+  await pm2.killDaemonIfIdle();
+  return names.length;
+}
+
+export interface TenantStatus {
+  name: string;
+  url: string;
+  worker: string;
+  pid?: number;
+  memoryMB?: number;
+  restarts?: number;
+  server: string;
+  schemaVersion: number;
+  state: string;
+}
+
+export interface StackStatus {
+  up: boolean;
+  proxy: { kind: string; status: string; pid?: number; listen: string };
+  servers: { name: string; kind: string; status: string; host: string; port: number; pid?: number }[];
+  tenants: TenantStatus[];
+}
+
+export async function status(cfg: SiloConfig): Promise<StackStatus> {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const procs = await running();
+  const describe = (name: string) => {
+    const p = procs.get(name);
+    return {
+      status: p?.pm2_env?.status ?? 'stopped',
+      pid: p && p.pid > 0 ? p.pid : undefined,
+      memoryMB: p?.monit ? Math.round(p.monit.memory / 1048576) : undefined,
+      restarts: p?.pm2_env?.restart_time,
+    };
+  };
+  const proxy = describe(PROXY_APP);
+  return {
+    up: isOnline(procs.get(PROXY_APP)),
+    proxy: { kind: cfg.proxy, status: proxy.status, pid: proxy.pid, listen: `${cfg.httpHost}:${cfg.httpPort}` },
+    servers: Object.entries(reg.servers).map(([name, s]) => {
+      const d = describe(postgresApp(name));
+      return { name, kind: s.kind, host: s.host, port: s.port, status: s.kind === 'external' ? 'external' : d.status, pid: d.pid };
+    }),
+    tenants: Object.entries(reg.tenants)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, t]) => {
+        const d = describe(workerApp(name));
+        return {
+          name,
+          url: tenantUrl(cfg, name, t.domains),
+          worker: d.status,
+          pid: d.pid,
+          memoryMB: d.memoryMB,
+          restarts: d.restarts,
+          server: t.server,
+          schemaVersion: t.schemaVersion,
+          state: t.state,
+        };
+      }),
+  };
+}
+
+/** After `tenant create`: start its worker, then route its host. */
+export async function attachTenant(cfg: SiloConfig, name: string): Promise<boolean> {
+  if (!(await stackIsUp())) return false;
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const [app] = workerApps(cfg, reg, name);
+  if (!app) return false;
+  const procs = await running();
+  if (!isOnline(procs.get(app.name))) {
+    await pm2.remove(app.name).catch(() => undefined);
+    await pm2.start(app);
+  }
+  await waitWorker(reg.tenants[name]!.port);
+  await syncProxy(cfg, reg, layoutFor(cfg), true);
+  await waitThroughProxy(cfg, name, tenantHosts(cfg, name, reg.tenants[name]!)[0]!);
+  return true;
+}
+
+/** Before `tenant remove`: stop routing its host (it answers 404), then stop its worker. */
+export async function detachTenant(cfg: SiloConfig, name: string): Promise<void> {
+  if (!pm2.daemonPid()) return;
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const procs = await running();
+  if (isOnline(procs.get(PROXY_APP))) {
+    await syncProxy(cfg, reg, layoutFor(cfg), true, (t) => t !== name);
+    const host = tenantHosts(cfg, name, reg.tenants[name] ?? { domains: [] })[0]!;
+    await waitFor(`${host} to leave the proxy`, 10_000, async () => (await probe(cfg.httpHost, cfg.httpPort, '/healthz', host)).status === 404);
+  }
+  if (procs.has(workerApp(name))) await pm2.remove(workerApp(name));
+}
+
+/** Restart workers one at a time; each new process is ready before the old one stops. */
+export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<string[]> {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  if (only && !reg.tenants[only]) throw new SiloError(`no tenant named "${only.slice(0, 40)}"`);
+  const procs = await running();
+  if (!isOnline(procs.get(PROXY_APP))) throw new SiloError('the stack is not running: start it with silo up');
+  const names = Object.keys(reg.tenants).filter((n) => (!only || n === only) && procs.has(workerApp(n))).sort();
+  for (const name of names) {
+    await pm2.reload(workerApp(name));
+    await waitWorker(reg.tenants[name]!.port);
+    log(`reloaded ${workerApp(name)}`);
+  }
+  return names;
+}

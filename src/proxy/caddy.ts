@@ -1,0 +1,39 @@
+/**
+ * Renders the Caddyfile site block: one site on the listen address, a host matcher per
+ * tenant, and a catch-all that answers 404 itself.
+ */
+import type { ProxyModel } from './model.js';
+
+export function renderCaddy(base: string, model: ProxyModel): string {
+  const handlers = model.routes.map(
+    (r) => `	@${r.tenant} host ${r.hosts.join(' ')}
+	handle @${r.tenant} {
+		reverse_proxy 127.0.0.1:${r.port} {
+			header_up X-Forwarded-For {remote_host}
+			header_up X-Forwarded-Host {host}
+			header_up X-Real-IP {remote_host}
+			lb_retries 1
+			lb_try_duration 2s
+			transport http {
+				keepalive 60s
+				keepalive_idle_conns_per_host 32
+			}
+		}
+	}`,
+  );
+  return `${base.trimEnd()}
+
+# Rendered by silo from the registry. Do not edit: run silo commands instead.
+http://:${model.listenPort} {
+	bind ${model.listenHost}
+	request_body {
+		max_size ${model.bodyLimitBytes}
+	}
+${handlers.join('\n')}
+	handle {
+		header Content-Type application/json
+		respond \`{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}\` 404
+	}
+}
+`;
+}

@@ -1,0 +1,68 @@
+/**
+ * Renders the tenant part of the nginx configuration. One server block for all tenants:
+ * a `map` from the normalised `$host` to a named upstream (keep-alive needs a named
+ * upstream; a map to an address would make an implicit one without it). A Host that
+ * no tenant owns maps to "" and the proxy answers 404 itself: it never falls through
+ * to a tenant.
+ */
+import type { ProxyModel } from './model.js';
+
+const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
+
+function listen(model: ProxyModel): string {
+  const host = model.listenHost.includes(':') ? `[${model.listenHost}]` : model.listenHost;
+  return `${host}:${model.listenPort}`;
+}
+
+export function renderNginx(model: ProxyModel): string {
+  const upstreams = model.routes.map(
+    (r) => `upstream tenant_${r.tenant.replace(/-/g, '_')} {
+  # The same worker twice: a request refused by a worker that is shutting down during a
+  # reload (503 before it was processed) or a dropped keep-alive connection is retried
+  # once on a fresh connection, which PM2 already routes to the new worker.
+  server 127.0.0.1:${r.port} max_fails=0;
+  server 127.0.0.1:${r.port} max_fails=0 backup;
+  keepalive 32;
+  keepalive_timeout 50s;
+}`,
+  );
+  const mapLines = model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} tenant_${r.tenant.replace(/-/g, '_')};`));
+  return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
+${upstreams.join('\n\n')}
+
+map $host $silo_upstream {
+  hostnames;
+  default "";
+${mapLines.join('\n')}
+}
+
+server {
+  listen ${listen(model)} default_server reuseport;
+  server_name _;
+  client_max_body_size ${model.bodyLimitBytes};
+
+  default_type application/json;
+  error_page 404 = @not_found;
+
+  location @not_found {
+    return 404 '${NOT_FOUND}';
+  }
+
+  location / {
+    if ($silo_upstream = "") {
+      return 404 '${NOT_FOUND}';
+    }
+    proxy_pass http://$silo_upstream;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Host $host;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_next_upstream error timeout http_503 non_idempotent;
+    proxy_next_upstream_tries 2;
+    proxy_intercept_errors off;
+  }
+}
+`;
+}
