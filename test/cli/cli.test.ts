@@ -14,7 +14,7 @@ t.test('silo tenant commands', async (t) => {
 
   const first = await silo.cli(['tenant', 'create', 'acme']);
   t.equal(first.code, 0, first.stderr);
-  t.match(first.stdout, /^created tenant acme on server local: http:\/\/acme\.localhost:\d+\/\n$/);
+  t.match(first.stdout, /^created tenant acme on server local: http:\/\/acme\.localhost:\d+\/ \(start the stack with silo up\)\n$/);
   const second = await silo.cli(['tenant', 'create', 'acme']);
   t.equal(second.code, 0);
   t.match(second.stdout, /^tenant acme already exists/);
