@@ -30,6 +30,10 @@ http://:${model.listenPort} {
 		max_size ${model.bodyLimitBytes}
 	}
 ${handlers.join('\n')}
+	handle_errors {
+		header Content-Type application/json
+		respond \`{"statusCode":{err.status_code},"error":"{err.status_text}","message":"{err.status_text}"}\` {err.status_code}
+	}
 	handle {
 		header Content-Type application/json
 		respond \`{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}\` 404

@@ -9,6 +9,26 @@ import type { ProxyModel } from './model.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
+/** Errors nginx produces itself get the same JSON shape as the workers' (not nginx's HTML). */
+const OWN_ERRORS: [number, string, string][] = [
+  [400, 'Bad Request', 'the request is malformed'],
+  [408, 'Request Timeout', 'the request took too long to arrive'],
+  [413, 'Payload Too Large', 'the request body is too large'],
+  [414, 'URI Too Long', 'the request URI is too long'],
+  [502, 'Bad Gateway', 'the tenant is not answering'],
+  [504, 'Gateway Timeout', 'the tenant did not answer in time'],
+];
+
+function errorPages(): string {
+  const pages = OWN_ERRORS.map(([code]) => `  error_page ${code === 400 ? '400 494' : code} @e${code};`);
+  const locations = OWN_ERRORS.map(
+    ([code, error, message]) => `  location @e${code} {
+    return ${code} '{"statusCode":${code},"error":"${error}","message":"${message}"}';
+  }`,
+  );
+  return [...pages, ...locations].join('\n');
+}
+
 function listen(model: ProxyModel): string {
   const host = model.listenHost.includes(':') ? `[${model.listenHost}]` : model.listenHost;
   return `${host}:${model.listenPort}`;
@@ -42,11 +62,7 @@ server {
   client_max_body_size ${model.bodyLimitBytes};
 
   default_type application/json;
-  error_page 404 = @not_found;
-
-  location @not_found {
-    return 404 '${NOT_FOUND}';
-  }
+${errorPages()}
 
   location / {
     if ($silo_upstream = "") {

@@ -1,0 +1,118 @@
+/**
+ * A whole silo stack for one test file: its own SILO_HOME, PM2_HOME, Postgres data dir
+ * and free ports, brought up with the real `silo up` and torn down with `silo down`,
+ * after which no process of it may remain.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { freePort } from '../../src/control/ports.js';
+import { runCli, type CliResult } from './silo-home.js';
+
+export interface Stack {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  httpPort: number;
+  domain: string;
+  cli(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CliResult>;
+  /** GET/POST through the proxy with a Host header */
+  http(host: string, path: string, opts?: HttpOptions): Promise<HttpResult>;
+  /** the port of a tenant's worker, from the registry */
+  workerPort(tenant: string): number;
+  up: CliResult;
+}
+
+export interface HttpOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  port?: number;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export function httpRequest(port: number, host: string, path: string, opts: HttpOptions = {}): Promise<HttpResult> {
+  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+  const headers: Record<string, string> = { host, ...(opts.headers ?? {}) };
+  if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, timeout: 15_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** pids of processes whose command line mentions this SILO_HOME or PM2_HOME. */
+export function processesOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
+      if (cmd.includes(home) || env.includes(home)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+export async function startStack(
+  t: { teardown(fn: () => unknown): void },
+  opts: { proxy?: 'nginx' | 'caddy'; env?: NodeJS.ProcessEnv } = {},
+): Promise<Stack> {
+  const home = mkdtempSync(join(tmpdir(), 'silo-stack-'));
+  const httpPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG,
+    SILO_HOME: home,
+    PM2_HOME: join(home, 'pm2'),
+    SILO_HTTP_PORT: String(httpPort),
+    SILO_PG_PORT: String(await freePort()),
+    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    SILO_PROXY: opts.proxy ?? 'nginx',
+    ...opts.env,
+  };
+  const cli = (args: string[], extra?: NodeJS.ProcessEnv) => runCli({ ...env, ...extra }, args);
+  t.teardown(async () => {
+    await cli(['down']);
+    // Whatever `down` missed is a leak: stop it by pid so the machine stays clean, and
+    // let the test that checks for leaks report it.
+    for (const pid of processesOf(home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+  const up = await cli(['up']);
+  if (up.code !== 0) throw new Error(`silo up failed: ${up.stderr || up.stdout}`);
+  const stack: Stack = {
+    home,
+    env,
+    httpPort,
+    domain: 'localhost',
+    cli,
+    up,
+    http: (host, path, o = {}) => httpRequest(o.port ?? httpPort, host, path, o),
+    workerPort: (tenant) => JSON.parse(readFileSync(join(home, 'registry.json'), 'utf8')).tenants[tenant].port,
+  };
+  return stack;
+}
