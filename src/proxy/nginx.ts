@@ -20,9 +20,12 @@ const OWN_ERRORS: [number, string, string][] = [
 ];
 
 function errorPages(): string {
-  const pages = OWN_ERRORS.map(([code]) => `  error_page ${code === 400 ? '400 494' : code} @e${code};`);
+  // URI locations, not named ones: a request whose request line nginx rejected (a %00
+  // in the path) has no URI to carry into a named location and would end as a 500.
+  const pages = OWN_ERRORS.map(([code]) => `  error_page ${code === 400 ? '400 494' : code} /_silo_error/${code};`);
   const locations = OWN_ERRORS.map(
-    ([code, error, message]) => `  location @e${code} {
+    ([code, error, message]) => `  location = /_silo_error/${code} {
+    internal;
     return ${code} '{"statusCode":${code},"error":"${error}","message":"${message}"}';
   }`,
   );

@@ -59,7 +59,7 @@ export async function stackSuite(t: Test, proxy: 'nginx' | 'caddy'): Promise<voi
     t.same((await stack.http('third.localhost', '/api/tenant')).json(), { tenant: 'third' });
 
     await t.test('the polls suite passes for the new tenant through the proxy', (t) =>
-      pollsHttpSuite(t, { client: proxyClient(stack.httpPort, 'third.localhost'), tenant: 'third' }),
+      pollsHttpSuite(t, { client: proxyClient(stack.httpPort, 'third.localhost'), tenant: 'third', foreignHostStatus: 404 }),
     );
 
     const removed = await stack.cli(['tenant', 'remove', 'third', '--yes']);
