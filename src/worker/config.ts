@@ -11,6 +11,9 @@ import envSchema from 'env-schema';
 import fp from 'fastify-plugin';
 import { checkSecretFile } from './secret-file.js';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export const TENANT_PATTERN = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$';
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -44,7 +47,7 @@ export const configSchema = {
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
     LOG_LEVEL: {
       type: 'string',
-      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      enum: LOG_LEVELS,
       default: 'info',
     },
     BODY_LIMIT: { type: 'integer', minimum: 1024, maximum: 10485760, default: 65536 },
@@ -67,7 +70,7 @@ interface RawEnv {
   DB_STATEMENT_TIMEOUT_MS: number;
   REQUEST_TIMEOUT_MS: number;
   SHUTDOWN_GRACE_MS: number;
-  LOG_LEVEL: string;
+  LOG_LEVEL: LogLevel;
   BODY_LIMIT: number;
 }
 
@@ -92,7 +95,7 @@ export interface WorkerConfig {
   db: DbConfig;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
-  logLevel: string;
+  logLevel: LogLevel;
   bodyLimit: number;
 }
 

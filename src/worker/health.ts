@@ -6,6 +6,7 @@
 import fp from 'fastify-plugin';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appliedVersion } from '../migrate/run.js';
+import type { LogLevel } from './config.js';
 import { errorBody } from './errors.js';
 
 export interface HealthOptions {
@@ -27,7 +28,10 @@ export const healthPlugin = fp<HealthOptions>(
   async (fastify, opts) => {
     // Shorter than the request timeout, so a hung database gives a clean 503 here.
     const deadlineMs = Math.max(50, Math.floor(fastify.config.requestTimeoutMs / 2));
-    const routeOpts = { config: { skipHostGuard: true }, logLevel: 'warn' as const };
+    // Probes are frequent: log them at warn at most, never more than the configured level.
+    const level = fastify.config.logLevel;
+    const quiet: LogLevel = level === 'error' || level === 'fatal' || level === 'silent' ? level : 'warn';
+    const routeOpts = { config: { skipHostGuard: true }, logLevel: quiet };
 
     fastify.get('/healthz', { ...routeOpts, schema: { response: { 200: statusSchema } } }, async () => ({
       status: 'ok',
