@@ -69,8 +69,3 @@ export const tenantInfo = {
   required: ['tenant'],
   properties: { tenant: { type: 'string' } },
 } as const;
-
-export const errorResponse = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
-} as const;

@@ -68,13 +68,6 @@ export async function provisionTenant(t: Teardown, pg: PgServer, name: string): 
     onnotice: quiet,
   });
   try {
-    // appliedVersion() (src/migrate/run.ts) names silo_migrations inside a CASE, which
-    // PostgreSQL resolves at parse time: on a fresh database it fails with 42P01. Until
-    // that is fixed there, create the (identical) bookkeeping table first.
-    await asTenant`create table if not exists silo_migrations (
-      version integer primary key,
-      name text not null,
-      applied_at timestamptz not null default now())`;
     await migrate(asTenant, loadMigrations(app.migrationsDir));
   } finally {
     await asTenant.end();
