@@ -36,9 +36,14 @@ tenant
   .description('provision a role and database, migrate it and register the tenant')
   .option('--domain <host>', 'an extra hostname for this tenant (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--server <name>', 'the database server to place it on (default: the one with the fewest tenants)')
-  .action(async (name: string, opts: { domain: string[]; server?: string }) => {
+  .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
+  .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string }) => {
     const cfg = config();
-    const result = await createTenant(cfg, name, { domains: opts.domain.length ? opts.domain : undefined, server: opts.server });
+    const result = await createTenant(cfg, name, {
+      domains: opts.domain.length ? opts.domain : undefined,
+      server: opts.server,
+      maxMemory: opts.maxMemory,
+    });
     const url = tenantUrl(cfg, name, result.entry.domains);
     const live = await attachTenant(cfg, name);
     const where = live ? `live at ${url}` : `${url} (start the stack with silo up)`;

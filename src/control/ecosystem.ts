@@ -78,7 +78,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
         wait_ready: true,
         listen_timeout: 10_000,
         kill_timeout: SHUTDOWN_GRACE_MS + 3000,
-        max_memory_restart: cfg.workerMaxMemory,
+        max_memory_restart: t.maxMemory ?? cfg.workerMaxMemory,
         exp_backoff_restart_delay: 100,
         filter_env: SCRUB,
         env: {

@@ -58,7 +58,8 @@ function call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
  * environment underneath its own `env`, so nothing from the shell that ran `silo up`
  * (SILO_DATABASE_URL holds an admin password) may reach a worker.
  */
-const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|NODE_EXTRA_CA_CERTS)$/;
+// PM2_WORKER_INTERVAL: how often PM2 samples memory for max_memory_restart (default 30 s).
+const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_WORKER_INTERVAL|NODE_EXTRA_CA_CERTS)$/;
 
 export async function connect(): Promise<Pm2Api> {
   if (api) return api;

@@ -30,7 +30,11 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a
 export interface CreateOptions {
   domains?: string[];
   server?: string;
+  /** a memory ceiling for this tenant's worker, e.g. "300M" */
+  maxMemory?: string;
 }
+
+const MEMORY = /^[1-9][0-9]*[KMG]$/;
 
 export interface CreateResult {
   name: string;
@@ -73,9 +77,15 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
       throw new SiloError(`tenant "${name}" already lives on server "${existing.server}"`);
     }
     const domains = checkDomains(cfg, reg, name, opts.domains ?? existing?.domains ?? []);
+    if (opts.maxMemory !== undefined && !MEMORY.test(opts.maxMemory)) {
+      throw new SiloError(`invalid memory limit "${opts.maxMemory.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
+    }
     if (existing?.state === 'ready') {
-      if (domains.join() !== existing.domains.join() && opts.domains) {
-        existing.domains = domains;
+      // Re-running create with new settings updates them (the worker picks them up on reload).
+      const changed = (opts.domains && domains.join() !== existing.domains.join()) || (opts.maxMemory && opts.maxMemory !== existing.maxMemory);
+      if (changed) {
+        if (opts.domains) existing.domains = domains;
+        if (opts.maxMemory) existing.maxMemory = opts.maxMemory;
         writeRegistry(paths.registry, reg);
       }
       return { name, created: false, entry: existing };
@@ -88,6 +98,7 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
       server,
       port,
       domains,
+      ...(opts.maxMemory ?? existing?.maxMemory ? { maxMemory: opts.maxMemory ?? existing?.maxMemory } : {}),
       state: 'provisioning',
       schemaVersion: 0,
       createdAt: existing?.createdAt ?? new Date().toISOString(),

@@ -19,6 +19,8 @@ export interface TenantEntry {
   port: number;
   /** extra hostnames besides `<name>.<SILO_DOMAIN>` */
   domains: string[];
+  /** PM2 restarts this tenant's worker above this RSS (e.g. "300M"); default SILO_WORKER_MAX_MEMORY */
+  maxMemory?: string;
   /** `provisioning` until every creation step has run; re-running create completes it */
   state: 'provisioning' | 'ready';
   schemaVersion: number;
