@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { PM2App } from './ecosystem.js';
+import { isAlive, waitForExit } from '../lib/processes.js';
 
 type Cb<T = unknown> = (err: Error | null, result: T) => void;
 interface Pm2Api {
@@ -39,12 +40,7 @@ export function daemonPid(): number | undefined {
   const file = join(pm2Home(), 'pm2.pid');
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
 }
 
 let api: Pm2Api | undefined;
@@ -128,14 +124,5 @@ export async function killDaemon(): Promise<void> {
   const pm2 = await connect();
   await call((cb) => pm2.killDaemon(cb)).catch(() => undefined);
   await disconnect();
-  if (!pid) return;
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (pid) await waitForExit(pid, 10_000);
 }

