@@ -55,10 +55,11 @@ function call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
  * (SILO_DATABASE_URL holds an admin password) may reach a worker.
  */
 // PM2_WORKER_INTERVAL: how often PM2 samples memory for max_memory_restart (default 30 s).
-const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_WORKER_INTERVAL|NODE_EXTRA_CA_CERTS)$/;
+const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_SILENT|PM2_WORKER_INTERVAL|NODE_EXTRA_CA_CERTS)$/;
 
 export async function connect(): Promise<Pm2Api> {
   if (api) return api;
+  process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
   const mod = (await import('pm2')) as unknown as { default: Pm2Api };
   const pm2 = mod.default;
   const saved: Record<string, string | undefined> = {};
