@@ -4,6 +4,12 @@
  */
 import { SiloError } from '../control/errors.js';
 
+// `silo status | head -1`: a closed pipe is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
