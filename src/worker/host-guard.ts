@@ -3,7 +3,11 @@
  * tenant's names gets 421 Misdirected Request and no tenant data. The raw Host header is
  * used on purpose: Fastify's `request.host` follows X-Forwarded-Host when the proxy is
  * trusted, and a client-supplied header must never select (or pass for) a tenant.
- * Routes with `config: { skipHostGuard: true }` (health checks) are exempt.
+ * A request line in absolute form (`GET http://other.example/api HTTP/1.1`) names its
+ * host in the URI, which RFC 9112 3.2.2 puts above the Host header, and Fastify routes
+ * it by its path: that host must be ours too, or a Host of ours could carry a request
+ * for another tenant. Routes with `config: { skipHostGuard: true }` (health checks) are
+ * exempt.
  */
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -29,6 +33,17 @@ export function normaliseHost(raw: string | undefined): string {
   return host;
 }
 
+/**
+ * The host named by an absolute-form request target, '' when it names none we could
+ * serve (userinfo, another scheme, unparsable), undefined for the usual origin form.
+ */
+export function requestTargetHost(url: string | undefined): string | undefined {
+  if (!url || url.startsWith('/')) return undefined;
+  const m = /^https?:\/\/([^/?#]*)/i.exec(url);
+  if (!m || m[1]!.includes('@')) return '';
+  return normaliseHost(m[1]);
+}
+
 function hostHeaderCount(rawHeaders: string[]): number {
   let n = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') n++;
@@ -43,7 +58,8 @@ export const hostGuardPlugin = fp(
       if (hostHeaderCount(request.raw.rawHeaders) > 1) {
         return reply.code(400).send(errorBody(400, 'exactly one Host header is required'));
       }
-      if (!allowed.has(normaliseHost(request.raw.headers.host))) {
+      const target = requestTargetHost(request.raw.url);
+      if (!allowed.has(normaliseHost(request.raw.headers.host)) || (target !== undefined && !allowed.has(target))) {
         return reply.code(421).send(errorBody(421, 'this server does not serve that host'));
       }
     });

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
-import { normaliseHost } from '../../src/worker/host-guard.js';
+import { normaliseHost, requestTargetHost } from '../../src/worker/host-guard.js';
 import { freePort } from '../../src/control/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'silo-guard-'));
@@ -54,6 +54,15 @@ t.test('normaliseHost lower-cases and strips the port and one trailing dot', asy
   t.equal(normaliseHost('[::1]:8080'), '[::1]:8080');
   t.equal(normaliseHost(''), '');
   t.equal(normaliseHost(undefined), '');
+});
+
+t.test('requestTargetHost reads the host of an absolute-form request target', async (t) => {
+  t.equal(requestTargetHost('/api/tenant'), undefined);
+  t.equal(requestTargetHost('http://Other.Localhost:80/api'), 'other.localhost');
+  t.equal(requestTargetHost('HTTPS://acme.localhost'), 'acme.localhost');
+  t.equal(requestTargetHost('http://acme.localhost@other.localhost/'), '');
+  t.equal(requestTargetHost('ftp://acme.localhost/'), '');
+  t.equal(requestTargetHost('*'), '');
 });
 
 t.test('the tenant hosts are served, in any case, with a port or a trailing dot', async (t) => {
@@ -128,6 +137,15 @@ t.test('on the wire: missing, empty or duplicate Host headers are refused', asyn
     t.match(dup, /^HTTP\/1\.1 400 /, `duplicate Host ${first}, ${second}`);
     t.notMatch(dup, '"tenant"');
   }
+
+  // Absolute form: the URI's host counts (RFC 9112 3.2.2), and it must be ours as well.
+  for (const target of ['http://other.localhost/api/tenant', 'http://evil.test/api/tenant', 'http://acme.localhost@other.localhost/api/tenant', 'ftp://acme.localhost/api/tenant']) {
+    const abs = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n\r\n`);
+    t.match(abs, /^HTTP\/1\.1 (400|421) /, `absolute form ${target} with our Host`);
+    t.notMatch(abs, '"tenant"');
+  }
+  const absOwn = await rawRequest(port, 'GET http://ACME.localhost:8080/api/tenant HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n\r\n');
+  t.match(absOwn, /^HTTP\/1\.1 200 /, 'absolute form naming our own host');
 
   const ok = await rawRequest(port, 'GET /api/tenant HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n\r\n');
   t.match(ok, /^HTTP\/1\.1 200 /);
