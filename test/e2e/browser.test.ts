@@ -5,11 +5,13 @@
  * landed in that tenant's database only.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { root } from '../helpers/silo-home.js';
 
 interface ApiPoll {
   id: number;
@@ -21,7 +23,52 @@ const CHROMIUM = '/usr/bin/chromium';
 const TENANTS = ['client1', 'client2'] as const;
 
 const started = Date.now();
-const stack: Stack = await startStack(t, { proxy: 'nginx' });
+
+// The stack's PM2 daemon is spawned here first, through `env -i` with the environment silo
+// gives it (PATH, HOME, LANG, PM2_HOME), and `silo up` then finds it running. Spawned by
+// `silo up` under tap, the daemon gets tap's processinfo hook back into NODE_OPTIONS
+// (src/control/pm2.ts keeps PATH/HOME/... but drops _TAPJS_PROCESSINFO_COVERAGE_=0): it
+// and every worker then write coverage as orphan processes, and `tap --disable-coverage`
+// exits 1 with every assertion passing. This keeps them out of tap's instrumentation.
+const pm2Home = mkdtempSync(join(tmpdir(), 'silo-browser-pm2-'));
+const pm2Pid = () => (existsSync(join(pm2Home, 'pm2.pid')) ? Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8')) : undefined);
+const cleanPm2 = async () => {
+  const pid = pm2Pid();
+  if (pid) {
+    try {
+      process.kill(pid, 'SIGTERM'); // PM2 stops its apps, then exits
+      for (let i = 0; i < 100; i++) {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch {
+      // gone
+    }
+  }
+  rmSync(pm2Home, { recursive: true, force: true });
+};
+// Plus whatever silo sets for the daemon it spawns (NAME = 'value' in connect()).
+const siloDaemonEnv = [...readFileSync(join(root, 'src', 'control', 'pm2.ts'), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`);
+const daemonEnv = [
+  `PATH=${process.env.PATH}`,
+  `HOME=${process.env.HOME}`,
+  `PM2_HOME=${pm2Home}`,
+  ...(process.env.LANG ? [`LANG=${process.env.LANG}`] : []),
+  ...siloDaemonEnv,
+];
+const ping = spawnSync('env', ['-i', ...daemonEnv, process.execPath, join(root, 'node_modules', 'pm2', 'bin', 'pm2'), 'ping'], { encoding: 'utf8', timeout: 30_000 });
+if (ping.status !== 0) {
+  await cleanPm2();
+  throw new Error(`cannot start the PM2 daemon: ${ping.stderr || ping.stdout}`);
+}
+
+let stack: Stack;
+try {
+  stack = await startStack(t, { proxy: 'nginx', env: { PM2_HOME: pm2Home } });
+} finally {
+  // After startStack's own teardown (silo down stops the daemon too): whatever is left.
+  t.teardown(cleanPm2);
+}
 t.comment(`stack up in ${Date.now() - started} ms`);
 
 // A fresh profile for this run only; Chromium resolves *.localhost to loopback itself,
