@@ -69,9 +69,16 @@ export async function connect(): Promise<Pm2Api> {
       delete process.env[key];
     }
   }
+  // The daemon is the cluster primary of every worker. Node's default round-robin
+  // primary accepts each connection itself and hands it to the worker over IPC: a
+  // connection handed to a worker at the instant it crashes is never answered nor closed
+  // (the proxy then waits its whole proxy_read_timeout). With `none` the worker accepts
+  // from the shared socket itself, so a crash loses no connection in transit.
+  process.env.NODE_CLUSTER_SCHED_POLICY = 'none';
   try {
     await call((cb) => pm2.connect(cb));
   } finally {
+    delete process.env.NODE_CLUSTER_SCHED_POLICY;
     Object.assign(process.env, saved);
   }
   api = pm2;
