@@ -55,10 +55,22 @@ function call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
  * (SILO_DATABASE_URL holds an admin password) may reach a worker.
  */
 // PM2_WORKER_INTERVAL: how often PM2 samples memory for max_memory_restart (default 30 s).
-const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_SILENT|PM2_WORKER_INTERVAL|NODE_EXTRA_CA_CERTS)$/;
+// _TAPJS_PROCESSINFO_COVERAGE_: under the test runner, keeps its coverage hook (which
+// re-adds itself through NODE_OPTIONS) from instrumenting the daemon and every worker.
+const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_SILENT|PM2_WORKER_INTERVAL|NODE_EXTRA_CA_CERTS|_TAPJS_PROCESSINFO_COVERAGE_)$/;
 
-export async function connect(): Promise<Pm2Api> {
-  if (api) return api;
+let connecting: Promise<Pm2Api> | undefined;
+
+/** Connect once: concurrent first callers share one connection (and never spawn two daemons). */
+export function connect(): Promise<Pm2Api> {
+  connecting ??= open().catch((err) => {
+    connecting = undefined;
+    throw err;
+  });
+  return connecting;
+}
+
+async function open(): Promise<Pm2Api> {
   process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
   const mod = (await import('pm2')) as unknown as { default: Pm2Api };
   const pm2 = mod.default;
@@ -86,8 +98,10 @@ export async function connect(): Promise<Pm2Api> {
 }
 
 export async function disconnect(): Promise<void> {
+  if (connecting) await connecting.catch(() => undefined);
   api?.disconnect();
   api = undefined;
+  connecting = undefined;
 }
 
 export async function list(namespace?: string): Promise<ProcessDescription[]> {
