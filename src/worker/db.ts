@@ -3,6 +3,14 @@
  * Nothing else in the worker opens a connection, and nothing here can name another
  * database. postgres.js reconnects by itself after the server comes back; requests that
  * would wait on a server that never answers are cut by Fastify's handlerTimeout (app.ts).
+ *
+ * `fastify.sql` is a stable handle over a pool that can be replaced (`renewSqlPool`):
+ * postgres.js 3.4.9 has a defect (porsager/postgres#1154, #1208, fix proposed in #1168)
+ * where a transaction whose server connection dies sends its ROLLBACK on the closed
+ * connection from a setImmediate: `socket.write` on null, an uncaught TypeError that
+ * would take the whole process down, and the connection object is left unable to flush
+ * any later write. server.ts recognises exactly that error, keeps the process, and calls
+ * `renewSqlPool`: later queries go to a fresh pool, the old one drains and ends.
  */
 import fp from 'fastify-plugin';
 import postgres, { type Sql } from 'postgres';
@@ -11,35 +19,62 @@ import { readSecretFile } from './secret-file.js';
 declare module 'fastify' {
   interface FastifyInstance {
     sql: Sql;
+    /** Replace the pool behind `sql` (the old one finishes what it is doing, then ends). */
+    renewSqlPool(reason: string): void;
   }
+}
+
+/** The postgres.js 3.4.9 "write on a closed connection" crash, and nothing else. */
+export function isDriverWriteAfterClose(err: unknown): boolean {
+  if (!(err instanceof TypeError) || !/^Cannot read properties of null \(reading 'write'\)$/.test(err.message)) return false;
+  const top = (err.stack ?? '').split('\n')[1] ?? '';
+  return /\bnextWrite\b/.test(top) && /[/\\]postgres[/\\](src|cjs[/\\]src)[/\\]connection\.js:/.test(top);
 }
 
 export const dbPlugin = fp(
   async (fastify) => {
     const { db, tenant } = fastify.config;
     const log = fastify.log.child({ component: 'db' });
-    const sql = postgres({
-      host: db.host,
-      port: db.port,
-      database: db.database,
-      username: db.user,
-      // Read at each new connection: rotating the file needs no restart.
-      password: () => readSecretFile(db.passwordFile),
-      max: db.poolMax,
-      connect_timeout: db.connectTimeoutS,
-      idle_timeout: db.idleTimeoutS,
-      connection: {
-        application_name: `silo-${tenant}`,
-        statement_timeout: db.statementTimeoutMs,
-        // A transaction left open by a bug must not hold its locks for ever.
-        idle_in_transaction_session_timeout: Math.max(2 * db.statementTimeoutMs, 10000),
-      },
-      onnotice: (notice) => log.info({ severity: notice.severity, code: notice.code }, notice.message ?? 'notice'),
+    const open = (): Sql =>
+      postgres({
+        host: db.host,
+        port: db.port,
+        database: db.database,
+        username: db.user,
+        // Read at each new connection: rotating the file needs no restart.
+        password: () => readSecretFile(db.passwordFile),
+        max: db.poolMax,
+        connect_timeout: db.connectTimeoutS,
+        idle_timeout: db.idleTimeoutS,
+        connection: {
+          application_name: `silo-${tenant}`,
+          statement_timeout: db.statementTimeoutMs,
+          // A transaction left open by a bug must not hold its locks for ever.
+          idle_in_transaction_session_timeout: Math.max(2 * db.statementTimeoutMs, 10000),
+        },
+        onnotice: (notice) => log.info({ severity: notice.severity, code: notice.code }, notice.message ?? 'notice'),
+      });
+
+    let pool = open();
+    let closing = false;
+    // Calls and properties go to whichever pool is current (postgres.js's functions are
+    // closures, so no `this` needs rebinding). The app keeps this one handle for ever.
+    const sql = new Proxy(pool, {
+      apply: (_target, thisArg, args) => Reflect.apply(pool, thisArg, args),
+      get: (_target, prop) => Reflect.get(pool, prop),
     });
     fastify.decorate('sql', sql);
+    fastify.decorate('renewSqlPool', (reason: string) => {
+      if (closing) return;
+      const old = pool;
+      pool = open();
+      log.warn({ reason }, 'database pool renewed');
+      old.end({ timeout: 2 }).catch(() => undefined);
+    });
     fastify.addHook('onClose', async () => {
+      closing = true;
       // In-flight requests have finished by now; give queries a moment, then cut.
-      await sql.end({ timeout: 2 });
+      await pool.end({ timeout: 2 });
     });
   },
   { name: 'db', dependencies: ['config'], fastify: '5.x' },

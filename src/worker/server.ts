@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace';
 import { app } from '../app/index.js';
 import { buildWorker } from './app.js';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.js';
+import { isDriverWriteAfterClose } from './db.js';
 
 function fail(message: string): never {
   process.stderr.write(`silo worker: ${message.replace(/\s+/g, ' ').trim()}\n`);
@@ -25,17 +26,38 @@ async function main(): Promise<void> {
 
   const fastify = buildWorker(config, { app });
 
+  const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
+    if (err) fastify.log.error({ err }, 'closing after an unexpected error');
+    else fastify.log.info({ signal }, 'closing');
+    await fastify.close();
+  };
   closeWithGrace(
     {
       delay: config.shutdownGraceMs,
       logger: { error: (msg: unknown) => fastify.log.error(msg) },
+      skip: ['uncaughtException'],
     },
-    async ({ signal, err }) => {
-      if (err) fastify.log.error({ err }, 'closing after an unexpected error');
-      else fastify.log.info({ signal }, 'closing');
-      await fastify.close();
-    },
+    close,
   );
+  // An uncaught exception closes the worker gracefully and exits 1 (PM2 restarts it),
+  // except the database driver's known write-on-a-closed-connection defect (db.ts):
+  // that connection is already gone and its query already failed, so the worker keeps
+  // serving on a fresh pool instead of dropping every request in flight.
+  let failing = false;
+  process.on('uncaughtException', (err) => {
+    if (isDriverWriteAfterClose(err)) {
+      fastify.log.warn({ err: { message: err.message } }, 'database driver wrote to a closed connection');
+      fastify.renewSqlPool('driver wrote to a closed connection');
+      return;
+    }
+    if (failing) {
+      fastify.log.error({ err }, 'second error while closing, exiting');
+      process.exit(1);
+    }
+    failing = true;
+    setTimeout(() => process.exit(1), config.shutdownGraceMs).unref();
+    close({ err }).finally(() => process.exit(1));
+  });
 
   try {
     await fastify.listen({ host: config.host, port: config.port });
