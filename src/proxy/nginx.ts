@@ -80,6 +80,10 @@ ${errorPages()}
     proxy_set_header X-Real-IP $remote_addr;
     proxy_next_upstream error timeout http_503 non_idempotent;
     proxy_next_upstream_tries 2;
+    # Only a quick failure is retried: a closing worker's 503 or a dropped connection
+    # come at once. A worker's own 503 after its timeouts (database down or hung) must
+    # not be sent again: twice the wait, and a POST whose query may still commit.
+    proxy_next_upstream_timeout 1s;
     proxy_intercept_errors off;
   }
 }
