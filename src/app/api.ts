@@ -22,7 +22,7 @@ export const apiRoutes: FastifyPluginAsync<{ polls: PollQueries }> = async (fast
     '/api/polls',
     { schema: { body: s.createPollBody, response: { 201: s.poll } } },
     async (request, reply) => {
-      const poll = await polls.create(request.body.question, request.body.choices);
+      const poll = await polls.create(request.body.question, request.body.choices, () => reply.sent);
       return reply.code(201).send(poll);
     },
   );
@@ -42,7 +42,7 @@ export const apiRoutes: FastifyPluginAsync<{ polls: PollQueries }> = async (fast
     { schema: { params: s.idParams, body: s.voteBody, response: { 201: s.voteResult } } },
     async (request, reply) => {
       const { choiceId, voter } = request.body;
-      const result = await polls.vote(Number(request.params.id), choiceId, voter);
+      const result = await polls.vote(Number(request.params.id), choiceId, voter, () => reply.sent);
       if (result.status === 'no-poll') throw new HttpError(404, 'poll not found');
       if (result.status === 'no-choice') throw new HttpError(400, 'choiceId is not a choice of this poll');
       return reply.code(201).send({ choiceId: result.choiceId, votes: result.votes });

@@ -68,7 +68,7 @@ export const formRoutes: FastifyPluginAsync<{ polls: PollQueries }> = async (fas
     { schema: { body: newPollForm } },
     async (request, reply) => {
       const question = required(request.body.question, 'a question');
-      await polls.create(question, parseChoices(request.body.choices));
+      await polls.create(question, parseChoices(request.body.choices), () => reply.sent);
       return reply.redirect('/', 303);
     },
   );
@@ -78,7 +78,7 @@ export const formRoutes: FastifyPluginAsync<{ polls: PollQueries }> = async (fas
     { schema: { params: idParams, body: voteForm } },
     async (request, reply) => {
       const voter = required(request.body.voter, 'your name');
-      const result = await polls.vote(Number(request.params.id), Number(request.body.choiceId), voter);
+      const result = await polls.vote(Number(request.params.id), Number(request.body.choiceId), voter, () => reply.sent);
       if (result.status === 'no-poll') throw new HttpError(404, 'poll not found');
       if (result.status === 'no-choice') throw new HttpError(400, 'that is not a choice of this poll');
       return reply.redirect('/', 303);

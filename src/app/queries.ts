@@ -39,6 +39,22 @@ function toPoll(row: PollRow): Poll {
   };
 }
 
+/**
+ * Says whether the request behind a write has already been answered. A write whose
+ * request timed out (the client got a 503) must not commit later, when a stalled
+ * database connection moves again: the transaction asks before it commits and rolls
+ * back instead. (Not `request.signal`: Fastify also aborts it once the body is read.)
+ */
+export type Answered = () => boolean;
+
+class AlreadyAnswered extends Error {
+  readonly code = 'SILO_ALREADY_ANSWERED';
+}
+
+function stillWanted(answered?: Answered): void {
+  if (answered?.()) throw new AlreadyAnswered('the request was already answered: rolled back');
+}
+
 export function createPollQueries(sql: Sql) {
   const selectPolls = (filter: PendingQuery<Row[]>) => sql<PollRow[]>`
     select p.id, p.question, p.created_at,
@@ -62,7 +78,7 @@ export function createPollQueries(sql: Sql) {
       return row && toPoll(row);
     },
 
-    async create(question: string, choices: string[]): Promise<Poll> {
+    async create(question: string, choices: string[], answered?: Answered): Promise<Poll> {
       return sql.begin(async (tx) => {
         const [poll] = await tx<{ id: string; question: string; created_at: Date }[]>`
           insert into polls (question) values (${question}) returning id, question, created_at`;
@@ -70,13 +86,14 @@ export function createPollQueries(sql: Sql) {
         const inserted = await tx<{ id: string; position: number; text: string; votes: number }[]>`
           insert into choices ${tx(rows)}
           returning id, position, text, votes`;
+        stillWanted(answered);
         const sorted = [...inserted].sort((a, b) => a.position - b.position);
         return toPoll({ ...poll!, choices: sorted.map((c) => ({ id: Number(c.id), text: c.text, votes: c.votes })) });
       });
     },
 
     /** Counts one vote: the audit row and the counter change in one transaction. */
-    async vote(pollId: number, choiceId: number, voter: string): Promise<VoteResult> {
+    async vote(pollId: number, choiceId: number, voter: string, answered?: Answered): Promise<VoteResult> {
       return sql.begin(async (tx): Promise<VoteResult> => {
         // The poll_id condition is what stops a vote for a choice of another poll.
         const [choice] = await tx<{ id: string; votes: number }[]>`
@@ -88,6 +105,7 @@ export function createPollQueries(sql: Sql) {
           return poll ? { status: 'no-choice' } : { status: 'no-poll' };
         }
         await tx`insert into votes (choice_id, voter) values (${choiceId}, ${voter})`;
+        stillWanted(answered);
         return { status: 'ok', choiceId: Number(choice.id), votes: choice.votes };
       });
     },
