@@ -34,11 +34,17 @@ const UNAVAILABLE = new Set([
 // resources (53300 too many connections), 57P admin/crash shutdown, cannot connect now.
 const UNAVAILABLE_CLASS = /^(08|28|53|57P)/;
 
-export function classify(err: { code?: unknown; statusCode?: unknown; status?: unknown; message?: string }): {
+export function classify(
+  err: { code?: unknown; statusCode?: unknown; status?: unknown; message?: string },
+  /** `requestComplete: false`: the request body had not fully arrived when this happened */
+  ctx: { requestComplete?: boolean } = {},
+): {
   statusCode: number;
   message: string;
 } {
   const code = typeof err.code === 'string' ? err.code : '';
+  // A request still arriving when its time ran out is the client's slowness, not ours.
+  if (code === 'FST_ERR_HANDLER_TIMEOUT' && ctx.requestComplete === false) return { statusCode: 408, message: 'the request took too long to arrive' };
   if (code === 'FST_ERR_HANDLER_TIMEOUT') return { statusCode: 503, message: 'request timed out' };
   if (UNAVAILABLE.has(code) || UNAVAILABLE_CLASS.test(code)) {
     return { statusCode: 503, message: 'database unavailable' };
@@ -60,8 +66,11 @@ export function errorBody(statusCode: number, message: string): ErrorBody {
 }
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const { statusCode, message } = classify(error);
+  const { statusCode, message } = classify(error, { requestComplete: request.raw.complete });
   if (statusCode >= 500) request.log.error({ err: error, statusCode }, 'request failed');
   else request.log.info({ err: { code: error.code, message: error.message }, statusCode }, 'request rejected');
+  // Answered before the request has fully arrived: close the connection rather than keep
+  // reading (and waiting for) the rest of a body nobody will use.
+  if (!request.raw.complete) void reply.header('connection', 'close');
   void reply.code(statusCode).type('application/json; charset=utf-8').send(errorBody(statusCode, message));
 }

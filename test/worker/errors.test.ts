@@ -9,6 +9,12 @@ t.test('database connection problems are 503 "database unavailable"', async (t) 
 
 t.test('timeouts are 503 with a generic message', async (t) => {
   t.same(classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }), { statusCode: 503, message: 'request timed out' });
+  t.same(classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }, { requestComplete: true }), { statusCode: 503, message: 'request timed out' });
+  t.same(
+    classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }, { requestComplete: false }),
+    { statusCode: 408, message: 'the request took too long to arrive' },
+    'a body still trickling in when the time runs out is a 408',
+  );
   t.same(classify({ code: '57014' }), { statusCode: 503, message: 'database timed out' });
   t.same(classify({ code: '40001' }), { statusCode: 503, message: 'database busy, try again' });
 });

@@ -26,10 +26,10 @@ await fastify.listen({ host: '127.0.0.1', port: 0 });
 const { port } = fastify.server.address() as { port: number };
 
 /** Writes `parts` one every `gapMs`, returns what the server said and when it hung up. */
-function trickle(parts: string[], gapMs: number): Promise<{ text: string; ms: number }> {
+function trickle(parts: string[], gapMs: number, to = port): Promise<{ text: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(to, '127.0.0.1');
     let text = '';
     let i = 0;
     const timer = setInterval(() => {
@@ -62,5 +62,22 @@ t.test('a body trickling in too slowly gets 408', async (t) => {
   const head = `POST /api/polls HTTP/1.1\r\nHost: acme.localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
   const { text, ms } = await trickle([head, ...body.match(/.{1,4}/g)!], 150);
   t.match(text, /^HTTP\/1\.1 408 /);
+  t.ok(ms < 2000, `closed after ${Math.round(ms)} ms`);
+});
+
+t.test('a body still trickling in when the handler timeout fires gets 408, not 503', async (t) => {
+  // Production order: REQUEST_TIMEOUT_MS (handler, 10 s) fires before Node's requestTimeout (30 s).
+  const slowBody = buildWorker(
+    loadConfig({ TENANT: 'acme', PORT: '0', DB_PORT: '1', DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent', REQUEST_TIMEOUT_MS: '500' }),
+    { app, timeouts: { headersMs: 5000, requestMs: 5000, checkIntervalMs: 100 } },
+  );
+  t.teardown(() => slowBody.close());
+  await slowBody.listen({ host: '127.0.0.1', port: 0 });
+  const p = (slowBody.server.address() as { port: number }).port;
+  const body = '{"question":"q","choices":["a","b"]}';
+  const head = `POST /api/polls HTTP/1.1\r\nHost: acme.localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const { text, ms } = await trickle([head, ...body.match(/.{1,2}/g)!], 150, p);
+  t.match(text, /^HTTP\/1\.1 408 /);
+  t.match(text, '"message":"the request took too long to arrive"');
   t.ok(ms < 2000, `closed after ${Math.round(ms)} ms`);
 });
