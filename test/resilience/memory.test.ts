@@ -1,0 +1,72 @@
+/**
+ * Scenario 5, memory ceiling: a tenant whose limit (`--max-memory 40M`) is below what a
+ * worker needs (~70 MB RSS) is restarted by PM2 again and again, alone: its neighbours
+ * keep their process, their restart count of 0, and fail none of their requests.
+ * PM2_WORKER_INTERVAL=1000 makes PM2 sample memory every second (default 30 s).
+ */
+import t from 'tap';
+import { startStack } from '../helpers/stack.js';
+import { printFigures, siloStatus, sleep, tenantLoad, waitUntil } from '../helpers/resilience.js';
+
+t.setTimeout(170_000);
+
+await t.test('a worker above its memory limit is restarted alone', async (t) => {
+  const stack = await startStack(t, { env: { PM2_WORKER_INTERVAL: '1000' } });
+  const neighbours = ['client1', 'client2'];
+  const before = await siloStatus(stack);
+  for (const n of neighbours) t.equal(before.tenants.find((x) => x.name === n)!.restarts, 0, `${n}: no restart yet`);
+
+  const loads = neighbours.map((tenant) => tenantLoad(stack.httpPort, tenant, { concurrency: 2, path: '/api/polls' }));
+  const created = await stack.cli(['tenant', 'create', 'hog', '--max-memory', '40M']);
+  t.equal(created.code, 0, `tenant create: ${created.stderr}`);
+  const createdAt = performance.now();
+
+  // Its restart count grows (at least 3 restarts) while the others do not move.
+  let hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
+  const firstRestartMs = await waitUntil('the first memory restart', 30_000, async () => {
+    hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
+    return (hog.restarts ?? 0) >= 1;
+  }, 250);
+  await waitUntil('three memory restarts', 45_000, async () => {
+    hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
+    return (hog.restarts ?? 0) >= 3;
+  }, 500);
+  const threeRestartsMs = performance.now() - createdAt;
+  await sleep(1000);
+  const reports = await Promise.all(loads.map((l) => l.stop()));
+  const after = await siloStatus(stack);
+  hog = after.tenants.find((x) => x.name === 'hog')!;
+
+  // PM2 says why.
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const daemonLog = readFileSync(join(stack.env.PM2_HOME!, 'pm2.log'), 'utf8');
+  const memoryLines = daemonLog.split('\n').filter((l) => /exceeds --max-memory-restart/.test(l));
+
+  for (const r of reports) t.comment(`${r.tenant}: ${r.sent} sent, ${r.failed} failed, ${r.retried} retried on a closed keep-alive connection, statuses ${JSON.stringify(r.statuses)}, max ${Math.round(r.maxMs)} ms`);
+  t.comment(`hog: ${hog.restarts} restarts, last seen at ${hog.memoryMB ?? '?'} MB; ${memoryLines.length} memory restarts in pm2.log, e.g. ${memoryLines[0]?.slice(0, 160)}`);
+  printFigures(t, 'memory', {
+    sent: reports.reduce((n, r) => n + r.sent, 0),
+    failed: reports.reduce((n, r) => n + r.failed, 0),
+    wrongTenant: reports.reduce((n, r) => n + r.wrong, 0),
+    hogRestarts: hog.restarts ?? 0,
+    firstRestartMs,
+    threeRestartsMs,
+    retried: reports.reduce((n, r) => n + r.retried, 0),
+    neighbourRestarts: neighbours.reduce((n, x) => n + (after.tenants.find((y) => y.name === x)!.restarts ?? 0), 0),
+  });
+
+  t.ok((hog.restarts ?? 0) >= 3, `hog was restarted ${hog.restarts} times`);
+  t.ok(memoryLines.length >= 1, 'PM2 logged a max-memory restart');
+  for (const n of neighbours) {
+    const b = before.tenants.find((x) => x.name === n)!;
+    const a = after.tenants.find((x) => x.name === n)!;
+    t.equal(a.restarts, 0, `${n}: restart count still 0`);
+    t.equal(a.pid, b.pid, `${n}: same process`);
+    t.equal(a.worker, 'online');
+  }
+  for (const r of reports) {
+    t.ok(r.sent > 50, `${r.tenant}: the load ran (${r.sent})`);
+    t.equal(r.failed, 0, `${r.tenant} failed nothing: ${r.errors.join('; ')}`);
+  }
+});
