@@ -38,7 +38,10 @@ export async function createStack({ poolMax = 4 } = {}) {
     PM2_HOME: join(home, 'pm2'),
     SILO_HTTP_PORT: String(httpPort),
     SILO_PG_PORT: String(await freePort()),
-    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    // Below Linux's ephemeral range (32768-60999): a worker port inside it can be taken
+    // by any outgoing connection between allocation and listen (seen once: EADDRINUSE,
+    // PM2 restart loop, `tenant create` timed out). 50 tenants fit below 32768.
+    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 12000)),
     SILO_PROXY: 'nginx',
     SILO_POOL_MAX: String(poolMax),
   };
