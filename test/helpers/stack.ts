@@ -84,7 +84,8 @@ export async function startStack(
     PM2_HOME: join(home, 'pm2'),
     SILO_HTTP_PORT: String(httpPort),
     SILO_PG_PORT: String(await freePort()),
-    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    // Below Linux's ephemeral range (32768+), where an outgoing connection could take the port.
+    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 12000)),
     SILO_PROXY: opts.proxy ?? 'nginx',
     ...opts.env,
   };

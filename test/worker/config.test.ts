@@ -47,6 +47,7 @@ t.test('the minimal environment gets the documented defaults', async (t) => {
     requestTimeoutMs: 10000,
     shutdownGraceMs: 5000,
     logLevel: 'info',
+    logRequests: false,
     bodyLimit: 65536,
   });
 });
@@ -66,6 +67,7 @@ t.test('every variable is read and typed', async (t) => {
     REQUEST_TIMEOUT_MS: '700',
     SHUTDOWN_GRACE_MS: '900',
     LOG_LEVEL: 'warn',
+    LOG_REQUESTS: 'true',
     BODY_LIMIT: '2048',
     SOMETHING_ELSE: 'ignored',
   });
@@ -76,6 +78,7 @@ t.test('every variable is read and typed', async (t) => {
     requestTimeoutMs: 700,
     shutdownGraceMs: 900,
     logLevel: 'warn',
+    logRequests: true,
     bodyLimit: 2048,
   });
   t.notOk('SOMETHING_ELSE' in c);

@@ -35,6 +35,7 @@ const config = loadConfig({
   DB_PORT: String(await freePort()), // nothing listens there
   DB_PASSWORD_FILE: passwordFile,
   LOG_LEVEL: 'info',
+  LOG_REQUESTS: 'true', // per-request lines are off by default; this test reads them
   REQUEST_TIMEOUT_MS: '2000',
 });
 const fastify = buildWorker(config, { app, logStream });
