@@ -28,6 +28,9 @@ const schema = {
     SILO_MIGRATE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
     SILO_MIGRATIONS_DIR: { type: 'string', minLength: 1 },
     SILO_WORKER_MAX_MEMORY: { type: 'string', default: '200M', pattern: '^[0-9]+[KMG]$' },
+    // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
+    // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
+    SILO_WORKER_NODE_ARGS: { type: 'string', default: '', pattern: '^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( +|$))*$' },
   },
 } as const;
 
@@ -44,6 +47,7 @@ export interface SiloConfig {
   migrateConcurrency: number;
   migrationsDir?: string;
   workerMaxMemory: string;
+  workerNodeArgs: string[];
 }
 
 interface RawEnv {
@@ -59,6 +63,7 @@ interface RawEnv {
   SILO_MIGRATE_CONCURRENCY: number;
   SILO_MIGRATIONS_DIR?: string;
   SILO_WORKER_MAX_MEMORY: string;
+  SILO_WORKER_NODE_ARGS: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
@@ -81,5 +86,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     migrateConcurrency: raw.SILO_MIGRATE_CONCURRENCY,
     migrationsDir: raw.SILO_MIGRATIONS_DIR ? resolve(raw.SILO_MIGRATIONS_DIR) : undefined,
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
+    workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
   };
 }

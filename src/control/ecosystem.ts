@@ -84,6 +84,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
         // (measured by npm run bench) and nothing silo uses.
         pmx: false,
         disable_source_map_support: true,
+        node_args: cfg.workerNodeArgs,
         filter_env: SCRUB,
         env: {
           NODE_ENV: 'production',
