@@ -10,6 +10,7 @@ import type { TenantApp } from './app-contract.js';
 import { bodyParsersPlugin } from './body-parsers.js';
 import { configPlugin, type WorkerConfig } from './config.js';
 import { dbPlugin } from './db.js';
+import { deadlinePlugin } from './deadline.js';
 import { errorHandler } from './errors.js';
 import { healthPlugin } from './health.js';
 import { hostGuardPlugin } from './host-guard.js';
@@ -53,7 +54,6 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
     logger: loggerOptions(config, opts.logStream),
     trustProxy: '127.0.0.1',
     bodyLimit: config.bodyLimit,
-    handlerTimeout: config.requestTimeoutMs,
     return503OnClosing: true,
     keepAliveTimeout: t.keepAliveMs,
     requestTimeout: t.requestMs,
@@ -65,6 +65,7 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
 
   fastify.setErrorHandler(errorHandler);
   fastify.register(configPlugin, { config });
+  fastify.register(deadlinePlugin);
   fastify.register(dbPlugin);
   fastify.register(bodyParsersPlugin);
   fastify.register(hostGuardPlugin);

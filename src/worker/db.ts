@@ -2,7 +2,7 @@
  * The one postgres.js pool of this worker: the tenant's database, as the tenant's role.
  * Nothing else in the worker opens a connection, and nothing here can name another
  * database. postgres.js reconnects by itself after the server comes back; requests that
- * would wait on a server that never answers are cut by Fastify's handlerTimeout (app.ts).
+ * would wait on a server that never answers are cut by REQUEST_TIMEOUT_MS (deadline.ts).
  *
  * `fastify.sql` is a stable handle over a pool that can be replaced (`renewSqlPool`):
  * postgres.js 3.4.9 has a defect (porsager/postgres#1154, #1208, fix proposed in #1168)

@@ -43,9 +43,10 @@ export function classify(
   message: string;
 } {
   const code = typeof err.code === 'string' ? err.code : '';
+  const timedOut = code === 'SILO_REQUEST_TIMEOUT' || code === 'FST_ERR_HANDLER_TIMEOUT';
   // A request still arriving when its time ran out is the client's slowness, not ours.
-  if (code === 'FST_ERR_HANDLER_TIMEOUT' && ctx.requestComplete === false) return { statusCode: 408, message: 'the request took too long to arrive' };
-  if (code === 'FST_ERR_HANDLER_TIMEOUT') return { statusCode: 503, message: 'request timed out' };
+  if (timedOut && ctx.requestComplete === false) return { statusCode: 408, message: 'the request took too long to arrive' };
+  if (timedOut) return { statusCode: 503, message: 'request timed out' };
   if (UNAVAILABLE.has(code) || UNAVAILABLE_CLASS.test(code)) {
     return { statusCode: 503, message: 'database unavailable' };
   }

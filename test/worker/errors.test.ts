@@ -9,6 +9,8 @@ t.test('database connection problems are 503 "database unavailable"', async (t) 
 
 t.test('timeouts are 503 with a generic message', async (t) => {
   t.same(classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }), { statusCode: 503, message: 'request timed out' });
+  t.same(classify({ code: 'SILO_REQUEST_TIMEOUT', statusCode: 503 }), { statusCode: 503, message: 'request timed out' });
+  t.same(classify({ code: 'SILO_REQUEST_TIMEOUT', statusCode: 503 }, { requestComplete: false }), { statusCode: 408, message: 'the request took too long to arrive' });
   t.same(classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }, { requestComplete: true }), { statusCode: 503, message: 'request timed out' });
   t.same(
     classify({ code: 'FST_ERR_HANDLER_TIMEOUT', statusCode: 503 }, { requestComplete: false }),

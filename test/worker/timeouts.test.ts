@@ -81,3 +81,31 @@ t.test('a body still trickling in when the handler timeout fires gets 408, not 5
   t.match(text, '"message":"the request took too long to arrive"');
   t.ok(ms < 2000, `closed after ${Math.round(ms)} ms`);
 });
+
+t.test('a POST waiting on a database that never answers gets 503 within REQUEST_TIMEOUT_MS, over a real socket', async (t) => {
+  // Fastify 5.12's handlerTimeout is disarmed once a body has been read; inject() does not
+  // show it (no real 'close' event), so this goes over TCP.
+  const { createServer } = await import('node:net');
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((s) => held.push(s.on('error', () => {})));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of held) s.destroy();
+    silent.close();
+  });
+  const dbPort = (silent.address() as { port: number }).port;
+  const w = buildWorker(
+    loadConfig({ TENANT: 'acme', PORT: '0', DB_PORT: String(dbPort), DB_CONNECT_TIMEOUT_S: '30', REQUEST_TIMEOUT_MS: '600', DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent' }),
+    { app },
+  );
+  t.teardown(() => w.close());
+  await w.listen({ host: '127.0.0.1', port: 0 });
+  const p = (w.server.address() as { port: number }).port;
+  for (const [method, path, body] of [['POST', '/api/polls', '{"question":"q","choices":["a","b"]}'], ['POST', '/api/polls/1/votes', '{"choiceId":1,"voter":"v"}'], ['DELETE', '/api/polls/1', ''], ['GET', '/api/polls', '']] as const) {
+    const head = `${method} ${path} HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n${body ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
+    const { text, ms } = await trickle([head + body], 10, p);
+    t.match(text, /^HTTP\/1\.1 503 /, `${method} ${path}: 503`);
+    t.match(text, '"message":"request timed out"');
+    t.ok(ms >= 550 && ms < 2000, `${method} ${path}: answered after ${Math.round(ms)} ms`);
+  }
+});
