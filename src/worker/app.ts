@@ -11,6 +11,7 @@ import { bodyParsersPlugin } from './body-parsers.js';
 import { configPlugin, type WorkerConfig } from './config.js';
 import { dbPlugin } from './db.js';
 import { deadlinePlugin } from './deadline.js';
+import { drainPlugin } from './drain.js';
 import { errorHandler } from './errors.js';
 import { healthPlugin } from './health.js';
 import { hostGuardPlugin } from './host-guard.js';
@@ -66,6 +67,7 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
   fastify.setErrorHandler(errorHandler);
   fastify.register(configPlugin, { config });
   fastify.register(deadlinePlugin);
+  fastify.register(drainPlugin);
   fastify.register(dbPlugin);
   fastify.register(bodyParsersPlugin);
   fastify.register(hostGuardPlugin);
