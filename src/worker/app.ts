@@ -3,7 +3,7 @@
  * and what tests build. Tenancy enters here, once, through `config`; the tenant app is
  * registered last, in its own encapsulated context.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
 import type { TenantApp } from './app-contract.js';
@@ -53,6 +53,7 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
 
   const fastify = Fastify({
     logger: loggerOptions(config, opts.logStream),
+    logController: new LogController({ disableRequestLogging: !config.logRequests }),
     trustProxy: '127.0.0.1',
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
