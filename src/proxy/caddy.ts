@@ -29,6 +29,13 @@ http://:${model.listenPort} {
 	request_body {
 		max_size ${model.bodyLimitBytes}
 	}
+	# A declared oversized body is refused here with 413 (request_body alone makes the
+	# proxy fail mid-stream, which clients see as a 502).
+	@too_large expression \`{http.request.header.Content-Length} != "" && int({http.request.header.Content-Length}) > ${model.bodyLimitBytes}\`
+	handle @too_large {
+		header Content-Type application/json
+		respond \`{"statusCode":413,"error":"Payload Too Large","message":"the request body is too large"}\` 413
+	}
 ${handlers.join('\n')}
 	handle_errors {
 		header Content-Type application/json
