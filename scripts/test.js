@@ -9,11 +9,13 @@ child.stdout.on('data', (chunk) => {
   tail = (tail + chunk.toString()).slice(-4000);
 });
 child.on('close', (code) => {
-  const m = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?[^}]*\}/.exec(tail);
-  const total = m ? Number(m[1]) : 0;
-  const pass = m ? Number(m[2] ?? 0) : 0;
-  const failed = m ? Number(m[3] ?? total - pass) : 0;
-  const failedFinal = code !== 0 && failed === 0 ? Math.max(1, total - pass) : failed;
-  process.stdout.write(`\n${pass} passed, ${failedFinal} failed\n`);
+  // tap's last summary: "# { total: N, pass: N, fail: N, todo: N, skip: N }" (zero counts omitted)
+  const summary = [...tail.matchAll(/# \{ total: [^}]*\}/g)].pop()?.[0] ?? '';
+  const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(summary)?.[1] ?? 0);
+  let failed = count('fail');
+  // A non-zero exit with no failed assertion (a file that crashed, a timeout) is a failure too.
+  if (code !== 0 && failed === 0) failed = 1;
+  const extra = ['todo', 'skip'].filter((k) => count(k) > 0).map((k) => `${count(k)} ${k}`);
+  process.stdout.write(`\n${count('pass')} passed, ${failed} failed${extra.length ? ` (${extra.join(', ')})` : ''}\n`);
   process.exit(code ?? 1);
 });
