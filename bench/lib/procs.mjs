@@ -28,7 +28,7 @@ export function processesOf(marker) {
   return found;
 }
 
-/** Every process: pid -> { ppid, comm }. */
+/** Every process: pid -> { ppid, comm, ticks } from /proc/<pid>/stat. */
 function processTable() {
   const table = new Map();
   for (const entry of readdirSync('/proc')) {
@@ -38,8 +38,8 @@ function processTable() {
     // comm is in parentheses and may contain spaces: fields after the last ')'.
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    table.set(Number(entry), { ppid: Number(fields[1]), comm });
+    const f = stat.slice(close + 2).split(' ');
+    table.set(Number(entry), { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) });
   }
   return table;
 }
@@ -137,16 +137,7 @@ function machineBusyTicks() {
  */
 export function makeCpuProbe({ daemonPidFile, benchChildren = () => [] }) {
   function snapshot() {
-    const procs = new Map();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const stat = read(`/proc/${entry}/stat`);
-      if (!stat) continue;
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const f = stat.slice(close + 2).split(' ');
-      procs.set(Number(entry), { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) });
-    }
+    const procs = processTable();
     let daemon = 0;
     try {
       daemon = Number(readFileSync(daemonPidFile, 'utf8').trim());
