@@ -37,9 +37,13 @@ function logFiles(cfg: SiloConfig, name: string) {
   return { out_file: join(logs, `${name}.out.log`), error_file: join(logs, `${name}.err.log`), merge_logs: true, time: false };
 }
 
-export function postgresApps(cfg: SiloConfig, registry: Registry): PM2App[] {
+export function embeddedServers(registry: Registry): string[] {
+  return Object.keys(registry.servers).filter((name) => registry.servers[name]!.kind === 'embedded');
+}
+
+export function postgresApps(cfg: SiloConfig, registry: Registry, only?: string): PM2App[] {
   return Object.entries(registry.servers)
-    .filter(([, s]) => s.kind === 'embedded')
+    .filter(([name, s]) => s.kind === 'embedded' && (!only || only === name))
     .map(([name, s]) => ({
       name: postgresApp(name),
       namespace: NAMESPACE,

@@ -125,6 +125,12 @@ export async function start(app: PM2App): Promise<void> {
   await call((cb) => pm2.start(app, cb));
 }
 
+/** Start an app, replacing a leftover of the same name (errored or stopped). */
+export async function startFresh(app: PM2App): Promise<void> {
+  await remove(app.name).catch(() => undefined);
+  await start(app);
+}
+
 export async function remove(name: string): Promise<void> {
   const pm2 = await connect();
   await call((cb) => pm2.delete(name, cb));

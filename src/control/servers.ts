@@ -6,7 +6,7 @@
  */
 import type { Sql } from 'postgres';
 import { connectAdmin } from '../postgres/admin.js';
-import { runningPid, startEmbedded, type RunningServer } from '../postgres/embedded.js';
+import { runningPid, startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../postgres/embedded.js';
 import { hardenServer } from '../postgres/tenant-ddl.js';
 import type { SiloConfig } from './config.js';
 import { homePaths } from './paths.js';
@@ -79,6 +79,13 @@ export function adminUrl(cfg: SiloConfig, name: string): string {
   return url;
 }
 
+/** How to run an embedded server: its data dir, port and superuser password (for initdb). */
+export function embeddedOptions(cfg: SiloConfig, registry: Registry, name: string): EmbeddedServerOptions {
+  const entry = registry.servers[name];
+  if (entry?.kind !== 'embedded') throw new SiloError(`server "${name}" is not an embedded server`);
+  return { dataDir: homePaths(cfg.home).pgData(name), port: entry.port, password: parseUrl(adminUrl(cfg, name)).password };
+}
+
 /** Open an admin connection to a server, starting the embedded one if it is down. */
 export async function openServer(cfg: SiloConfig, registry: Registry, name: string): Promise<OpenServer> {
   const entry = registry.servers[name];
@@ -86,10 +93,8 @@ export async function openServer(cfg: SiloConfig, registry: Registry, name: stri
   const url = adminUrl(cfg, name);
   let started: RunningServer | undefined;
   if (entry.kind === 'embedded') {
-    const dataDir = homePaths(cfg.home).pgData(name);
-    if (!runningPid(dataDir)) {
-      started = await startEmbedded({ dataDir, port: entry.port, password: parseUrl(url).password });
-    }
+    const opts = embeddedOptions(cfg, registry, name);
+    if (!runningPid(opts.dataDir)) started = await startEmbedded(opts);
   }
   const admin = connectAdmin(url);
   try {

@@ -7,13 +7,13 @@
 import type { SiloConfig } from './config.js';
 import { homePaths } from './paths.js';
 import { readRegistry, type Registry } from './registry.js';
-import { ensureDefaultServer, adminUrl } from './servers.js';
+import { embeddedOptions, ensureDefaultServer } from './servers.js';
 import { isPortFree } from './ports.js';
 import { createTenant, tenantHosts } from './provision.js';
 import { tenantCredentials } from './tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
-import { NAMESPACE, PROXY_APP, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
+import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
 import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
 import { proxyModel } from '../proxy/model.js';
@@ -88,16 +88,11 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
 
   // 1. Database servers (embedded only; an external server is someone else's to run).
   if (!cfg.databaseUrl) {
-    for (const app of postgresApps(cfg, reg)) {
-      if (isOnline(before.get(app.name))) continue;
-      const server = app.name.slice('postgres-'.length);
-      await initialiseIfNeeded({
-        dataDir: paths.pgData(server),
-        port: reg.servers[server]!.port,
-        password: decodeURIComponent(new URL(adminUrl(cfg, server)).password),
-      });
-      await pm2.remove(app.name).catch(() => undefined); // an errored leftover
-      await pm2.start(app);
+    for (const server of embeddedServers(reg)) {
+      const [app] = postgresApps(cfg, reg, server);
+      if (!app || isOnline(before.get(app.name))) continue;
+      await initialiseIfNeeded(embeddedOptions(cfg, reg, server));
+      await pm2.startFresh(app);
       started++;
       log(`started ${app.name}`);
     }
@@ -122,8 +117,7 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
   const workers = workerApps(cfg, reg).filter((a) => !isOnline(before.get(a.name)));
   await Promise.all(
     workers.map(async (app) => {
-      await pm2.remove(app.name).catch(() => undefined);
-      await pm2.start(app);
+      await pm2.startFresh(app);
       await waitWorker(Number((app.env as Record<string, string>).PORT));
       started++;
       log(`started ${app.name}`);
@@ -133,8 +127,7 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
   // 4. The proxy.
   await syncProxy(cfg, reg, layout, proxyOnline);
   if (!proxyOnline) {
-    await pm2.remove(PROXY_APP).catch(() => undefined);
-    await pm2.start(proxyApp(cfg, layout));
+    await pm2.startFresh(proxyApp(cfg, layout));
     started++;
     log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
   }
@@ -227,8 +220,7 @@ export async function attachTenant(cfg: SiloConfig, name: string): Promise<boole
   if (!app) return false;
   const procs = await running();
   if (!isOnline(procs.get(app.name))) {
-    await pm2.remove(app.name).catch(() => undefined);
-    await pm2.start(app);
+    await pm2.startFresh(app);
   }
   await waitWorker(reg.tenants[name]!.port);
   await syncProxy(cfg, reg, layoutFor(cfg), true);

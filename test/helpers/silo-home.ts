@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type SiloConfig } from '../../src/control/config.js';
-import { adminUrl, ensureDefaultServer, EMBEDDED } from '../../src/control/servers.js';
-import { homePaths } from '../../src/control/paths.js';
+import { adminUrl, embeddedOptions, ensureDefaultServer, EMBEDDED } from '../../src/control/servers.js';
 import { startEmbedded } from '../../src/postgres/embedded.js';
 import { freePort } from '../../src/control/ports.js';
 
@@ -61,13 +60,7 @@ export async function makeSiloHome(
   const url = adminUrl(cfg, EMBEDDED);
   let stop: (() => Promise<void>) | undefined;
   if (opts.startDatabase !== false) {
-    const server = reg.servers[EMBEDDED]!;
-    const running = await startEmbedded({
-      dataDir: homePaths(home).pgData(EMBEDDED),
-      port: server.port,
-      password: decodeURIComponent(new URL(url).password),
-    });
-    stop = running.stop;
+    stop = (await startEmbedded(embeddedOptions(cfg, reg, EMBEDDED))).stop;
   }
   t.teardown(async () => {
     await stop?.();
