@@ -13,6 +13,7 @@ import { runCli } from '../helpers/silo-home.js';
 import { startLoad } from '../helpers/load.js';
 import { pollsHttpSuite } from '../app/http-suite.js';
 import { proxyClient } from './proxy-client.js';
+import { pm2Cli, waitUntil } from '../helpers/resilience.js';
 
 export async function stackSuite(t: Test, proxy: 'nginx' | 'caddy'): Promise<void> {
   const stack: Stack = await startStack(t, { proxy });
@@ -113,39 +114,12 @@ export async function stackSuite(t: Test, proxy: 'nginx' | 'caddy'): Promise<voi
     t.same(processesOf(stack.home), [], 'no worker, proxy, postgres or PM2 daemon left');
     t.equal((await stack.http('client1.localhost', '/api/tenant').catch((e: Error) => ({ status: e.message }))).status, 'connect ECONNREFUSED 127.0.0.1:' + stack.httpPort);
 
-    const pm2 = await runPm2(stack, ['start', 'ecosystem.config.js']);
+    const pm2 = await pm2Cli(stack, ['start', 'ecosystem.config.js']);
     t.equal(pm2.code, 0, pm2.stderr);
-    await waitFor(async () => (await stack.http('client2.localhost', '/api/tenant')).status === 200);
+    await waitUntil('client2 through the proxy', 30_000, async () => (await stack.http('client2.localhost', '/api/tenant')).status === 200, 200);
     t.same((await stack.http('client1.localhost', '/api/tenant')).json(), { tenant: 'client1' });
     const again = await stack.cli(['down']);
     t.equal(again.code, 0);
     t.same(processesOf(stack.home), [], 'down stops a stack PM2 started from the ecosystem file');
   });
-}
-
-async function runPm2(stack: Stack, args: string[]) {
-  const { spawn } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'node_modules', 'pm2', 'bin', 'pm2'), ...args], { cwd: root, env: stack.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
