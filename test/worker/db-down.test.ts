@@ -3,24 +3,18 @@
  * of hanging, and recovers by itself when the database is back (no restart).
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { provisionTenant } from './tenant-db.js';
+import { passwordFile as makePasswordFile } from './password-file.js';
 
 t.setTimeout(40_000);
 
-const dir = mkdtempSync(join(tmpdir(), 'silo-dbdown-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const passwordFile = join(dir, 'pw');
-writeFileSync(passwordFile, 'pw\n');
-chmodSync(passwordFile, 0o600);
+const passwordFile = makePasswordFile(t, 'pw', 'silo-dbdown-');
 
 const host = 'acme.localhost';
 const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', message: 'database unavailable' };

@@ -4,21 +4,15 @@
  * back to the proxy's pool.
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
+import { passwordFile as makePasswordFile } from './password-file.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'silo-drain-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const passwordFile = join(dir, 'pw');
-writeFileSync(passwordFile, 'pw\n');
-chmodSync(passwordFile, 0o600);
+const passwordFile = makePasswordFile(t, 'pw', 'silo-drain-');
 
 // A database that never answers keeps a request in flight until REQUEST_TIMEOUT_MS.
 const held: Socket[] = [];

@@ -3,22 +3,16 @@
  * host must be refused before anything could touch tenant data.
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
 import { normaliseHost, requestTargetHost } from '../../src/worker/host-guard.js';
 import { freePort } from '../../src/control/ports.js';
+import { passwordFile as makePasswordFile } from './password-file.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'silo-guard-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const passwordFile = join(dir, 'pw');
-writeFileSync(passwordFile, 'secret-password\n');
-chmodSync(passwordFile, 0o600);
+const passwordFile = makePasswordFile(t, 'secret-password', 'silo-guard-');
 
 const logLines: string[] = [];
 const logStream = new Writable({

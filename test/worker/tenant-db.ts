@@ -3,11 +3,9 @@
  * with plain admin SQL, migrates it as the tenant's own role, and writes the password
  * to a 0600 file, the way the control plane does. Everything is undone in teardown.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import postgres, { type Sql } from 'postgres';
+import { passwordFile as makePasswordFile } from './password-file.js';
 import { app } from '../../src/app/index.js';
 import { loadMigrations } from '../../src/migrate/files.js';
 import { migrate } from '../../src/migrate/run.js';
@@ -73,16 +71,10 @@ export async function provisionTenant(t: Teardown, pg: PgServer, name: string): 
     await asTenant.end();
   }
 
-  const dir = mkdtempSync(join(tmpdir(), `silo-secret-${name}-`));
-  const passwordFile = join(dir, 'password');
-  writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
-  chmodSync(passwordFile, 0o600);
+  const passwordFile = makePasswordFile(t, password, `silo-secret-${name}-`);
 
   const inspect = adminSql(pg, name);
-  t.teardown(async () => {
-    await inspect.end({ timeout: 1 });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => inspect.end({ timeout: 1 }));
 
   const env = {
     TENANT: name,

@@ -3,19 +3,13 @@
  * and the socket is closed. (Production limits are longer; the mechanism is the same.)
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { app } from '../../src/app/index.js';
 import { buildWorker, defaultServerTimeouts } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
+import { passwordFile as makePasswordFile } from './password-file.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'silo-timeouts-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const passwordFile = join(dir, 'pw');
-writeFileSync(passwordFile, 'pw\n');
-chmodSync(passwordFile, 0o600);
+const passwordFile = makePasswordFile(t, 'pw', 'silo-timeouts-');
 
 const fastify = buildWorker(
   loadConfig({ TENANT: 'acme', PORT: '0', DB_PORT: '1', DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent' }),
