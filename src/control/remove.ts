@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { SiloConfig } from './config.js';
 import { homePaths } from './paths.js';
 import { readRegistry, withRegistryLock, writeRegistry } from './registry.js';
-import { adminUrl, withServer } from './servers.js';
+import { adminUrl, parseUrl, withServer } from './servers.js';
 import { removeSecret } from './secrets.js';
 import { databaseExists, dropDatabase, dropRole } from '../postgres/tenant-ddl.js';
 import { dumpDatabase, findPgDump } from '../postgres/pg-dump.js';
@@ -37,15 +37,9 @@ export async function removeTenant(cfg: SiloConfig, name: string): Promise<Remov
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const file = join(paths.backups, `${name}-${stamp}.dump`);
         closeSync(openSync(file, 'w', 0o600)); // pg_dump keeps the mode of an existing file
-        const admin = new URL(adminUrl(cfg, tenant.server));
+        const { user, password } = parseUrl(adminUrl(cfg, tenant.server));
         try {
-          await dumpDatabase(pgDump, {
-            host: s.entry.host,
-            port: s.entry.port,
-            user: decodeURIComponent(admin.username || 'postgres'),
-            password: decodeURIComponent(admin.password),
-            database: name,
-          }, file);
+          await dumpDatabase(pgDump, { host: s.entry.host, port: s.entry.port, user, password, database: name }, file);
         } catch (err) {
           rmSync(file, { force: true });
           throw new SiloError(`${(err as Error).message}; nothing was dropped`);

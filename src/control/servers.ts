@@ -19,7 +19,7 @@ import { SiloError } from './errors.js';
 export const EMBEDDED = 'local';
 export const EXTERNAL_DEFAULT = 'default';
 
-function parseUrl(url: string): { host: string; port: number; password: string } {
+export function parseUrl(url: string): { host: string; port: number; user: string; password: string } {
   let u: URL;
   try {
     u = new URL(url);
@@ -27,7 +27,12 @@ function parseUrl(url: string): { host: string; port: number; password: string }
     throw new SiloError(`not a valid PostgreSQL URL: ${redactUrl(url)}`);
   }
   if (!/^postgres(ql)?:$/.test(u.protocol)) throw new SiloError(`not a postgres:// URL: ${redactUrl(url)}`);
-  return { host: u.hostname || '127.0.0.1', port: Number(u.port || 5432), password: decodeURIComponent(u.password) };
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username || 'postgres'),
+    password: decodeURIComponent(u.password),
+  };
 }
 
 /** Make sure the default server is registered (first run), and return the registry. */
