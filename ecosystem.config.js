@@ -3,6 +3,6 @@
 // same stack as `silo up`: embedded PostgreSQL, one worker per tenant, the proxy.
 // Needs a build (`npm run build`) and a registry (`npx silo up` once, or
 // `npx silo tenant create <name>`).
-import { ecosystemApps } from './dist/control/ecosystem-file.js';
+import { ecosystemApps } from './dist/stack/ecosystem-file.js';
 
 export const apps = ecosystemApps();

@@ -35,7 +35,7 @@ DATABASE_SERVERS=${DATABASE_SERVERS:-}
 TENANTS=${TENANTS:-}
 SEED_DEMO_POLLS=${SEED_DEMO_POLLS:-1}
 PREP_PM2_HOME="$PM2_HOME-prep"
-# What silo sets in the environment of a PM2 daemon it spawns (src/control/pm2.ts
+# What silo sets in the environment of a PM2 daemon it spawns (src/stack/pm2.ts
 # connect()); here pm2-runtime is the daemon, so it gets the same. Cluster workers accept
 # connections themselves instead of through the daemon (no connection lost in transit
 # when a worker dies).
@@ -85,7 +85,7 @@ done
 #    The daemon is spawned first, with the same minimal environment silo gives it (no
 #    admin URL): when `silo up` finds no daemon and no embedded server to start, it
 #    starts all workers at once and each start spawns its own daemon (two God daemons
-#    for one PM2_HOME, and `silo up` hangs). See src/control/pm2.ts connect().
+#    for one PM2_HOME, and `silo up` hangs). See src/stack/pm2.ts connect().
 trap 'PM2_HOME="$PREP_PM2_HOME" silo down; exit 143' TERM INT
 # shellcheck disable=SC2086 # DAEMON_ENV is a list of NAME=value words
 env -i PATH="$PATH" HOME="${HOME:-/tmp}" PM2_HOME="$PREP_PM2_HOME" $DAEMON_ENV \

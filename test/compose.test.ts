@@ -23,9 +23,9 @@ import { join, posix } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parse } from 'yaml';
 import postgres from 'postgres';
-import { loadConfig } from '../src/control/config.js';
-import { validateServerName, validateTenantName } from '../src/control/names.js';
-import { freePort } from '../src/control/ports.js';
+import { loadConfig } from '../src/common/config.js';
+import { validateServerName, validateTenantName } from '../src/common/names.js';
+import { freePort } from '../src/common/ports.js';
 import { startEmbedded } from '../src/postgres/embedded.js';
 import { httpRequest, processesOf } from './helpers/stack.js';
 import { root, runCli } from './helpers/silo-home.js';
@@ -39,11 +39,11 @@ const dockerfileText = readFileSync(join(root, 'docker', 'Dockerfile'), 'utf8');
 const entryText = readFileSync(join(root, 'docker', 'entrypoint.sh'), 'utf8');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** The SILO_* names silo's config schema declares (src/control/config.ts). */
+/** The SILO_* names silo's config schema declares (src/common/config.ts). */
 function knownSiloNames(): Set<string> {
-  const src = readFileSync(join(root, 'src', 'control', 'config.ts'), 'utf8');
+  const src = readFileSync(join(root, 'src', 'common', 'config.ts'), 'utf8');
   const schema = /const schema = \{[\s\S]*?\n\} as const;/.exec(src);
-  if (!schema) throw new Error('cannot find the config schema in src/control/config.ts');
+  if (!schema) throw new Error('cannot find the config schema in src/common/config.ts');
   return new Set([...schema[0].matchAll(/^\s+(SILO_[A-Z0-9_]+):/gm)].map((m) => m[1]!));
 }
 
@@ -319,9 +319,9 @@ t.test('the scripts parse, and the silo commands they call exist', async (t) => 
 });
 
 t.test("the daemons the entry script starts get the environment silo gives its PM2 daemon", async (t) => {
-  // src/control/pm2.ts connect() sets NAME = 'value' pairs for the daemon it spawns; the
+  // src/stack/pm2.ts connect() sets NAME = 'value' pairs for the daemon it spawns; the
   // entry script spawns the daemons itself (pm2 ping, pm2-runtime), so it must set the same.
-  const pm2Src = readFileSync(join(root, 'src', 'control', 'pm2.ts'), 'utf8');
+  const pm2Src = readFileSync(join(root, 'src', 'stack', 'pm2.ts'), 'utf8');
   const silo = [...pm2Src.matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`).sort();
   const entry = (/^DAEMON_ENV="([^"]*)"/m.exec(entryText)?.[1] ?? '').split(/\s+/).filter(Boolean).sort();
   t.same(entry, silo, `DAEMON_ENV in docker/entrypoint.sh is what silo sets (${silo.join(' ') || 'nothing'})`);

@@ -2,7 +2,7 @@
  * The only place the CLI prints and exits. Commands return data; this turns it into
  * lines (or JSON) and turns any error into one line on stderr with a non-zero exit.
  */
-import { SiloError } from '../control/errors.js';
+import { SiloError } from '../common/errors.js';
 
 // `silo status | head -1`: a closed pipe is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

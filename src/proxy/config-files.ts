@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../control/config.js';
+import { projectRoot } from '../common/config.js';
 import { findProgram } from './binaries.js';
 import { renderCaddy } from './caddy.js';
 import type { ProxyModel } from './model.js';

@@ -2,7 +2,7 @@
  * What the proxy needs to know, derived from the registry: a pure function, so the
  * renderers can be tested with fixtures.
  */
-import type { Registry } from '../control/registry.js';
+import type { Registry } from '../registry/registry.js';
 
 export interface ProxyRoute {
   tenant: string;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { makeSiloHome } from '../helpers/silo-home.js';
-import { homePaths } from '../../src/control/paths.js';
+import { homePaths } from '../../src/common/paths.js';
 
 t.test('silo tenant commands', async (t) => {
   // No database started by the test: the CLI starts the embedded server it needs and stops it.

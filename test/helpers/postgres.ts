@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startEmbedded } from '../../src/postgres/embedded.js';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 
 export interface TestPostgres {
   adminUrl: string;

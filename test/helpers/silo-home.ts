@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type SiloConfig } from '../../src/control/config.js';
-import { adminUrl, embeddedOptions, ensureDefaultServer, EMBEDDED } from '../../src/control/servers.js';
+import { loadConfig, type SiloConfig } from '../../src/common/config.js';
+import { adminUrl, embeddedOptions, ensureDefaultServer, EMBEDDED } from '../../src/servers/servers.js';
 import { startEmbedded } from '../../src/postgres/embedded.js';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const siloBin = join(root, 'bin', 'silo.js');

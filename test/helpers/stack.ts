@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
 
 export interface Stack {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emptyRegistry } from '../../src/control/registry.js';
+import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
 import { renderNginx } from '../../src/proxy/nginx.js';
 import { renderCaddy } from '../../src/proxy/caddy.js';

@@ -8,7 +8,7 @@
 import t from 'tap';
 import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 import { isDriverWriteAfterClose } from '../../src/worker/db.js';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { provisionTenant } from './tenant-db.js';

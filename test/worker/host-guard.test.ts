@@ -9,7 +9,7 @@ import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
 import { normaliseHost, requestTargetHost } from '../../src/worker/host-guard.js';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 import { passwordFile as makePasswordFile } from './password-file.js';
 
 const passwordFile = makePasswordFile(t, 'secret-password', 'silo-guard-');

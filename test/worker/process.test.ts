@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
-import { freePort } from '../../src/control/ports.js';
+import { freePort } from '../../src/common/ports.js';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { pollsHttpSuite, expectError } from '../app/http-suite.js';
 import { adminSql, provisionTenant, tableCounts, type TestTenant } from './tenant-db.js';

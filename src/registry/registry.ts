@@ -4,7 +4,8 @@
  * rename) and every read-modify-write runs under an exclusive lock, so concurrent
  * `silo` commands cannot lose each other's changes.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 
@@ -59,25 +60,6 @@ export function readRegistry(file: string): Registry {
 
 export function writeRegistry(file: string, registry: Registry): void {
   writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o644);
-}
-
-export function writeFileAtomic(file: string, content: string, mode: number): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dirFd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }
 
 /** Run `fn` holding the registry lock (waits up to ~30 s for another command). */

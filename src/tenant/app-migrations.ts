@@ -1,7 +1,7 @@
-import type { SiloConfig } from './config.js';
+import type { SiloConfig } from '../common/config.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
 import { app } from '../app/index.js';
-import { SiloError } from './errors.js';
+import { SiloError } from '../common/errors.js';
 
 /** The tenant app's migrations (or SILO_MIGRATIONS_DIR, for a user's own app folder). */
 export function migrationsDir(cfg: SiloConfig): string {

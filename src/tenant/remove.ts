@@ -5,14 +5,14 @@
  */
 import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import { readRegistry, withRegistryLock, writeRegistry } from './registry.js';
-import { adminUrl, parseUrl, withServer } from './servers.js';
-import { removeSecret } from './secrets.js';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry, withRegistryLock, writeRegistry } from '../registry/registry.js';
+import { adminUrl, parseUrl, withServer } from '../servers/servers.js';
+import { removeSecret } from '../common/secrets.js';
 import { databaseExists, dropDatabase, dropRole } from '../postgres/tenant-ddl.js';
 import { dumpDatabase, findPgDump } from '../postgres/pg-dump.js';
-import { SiloError } from './errors.js';
+import { SiloError } from '../common/errors.js';
 
 export interface RemoveResult {
   name: string;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { readRegistry, updateRegistry, writeRegistry, emptyRegistry } from '../../src/control/registry.js';
+import { readRegistry, updateRegistry, writeRegistry, emptyRegistry } from '../../src/registry/registry.js';
 import { root } from '../helpers/silo-home.js';
 
 function dir(t: { teardown(fn: () => void): void }) {
@@ -44,7 +44,7 @@ t.test('concurrent writers in one process lose nothing', async (t) => {
 
 t.test('concurrent writers in separate processes lose nothing', async (t) => {
   const file = join(dir(t), 'registry.json');
-  const registryJs = join(root, 'dist', 'control', 'registry.js');
+  const registryJs = join(root, 'dist', 'registry', 'registry.js');
   const script = (p: number) => `
     const { updateRegistry } = await import(${JSON.stringify(registryJs)});
     for (let i = 0; i < 10; i++) {

@@ -9,10 +9,10 @@
  * no request (fork mode reloads by stop + start: measured 1,801 refused connections).
  */
 import { join } from 'node:path';
-import { projectRoot, type SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import type { Registry } from './registry.js';
-import { tenantHosts } from './provision.js';
+import { projectRoot, type SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import type { Registry } from '../registry/registry.js';
+import { tenantHosts } from '../tenant/create.js';
 import { proxyEnv, type ProxyLayout } from '../proxy/config-files.js';
 
 export const NAMESPACE = 'silo';

@@ -4,22 +4,22 @@
  * one app at a time, and the proxy reloads gracefully, so nothing here fails a request
  * of a tenant it is not about.
  */
-import type { SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import { readRegistry, type Registry } from './registry.js';
-import { embeddedOptions, ensureDefaultServer } from './servers.js';
-import { isPortFree } from './ports.js';
-import { createTenant, tenantHosts } from './provision.js';
-import { tenantCredentials } from './tenant-credentials.js';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry, type Registry } from '../registry/registry.js';
+import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
+import { isPortFree } from '../common/ports.js';
+import { createTenant, tenantHosts } from '../tenant/create.js';
+import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
 import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
 import { proxyModel } from '../proxy/model.js';
-import { probe, waitFor } from './http-probe.js';
+import { probe, waitFor } from '../common/http-probe.js';
 import { seedDemo } from '../app/demo.js';
-import { SiloError } from './errors.js';
+import { SiloError } from '../common/errors.js';
 
 export const DEMO_TENANTS = ['client1', 'client2'];
 

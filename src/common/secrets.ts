@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from './registry.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export function generatePassword(): string {
   return randomBytes(24).toString('base64url');

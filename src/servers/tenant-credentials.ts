@@ -1,9 +1,9 @@
-import type { SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import type { Registry } from './registry.js';
-import { readSecret } from './secrets.js';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import type { Registry } from '../registry/registry.js';
+import { readSecret } from '../common/secrets.js';
 import type { TenantCredentials } from '../postgres/admin.js';
-import { SiloError } from './errors.js';
+import { SiloError } from '../common/errors.js';
 
 /** How to reach one tenant's database as that tenant's own role. */
 export function tenantCredentials(cfg: SiloConfig, reg: Registry, name: string): TenantCredentials {

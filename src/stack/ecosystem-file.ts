@@ -4,9 +4,9 @@
  * require(). The proxy config is rendered by `silo up`; this only reads what is there.
  */
 import { existsSync } from 'node:fs';
-import { loadConfig } from './config.js';
-import { homePaths } from './paths.js';
-import { readRegistry } from './registry.js';
+import { loadConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry } from '../registry/registry.js';
 import { postgresApps, proxyApp, workerApps, type PM2App } from './ecosystem.js';
 import { proxyLayout } from '../proxy/config-files.js';
 

@@ -11,19 +11,19 @@
  *   4. write the password (0600), create or
  *      align the role
  */
-import type { SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import { validateTenantName } from './names.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from './registry.js';
-import { ensureDefaultServer, placeTenant, withServer } from './servers.js';
-import { allocatePort } from './ports.js';
-import { generatePassword, readSecret, writeSecret } from './secrets.js';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { validateTenantName } from '../common/names.js';
+import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import { ensureDefaultServer, placeTenant, withServer } from '../servers/servers.js';
+import { allocatePort } from '../common/ports.js';
+import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
 import { ensureDatabase, ensureRole } from '../postgres/tenant-ddl.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
-import { tenantCredentials } from './tenant-credentials.js';
-import { SiloError } from './errors.js';
+import { tenantCredentials } from '../servers/tenant-credentials.js';
+import { SiloError } from '../common/errors.js';
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 

@@ -6,10 +6,10 @@ import t from 'tap';
 import { statSync, readFileSync, readdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { makeSiloHome } from '../helpers/silo-home.js';
-import { createTenant } from '../../src/control/provision.js';
-import { readRegistry, updateRegistry } from '../../src/control/registry.js';
-import { homePaths } from '../../src/control/paths.js';
-import { tenantCredentials } from '../../src/control/tenant-credentials.js';
+import { createTenant } from '../../src/tenant/create.js';
+import { readRegistry, updateRegistry } from '../../src/registry/registry.js';
+import { homePaths } from '../../src/common/paths.js';
+import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
 import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
 
 t.test('tenant provisioning', async (t) => {

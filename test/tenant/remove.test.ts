@@ -6,9 +6,9 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { makeSiloHome } from '../helpers/silo-home.js';
-import { readRegistry } from '../../src/control/registry.js';
-import { homePaths } from '../../src/control/paths.js';
-import { tenantCredentials } from '../../src/control/tenant-credentials.js';
+import { readRegistry } from '../../src/registry/registry.js';
+import { homePaths } from '../../src/common/paths.js';
+import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
 import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
 import { findPgDump } from '../../src/postgres/pg-dump.js';
 

@@ -7,11 +7,11 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSiloHome, root } from '../helpers/silo-home.js';
-import { createTenant } from '../../src/control/provision.js';
-import { mapLimit } from '../../src/control/migrate-tenants.js';
-import { readRegistry } from '../../src/control/registry.js';
-import { homePaths } from '../../src/control/paths.js';
-import { tenantCredentials } from '../../src/control/tenant-credentials.js';
+import { createTenant } from '../../src/tenant/create.js';
+import { mapLimit } from '../../src/tenant/migrate.js';
+import { readRegistry } from '../../src/registry/registry.js';
+import { homePaths } from '../../src/common/paths.js';
+import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
 import { connectAs } from '../../src/postgres/admin.js';
 
 t.test('migrate continues past a failing tenant and names it', async (t) => {

@@ -3,15 +3,15 @@
  * own role, with bounded concurrency. One failing tenant does not stop the others;
  * the result names every failure.
  */
-import type { SiloConfig } from './config.js';
-import { homePaths } from './paths.js';
-import { readRegistry, updateRegistry } from './registry.js';
-import { openServer, type OpenServer } from './servers.js';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry, updateRegistry } from '../registry/registry.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
-import { tenantCredentials } from './tenant-credentials.js';
-import { SiloError } from './errors.js';
+import { tenantCredentials } from '../servers/tenant-credentials.js';
+import { SiloError } from '../common/errors.js';
 
 export interface TenantMigration {
   tenant: string;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createServer } from 'node:net';
-import { allocatePort, freePort, nextFreeSlot } from '../../src/control/ports.js';
+import { allocatePort, freePort, nextFreeSlot } from '../../src/common/ports.js';
 
 t.test('takes the lowest slot no tenant holds', async (t) => {
   t.equal(nextFreeSlot([], 4100), 4100);

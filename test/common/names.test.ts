@@ -1,5 +1,5 @@
 import t from 'tap';
-import { validateTenantName } from '../../src/control/names.js';
+import { validateTenantName } from '../../src/common/names.js';
 
 t.test('accepts lowercase DNS labels', async (t) => {
   for (const name of ['acme', 'client1', 'a1', 'big-co', 'x'.repeat(32)]) t.equal(validateTenantName(name), name, name);

@@ -1,0 +1,53 @@
+/** `silo up | down | status | reload`. */
+import type { Command } from 'commander';
+import type { SiloConfig } from '../../common/config.js';
+import { down, reload, status, up } from '../../stack/stack.js';
+import { validateTenantName } from '../../common/names.js';
+import { printJson, printLine, printTable } from '../output.js';
+
+export function register(program: Command, config: () => SiloConfig): void {
+  program
+    .command('up')
+    .description('start the embedded database, every tenant worker and the proxy; print the URLs')
+    .action(async () => {
+      const cfg = config();
+      const r = await up(cfg, (l) => printLine(l));
+      printLine(r.already ? 'the stack is already up:' : 'silo is up:');
+      for (const url of r.urls) printLine(`  ${url}`);
+    });
+
+  program
+    .command('down')
+    .description('stop everything silo up started (data stays)')
+    .action(async () => {
+      config();
+      const n = await down((l) => printLine(l));
+      printLine(n === 0 ? 'the stack is not running' : 'silo is down');
+    });
+
+  program
+    .command('status')
+    .description('tenants, workers, proxy and database servers')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const s = await status(config());
+      if (opts.json) return printJson(s);
+      printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
+      for (const db of s.servers) printLine(`database ${db.name}: ${db.kind} ${db.status} on ${db.host}:${db.port}`);
+      if (s.tenants.length === 0) return printLine('no tenants yet');
+      printTable(
+        s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion })),
+        ['name', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'url'],
+      );
+    });
+
+  program
+    .command('reload [tenant]')
+    .description('restart workers one at a time without failing a request')
+    .action(async (name?: string) => {
+      const cfg = config();
+      if (name) validateTenantName(name);
+      const names = await reload(cfg, (l) => printLine(l), name);
+      printLine(`reloaded ${names.length} worker${names.length === 1 ? '' : 's'}`);
+    });
+}

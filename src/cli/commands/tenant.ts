@@ -1,0 +1,73 @@
+/** `silo tenant create | list | remove`. */
+import type { Command } from 'commander';
+import type { SiloConfig } from '../../common/config.js';
+import { createTenant, tenantHosts } from '../../tenant/create.js';
+import { attachTenant, detachTenant, tenantUrl } from '../../stack/stack.js';
+import { removeTenant } from '../../tenant/remove.js';
+import { readRegistry } from '../../registry/registry.js';
+import { homePaths } from '../../common/paths.js';
+import { SiloError } from '../../common/errors.js';
+import { printJson, printLine, printTable } from '../output.js';
+import { group } from './group.js';
+
+export function register(program: Command, config: () => SiloConfig): void {
+  const tenant = group(program, 'tenant', 'create, list, remove and operate on tenants');
+
+  tenant
+    .command('create <name>')
+    .description('provision a role and database, migrate it and register the tenant')
+    .option('--domain <host>', 'an extra hostname for this tenant (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--server <name>', 'the database server to place it on (default: the one with the fewest tenants)')
+    .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
+    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string }) => {
+      const cfg = config();
+      const result = await createTenant(cfg, name, {
+        domains: opts.domain.length ? opts.domain : undefined,
+        server: opts.server,
+        maxMemory: opts.maxMemory,
+      });
+      const url = tenantUrl(cfg, name, result.entry.domains);
+      const live = await attachTenant(cfg, name);
+      const where = live ? `live at ${url}` : `${url} (start the stack with silo up)`;
+      printLine(result.created ? `created tenant ${name} on server ${result.entry.server}: ${where}` : `tenant ${name} already exists: ${where}`);
+    });
+
+  tenant
+    .command('list')
+    .description('list tenants')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const cfg = config();
+      const reg = readRegistry(homePaths(cfg.home).registry);
+      const rows = Object.entries(reg.tenants)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, t]) => ({
+          name,
+          server: t.server,
+          port: t.port,
+          state: t.state,
+          schemaVersion: t.schemaVersion,
+          hosts: tenantHosts(cfg, name, t),
+          url: tenantUrl(cfg, name, t.domains),
+        }));
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) return printLine('no tenants yet: silo tenant create <name>');
+      printTable(rows.map((r) => ({ ...r, schema: r.schemaVersion })), ['name', 'server', 'port', 'state', 'schema', 'url']);
+    });
+
+  tenant
+    .command('remove <name>')
+    .description('back up, then drop a tenant database and role')
+    .option('--yes', 'really remove it')
+    .action(async (name: string, opts: { yes?: boolean }) => {
+      const cfg = config();
+      const reg = readRegistry(homePaths(cfg.home).registry);
+      if (!reg.tenants[name]) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+      if (!opts.yes) {
+        throw new SiloError(`refusing to remove tenant "${name}" without --yes (its database is dumped to ${homePaths(cfg.home).backups}, then dropped)`);
+      }
+      await detachTenant(cfg, name);
+      const r = await removeTenant(cfg, name);
+      printLine(r.backup ? `removed tenant ${name}; backup: ${r.backup} (${r.backupBytes} bytes)` : `removed tenant ${name} (it had no database)`);
+    });
+}
