@@ -11,6 +11,7 @@ import * as tenantCommands from './commands/tenant.js';
 import * as migrateCommands from './commands/migrate.js';
 import * as stackCommands from './commands/stack.js';
 import * as serverCommands from './commands/server.js';
+import * as backupCommands from './commands/backup.js';
 
 function config(): SiloConfig {
   try {
@@ -24,9 +25,11 @@ const program = new Command('silo')
   .description('Run a SaaS app with one database, one role and one worker process per tenant.')
   .showHelpAfterError(false)
   .exitOverride()
+  // Options after a subcommand belong to it (`silo backup list --json` is list's --json).
+  .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands]) group.register(program, config);
+for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands, backupCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ export function homePaths(home: string) {
     serverUrl: (server: string) => join(home, 'secrets', 'servers', `${server}.url`),
     pgData: (server: string) => join(home, 'postgres', server),
     backups: join(home, 'backups'),
+    tenantBackups: (tenant: string) => join(home, 'backups', tenant),
     logs: join(home, 'logs'),
     proxy: join(home, 'proxy'),
     pm2Home: join(home, 'pm2'),

@@ -6,7 +6,7 @@
 import type { Sql } from 'postgres';
 import { ident, literal } from './admin.js';
 
-const MARK = 'silo tenant';
+export const MARK = 'silo tenant';
 
 export interface RoleOptions {
   connectionLimit: number;

@@ -26,6 +26,16 @@ export interface TenantEntry {
   state: 'provisioning' | 'ready';
   schemaVersion: number;
   createdAt: string;
+  /** set while the proxy answers this tenant's hosts 503: `silo tenant suspend`, or a restore or move */
+  suspended?: Suspension;
+  /** a move under way (or whose source copy is not dropped yet): the server it leaves */
+  moving?: { from: string; to: string };
+}
+
+export interface Suspension {
+  by: 'operator' | 'restore' | 'move';
+  message?: string;
+  since: string;
 }
 
 export interface Registry {

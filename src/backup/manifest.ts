@@ -1,0 +1,102 @@
+/**
+ * Where backups live and what is known about each: $SILO_HOME/backups/<tenant>/ holds
+ * `<tenant>-<time>.dump` (pg_dump custom format, 0600) and, beside it, its manifest
+ * entry `<tenant>-<time>.json`. The entry is written last (atomically), so a dump
+ * without an entry is an interrupted backup: never listed, never restored, swept by the
+ * next backup of that tenant. One small file per backup needs no lock between
+ * concurrent backups.
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { homePaths } from '../common/paths.js';
+
+export type BackupKind = 'manual' | 'scheduled' | 'final';
+
+export interface BackupEntry {
+  tenant: string;
+  /** absolute path of the dump */
+  file: string;
+  kind: BackupKind;
+  server: string;
+  schemaVersion: number;
+  bytes: number;
+  sha256: string;
+  startedAt: string;
+  finishedAt: string;
+  /** what `restore` of a removed tenant needs to bring it back as it was */
+  domains: string[];
+  maxMemory?: string;
+}
+
+const DUMP = /\.dump$/;
+
+export function backupDir(home: string, tenant: string): string {
+  const dir = homePaths(home).tenantBackups(tenant);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dirname(dir), 0o700);
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+export function newDumpFile(home: string, tenant: string, at: Date): string {
+  return join(backupDir(home, tenant), `${tenant}-${at.toISOString().replace(/[:.]/g, '-')}.dump`);
+}
+
+export const entryFile = (dump: string) => dump.replace(DUMP, '.json');
+
+export function writeEntry(entry: BackupEntry): void {
+  writeFileAtomic(entryFile(entry.file), JSON.stringify(entry, null, 2) + '\n', 0o600);
+}
+
+/** The manifest entry of a dump file, if it has one. */
+export function readEntry(dump: string): BackupEntry | undefined {
+  try {
+    const e = JSON.parse(readFileSync(entryFile(dump), 'utf8')) as BackupEntry;
+    return { ...e, file: join(dirname(dump), basename(e.file)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every recorded backup, newest first (of one tenant, or of all, removed ones included). */
+export function listBackups(home: string, tenant?: string): BackupEntry[] {
+  const root = homePaths(home).backups;
+  if (!existsSync(root)) return [];
+  const tenants = tenant ? [tenant] : readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory());
+  const entries: BackupEntry[] = [];
+  for (const t of tenants) {
+    const dir = join(root, t);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((n) => DUMP.test(n))) {
+      const e = readEntry(join(dir, f));
+      if (e) entries.push(e);
+    }
+  }
+  return entries.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.file.localeCompare(a.file));
+}
+
+/** Dumps an interrupted backup left behind (no manifest entry), except one being written now. */
+export function sweepPartial(home: string, tenant: string, keep: string): void {
+  const dir = homePaths(home).tenantBackups(tenant);
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    const file = join(dir, f);
+    if (file === keep || file === `${keep}.partial`) continue;
+    if (f.endsWith('.partial') || (DUMP.test(f) && !existsSync(entryFile(file)))) rmSync(file, { force: true });
+  }
+}
+
+/**
+ * Keep the newest `keep` backups of a tenant; older ones go (entry first, so a crash in
+ * between leaves an unlisted dump, never a listed backup without its file). A tenant's
+ * final dump (taken by `remove`) is never pruned.
+ */
+export function prune(home: string, tenant: string, keep: number): BackupEntry[] {
+  const old = listBackups(home, tenant).filter((e) => e.kind !== 'final').slice(keep);
+  for (const e of old) {
+    rmSync(entryFile(e.file), { force: true });
+    rmSync(e.file, { force: true });
+  }
+  return old;
+}

@@ -1,0 +1,176 @@
+/**
+ * `silo tenant backup <name>` and `silo backup --all`: a pg_dump (custom format) of a
+ * tenant's database into $SILO_HOME/backups/<name>/, hashed while it is written, then
+ * recorded in the manifest (see backup/manifest.ts). A backup reads a snapshot: the
+ * tenant keeps serving. `--all` backs up tenants a few at a time, goes on past a failure
+ * and reports each one.
+ */
+import { renameSync, rmSync } from 'node:fs';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import { adminUrl, openServer, parseUrl, type OpenServer } from '../servers/servers.js';
+import { connectAdmin } from '../postgres/admin.js';
+import { databaseExists } from '../postgres/tenant-ddl.js';
+import { dumpToFile, findPgDump, type DumpTarget } from '../postgres/pg-dump.js';
+import { appliedVersion } from '../migrate/run.js';
+import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from '../backup/manifest.js';
+import { mapLimit } from './migrate.js';
+import { runSteps, type Step } from './steps.js';
+import { SiloError } from '../common/errors.js';
+
+export interface BackupOptions {
+  kind?: BackupKind;
+  /** keep only the newest n backups of this tenant afterwards */
+  keep?: number;
+}
+
+/** How the control plane reaches a tenant's database as the server's admin (for pg_dump). */
+export function adminTarget(cfg: SiloConfig, server: OpenServer, database: string): DumpTarget {
+  const { user, password } = parseUrl(adminUrl(cfg, server.name));
+  return { host: server.entry.host, port: server.entry.port, user, password, database };
+}
+
+export async function serverMajor(server: OpenServer): Promise<number> {
+  const [v] = await server.admin<{ major: number }[]>`select current_setting('server_version_num')::int / 10000 as major`;
+  return v!.major;
+}
+
+interface BackupCtx {
+  cfg: SiloConfig;
+  name: string;
+  tenant: TenantEntry;
+  server: OpenServer;
+  kind: BackupKind;
+  keep?: number;
+  file: string;
+  startedAt: Date;
+  schemaVersion: number;
+  entry?: BackupEntry;
+}
+
+const steps: Step<BackupCtx>[] = [
+  {
+    name: 'check-database',
+    async run(c) {
+      if (!(await databaseExists(c.server.admin, c.name))) throw new SiloError(`tenant "${c.name}" has no database on server "${c.server.name}" (see silo tenant repair)`);
+    },
+  },
+  {
+    name: 'read-schema-version',
+    async run(c) {
+      const sql = connectAdmin(adminUrl(c.cfg, c.server.name), c.name);
+      try {
+        c.schemaVersion = await appliedVersion(sql);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    },
+  },
+  {
+    name: 'sweep-interrupted',
+    async run(c) {
+      sweepPartial(c.cfg.home, c.name, c.file);
+    },
+  },
+  {
+    name: 'dump',
+    async run(c) {
+      const partial = `${c.file}.partial`;
+      rmSync(partial, { force: true });
+      const pgDump = await findPgDump(await serverMajor(c.server));
+      try {
+        const digest = await dumpToFile(pgDump, adminTarget(c.cfg, c.server, c.name), partial);
+        renameSync(partial, c.file);
+        c.entry = {
+          tenant: c.name,
+          file: c.file,
+          kind: c.kind,
+          server: c.server.name,
+          schemaVersion: c.schemaVersion,
+          ...digest,
+          startedAt: c.startedAt.toISOString(),
+          finishedAt: new Date().toISOString(),
+          domains: c.tenant.domains,
+          ...(c.tenant.maxMemory ? { maxMemory: c.tenant.maxMemory } : {}),
+        };
+      } catch (err) {
+        rmSync(partial, { force: true });
+        throw new SiloError((err as Error).message);
+      }
+    },
+  },
+  {
+    name: 'record',
+    async run(c) {
+      writeEntry(c.entry!);
+    },
+  },
+  {
+    name: 'prune',
+    async run(c) {
+      if (c.keep !== undefined) prune(c.cfg.home, c.name, c.keep);
+    },
+  },
+];
+
+/** Back up one tenant whose server is already open (remove, restore and --all share one). */
+export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServer, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
+  const tenant = reg.tenants[name];
+  if (!tenant) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+  const startedAt = new Date();
+  const ctx: BackupCtx = { cfg, name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
+  await runSteps('backup', steps, ctx);
+  return ctx.entry!;
+}
+
+export async function backupTenant(cfg: SiloConfig, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const tenant = reg.tenants[name];
+  if (!tenant) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+  const server = await openServer(cfg, reg, tenant.server);
+  try {
+    return await backupOn(cfg, reg, server, name, opts);
+  } finally {
+    await server.release();
+  }
+}
+
+export interface BackupResult {
+  tenant: string;
+  ok: boolean;
+  entry?: BackupEntry;
+  error?: string;
+}
+
+export interface BackupAllOptions extends BackupOptions {
+  concurrency?: number;
+  onResult?: (r: BackupResult, done: number, total: number) => void;
+}
+
+/** Every tenant, `concurrency` at a time; a failure is reported and the rest go on. */
+export async function backupAll(cfg: SiloConfig, opts: BackupAllOptions = {}): Promise<BackupResult[]> {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const names = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
+  const servers = new Map<string, OpenServer | Error>();
+  for (const s of new Set(names.map((n) => reg.tenants[n]!.server))) {
+    servers.set(s, await openServer(cfg, reg, s).catch((err: Error) => err));
+  }
+  let done = 0;
+  try {
+    return await mapLimit(names, opts.concurrency ?? 2, async (tenant) => {
+      const server = servers.get(reg.tenants[tenant]!.server)!;
+      let r: BackupResult;
+      try {
+        if (server instanceof Error) throw server;
+        r = { tenant, ok: true, entry: await backupOn(cfg, reg, server, tenant, opts) };
+      } catch (err) {
+        r = { tenant, ok: false, error: (err as Error).message };
+      }
+      opts.onResult?.(r, ++done, names.length);
+      return r;
+    });
+  } finally {
+    for (const s of servers.values()) if (!(s instanceof Error)) await s.release();
+  }
+}
