@@ -6,7 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig, type SiloConfig } from '../common/config.js';
 import { disconnect } from '../stack/pm2.js';
 import { SiloError } from '../common/errors.js';
-import { fail } from './output.js';
+import { fail, notice } from './output.js';
+import { onRegistryLockWait } from '../registry/registry.js';
 import * as tenantCommands from './commands/tenant.js';
 import * as migrateCommands from './commands/migrate.js';
 import * as stackCommands from './commands/stack.js';
@@ -20,6 +21,10 @@ function config(): SiloConfig {
     throw new SiloError((err as Error).message);
   }
 }
+
+onRegistryLockWait((owner) =>
+  notice(`waiting for another silo command to finish (pid ${owner.pid}: ${owner.command}, since ${owner.since})`),
+);
 
 const program = new Command('silo')
   .description('Run a SaaS app with one database, one role and one worker process per tenant.')

@@ -25,6 +25,11 @@ export function printTable(rows: Record<string, unknown>[], columns: string[]): 
   for (const r of rows) printLine(fmt(columns.map((c) => String(r[c] ?? '-'))));
 }
 
+/** A line for the person at the terminal that is not the command's output (stderr). */
+export function notice(line: string): void {
+  process.stderr.write(`silo: ${line}\n`);
+}
+
 /** A progress line that rewrites itself on a terminal and stays silent otherwise. */
 export function progress(text: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);

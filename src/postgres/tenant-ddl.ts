@@ -1,7 +1,10 @@
 /**
  * The DDL that gives a tenant its own role and database, each step idempotent ("exists?"
  * before acting) so a re-run after a crash completes the job. Objects silo creates carry
- * a comment; silo refuses to adopt or drop a role or database it did not create.
+ * a comment; silo refuses to adopt or drop a role or database it did not create, unless
+ * the caller knows better (`adopt`): an object named like a tenant the registry holds as
+ * being created or removed is silo's own half-done work, whatever happened to its comment
+ * (CREATE DATABASE and its COMMENT cannot share a transaction).
  */
 import type { Sql } from 'postgres';
 import { ident, literal } from './admin.js';
@@ -10,9 +13,17 @@ export const MARK = 'silo tenant';
 
 export interface RoleOptions {
   connectionLimit: number;
+  /** an unmarked role of this name is silo's half-done work: mark and use it */
+  adopt?: boolean;
 }
 
-async function ownedBy(sql: Sql, kind: 'role' | 'database', name: string): Promise<'missing' | 'ours' | 'foreign'> {
+export interface Adopt {
+  adopt?: boolean;
+}
+
+export type Ownership = 'missing' | 'ours' | 'foreign';
+
+export async function ownedBy(sql: Sql, kind: 'role' | 'database', name: string): Promise<'missing' | 'ours' | 'foreign'> {
   const rows =
     kind === 'role'
       ? await sql<{ c: string | null }[]>`select shobj_description(oid, 'pg_authid') as c from pg_roles where rolname = ${name}`
@@ -23,20 +34,25 @@ async function ownedBy(sql: Sql, kind: 'role' | 'database', name: string): Promi
 
 export async function ensureRole(sql: Sql, name: string, password: string, opts: RoleOptions): Promise<void> {
   const state = await ownedBy(sql, 'role', name);
-  if (state === 'foreign') throw new Error(`a role named "${name}" already exists on this server and was not created by silo`);
+  if (state === 'foreign' && !opts.adopt) throw new Error(`a role named "${name}" already exists on this server and was not created by silo`);
   const attrs = `login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls connection limit ${opts.connectionLimit}`;
   if (state === 'missing') {
-    await sql.unsafe(`create role ${ident(name)} with ${attrs} password ${literal(password)}`);
-    await sql.unsafe(`comment on role ${ident(name)} is ${literal(MARK)}`);
+    // One transaction: the role never exists without its mark.
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`create role ${ident(name)} with ${attrs} password ${literal(password)}`);
+      await tx.unsafe(`comment on role ${ident(name)} is ${literal(MARK)}`);
+    });
   } else {
+    if (state === 'foreign') await sql.unsafe(`comment on role ${ident(name)} is ${literal(MARK)}`);
     // Re-run: make the role match what this run expects (the secret file holds the password).
     await sql.unsafe(`alter role ${ident(name)} with ${attrs} password ${literal(password)}`);
   }
 }
 
-export async function ensureDatabase(sql: Sql, name: string): Promise<void> {
+export async function ensureDatabase(sql: Sql, name: string, opts: Adopt = {}): Promise<void> {
   const state = await ownedBy(sql, 'database', name);
-  if (state === 'foreign') throw new Error(`a database named "${name}" already exists on this server and was not created by silo`);
+  if (state === 'foreign' && opts.adopt) await sql.unsafe(`comment on database ${ident(name)} is ${literal(MARK)}`);
+  else if (state === 'foreign') throw new Error(`a database named "${name}" already exists on this server and was not created by silo`);
   if (state === 'missing') {
     // CREATE DATABASE cannot run inside a transaction nor take its name as a parameter.
     await sql.unsafe(`create database ${ident(name)} owner ${ident(name)} encoding 'UTF8' template template0`);
@@ -52,17 +68,17 @@ export async function hardenServer(sql: Sql): Promise<void> {
   await sql.unsafe(`revoke connect on database template1 from public`);
 }
 
-export async function dropDatabase(sql: Sql, name: string): Promise<void> {
+export async function dropDatabase(sql: Sql, name: string, opts: Adopt = {}): Promise<void> {
   const state = await ownedBy(sql, 'database', name);
   if (state === 'missing') return;
-  if (state === 'foreign') throw new Error(`refusing to drop database "${name}": it was not created by silo`);
+  if (state === 'foreign' && !opts.adopt) throw new Error(`refusing to drop database "${name}": it was not created by silo`);
   await sql.unsafe(`drop database ${ident(name)} with (force)`);
 }
 
-export async function dropRole(sql: Sql, name: string): Promise<void> {
+export async function dropRole(sql: Sql, name: string, opts: Adopt = {}): Promise<void> {
   const state = await ownedBy(sql, 'role', name);
   if (state === 'missing') return;
-  if (state === 'foreign') throw new Error(`refusing to drop role "${name}": it was not created by silo`);
+  if (state === 'foreign' && !opts.adopt) throw new Error(`refusing to drop role "${name}": it was not created by silo`);
   await sql.unsafe(`drop role ${ident(name)}`);
 }
 

@@ -3,6 +3,7 @@
  * renderers can be tested with fixtures.
  */
 import type { Registry } from '../registry/registry.js';
+import { tenantHosts } from '../common/names.js';
 
 export interface ProxyRoute {
   tenant: string;
@@ -28,7 +29,7 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
   const routes = Object.entries(registry.tenants)
     .filter(([name, t]) => t.state === 'ready' && (!only || only(name)))
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([tenant, t]) => ({ tenant, port: t.port, hosts: [`${tenant}.${input.domain}`, ...t.domains] }));
+    .map(([tenant, t]) => ({ tenant, port: t.port, hosts: tenantHosts(input, tenant, t) }));
   return {
     listenHost: input.httpHost,
     listenPort: input.httpPort,

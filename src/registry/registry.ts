@@ -2,12 +2,12 @@
  * The registry: the single source of truth about servers and tenants. PM2's ecosystem
  * file and the proxy config are derived from it. Writes are atomic (temp file, fsync,
  * rename) and every read-modify-write runs under an exclusive lock, so concurrent
- * `silo` commands cannot lose each other's changes.
+ * `silo` commands cannot lose each other's changes. The lock (`registry.lock`, see
+ * lock.ts) is taken over at once when its holder's process is gone.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { withLock, type LockOwner } from './lock.js';
 
 export interface ServerEntry {
   kind: 'embedded' | 'external';
@@ -22,8 +22,14 @@ export interface TenantEntry {
   domains: string[];
   /** PM2 restarts this tenant's worker above this RSS (e.g. "300M"); default SILO_WORKER_MAX_MEMORY */
   maxMemory?: string;
-  /** `provisioning` until every creation step has run; re-running create completes it */
-  state: 'provisioning' | 'ready';
+  /**
+   * `provisioning` until every creation step has run (re-running create completes it);
+   * `removing` from the first removal step on (re-running remove completes it). Only a
+   * `ready` tenant gets a worker and a route.
+   */
+  state: 'provisioning' | 'ready' | 'removing';
+  /** while `removing`: what it was before, and the one backup this removal makes */
+  removal?: { from: 'provisioning' | 'ready'; startedAt: string; backup: string };
   schemaVersion: number;
   createdAt: string;
   /** set while the proxy answers this tenant's hosts 503: `silo tenant suspend`, or a restore or move */
@@ -72,25 +78,24 @@ export function writeRegistry(file: string, registry: Registry): void {
   writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o644);
 }
 
-/** Run `fn` holding the registry lock (waits up to ~30 s for another command). */
+type WaitReporter = (owner: LockOwner) => void;
+let reportWait: WaitReporter | undefined;
+
+/** Who to tell when a command waits for another live command's lock (the CLI prints it). */
+export function onRegistryLockWait(fn: WaitReporter | undefined): void {
+  reportWait = fn;
+}
+
+export function registryLockFile(registryFile: string): string {
+  return registryFile.replace(/(\.json)?$/, '.lock');
+}
+
+/**
+ * Run `fn` holding the registry lock. A live holder is waited for (and reported); a
+ * dead one's lock is taken over at once. Re-entrant along one async call chain.
+ */
 export async function withRegistryLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(file), { recursive: true });
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(file, {
-      realpath: false,
-      stale: 30_000,
-      update: 5_000,
-      retries: { retries: 300, minTimeout: 20, maxTimeout: 200 },
-    });
-  } catch (err) {
-    throw new Error(`another silo command holds the registry lock (${(err as Error).message})`);
-  }
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
+  return withLock(registryLockFile(file), fn, { onWait: (owner) => reportWait?.(owner) });
 }
 
 /** Read-modify-write under the lock. `change` may mutate the registry it is given. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
-import { tenantHosts } from '../tenant/create.js';
+import { tenantHosts } from '../common/names.js';
 import { proxyEnv, type ProxyLayout } from '../proxy/config-files.js';
 
 export const NAMESPACE = 'silo';

@@ -6,20 +6,21 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, type Registry } from '../registry/registry.js';
+import { readRegistry, withRegistryLock } from '../registry/registry.js';
 import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
 import { isPortFree } from '../common/ports.js';
-import { createTenant, tenantHosts } from '../tenant/create.js';
+import { createTenant } from '../tenant/create.js';
+import { tenantHosts } from '../common/names.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
-import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
-import { proxyModel } from '../proxy/model.js';
-import { probe, waitFor } from '../common/http-probe.js';
 import { seedDemo } from '../app/demo.js';
 import { SiloError } from '../common/errors.js';
+import { isOnline, layoutFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
+
+export { stackIsUp } from './live.js';
 
 export const DEMO_TENANTS = ['client1', 'client2'];
 
@@ -30,55 +31,25 @@ export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = [])
   return `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
 }
 
-function layoutFor(cfg: SiloConfig): ProxyLayout {
-  try {
-    return proxyLayout(homePaths(cfg.home).proxy, cfg.proxy);
-  } catch (err) {
-    throw new SiloError((err as Error).message);
-  }
-}
-
-async function running(): Promise<Map<string, pm2.ProcessDescription>> {
-  if (!pm2.daemonPid()) return new Map();
-  return new Map((await pm2.list(NAMESPACE)).map((p) => [p.name, p]));
-}
-
-const isOnline = (p?: pm2.ProcessDescription) => p?.pm2_env?.status === 'online';
-
-/** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
-export async function stackIsUp(): Promise<boolean> {
-  return isOnline((await running()).get(PROXY_APP));
-}
-
-async function waitWorker(port: number, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`the worker on port ${port}`, timeoutMs, async () => (await probe('127.0.0.1', port, '/readyz')).status === 200);
-}
-
-async function waitThroughProxy(cfg: SiloConfig, name: string, host: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`${host} through the proxy`, timeoutMs, async () => {
-    const r = await probe(cfg.httpHost, cfg.httpPort, '/api/tenant', host);
-    return r.status === 200 && JSON.parse(r.body).tenant === name ? true : `HTTP ${r.status}`;
-  });
-}
-
-/** Render and install the proxy config; reload the running proxy if it changed. */
-async function syncProxy(cfg: SiloConfig, reg: Registry, layout: ProxyLayout, proxyOnline: boolean, only?: (t: string) => boolean): Promise<void> {
-  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort }, only);
-  let changed: boolean;
-  try {
-    changed = await installProxyConfig(layout, model);
-  } catch (err) {
-    throw new SiloError((err as Error).message);
-  }
-  if (!changed || !proxyOnline) return;
-  if (layout.kind === 'nginx') await pm2.signal(PROXY_APP, 'SIGHUP');
-  else await reloadCaddy(layout);
-}
-
 export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; already: boolean }> {
   const layout = layoutFor(cfg);
-  let reg = await ensureDefaultServer(cfg);
+  await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
+  // Start what is missing under the registry lock: workers and the proxy config are
+  // derived from the registry as it is now, and no create or remove runs meanwhile.
+  const { reg, started } = await withRegistryLock(paths.registry, () => startMissing(cfg, layout, log));
+
+  // Every tenant answers through the proxy.
+  const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
+  await Promise.all(ready.map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
+    throw new SiloError(`the stack started but a tenant does not answer: ${(err as Error).message} (see silo status, and logs in ${paths.logs})`);
+  });
+  return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
+}
+
+async function startMissing(cfg: SiloConfig, layout: ReturnType<typeof layoutFor>, log: Log) {
+  const paths = homePaths(cfg.home);
+  let reg = readRegistry(paths.registry);
   const before = await running();
   const proxyOnline = isOnline(before.get(PROXY_APP));
   if (!proxyOnline && !(await isPortFree(cfg.httpPort, cfg.httpHost))) {
@@ -125,19 +96,13 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
   );
 
   // 4. The proxy.
-  await syncProxy(cfg, reg, layout, proxyOnline);
+  await syncProxy(cfg, reg, proxyOnline);
   if (!proxyOnline) {
     await pm2.startFresh(proxyApp(cfg, layout));
     started++;
     log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
   }
-
-  // 5. Every tenant answers through the proxy.
-  const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
-  await Promise.all(ready.map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
-    throw new SiloError(`the stack started but a tenant does not answer: ${(err as Error).message} (see silo status, and logs in ${paths.logs})`);
-  });
-  return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
+  return { reg, started };
 }
 
 export async function down(log: Log): Promise<number> {
@@ -210,35 +175,6 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
         };
       }),
   };
-}
-
-/** After `tenant create`: start its worker, then route its host. */
-export async function attachTenant(cfg: SiloConfig, name: string): Promise<boolean> {
-  if (!(await stackIsUp())) return false;
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const [app] = workerApps(cfg, reg, name);
-  if (!app) return false;
-  const procs = await running();
-  if (!isOnline(procs.get(app.name))) {
-    await pm2.startFresh(app);
-  }
-  await waitWorker(reg.tenants[name]!.port);
-  await syncProxy(cfg, reg, layoutFor(cfg), true);
-  await waitThroughProxy(cfg, name, tenantHosts(cfg, name, reg.tenants[name]!)[0]!);
-  return true;
-}
-
-/** Before `tenant remove`: stop routing its host (it answers 404), then stop its worker. */
-export async function detachTenant(cfg: SiloConfig, name: string): Promise<void> {
-  if (!pm2.daemonPid()) return;
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const procs = await running();
-  if (isOnline(procs.get(PROXY_APP))) {
-    await syncProxy(cfg, reg, layoutFor(cfg), true, (t) => t !== name);
-    const host = tenantHosts(cfg, name, reg.tenants[name] ?? { domains: [] })[0]!;
-    await waitFor(`${host} to leave the proxy`, 10_000, async () => (await probe(cfg.httpHost, cfg.httpPort, '/healthz', host)).status === 404);
-  }
-  if (procs.has(workerApp(name))) await pm2.remove(workerApp(name));
 }
 
 /** Restart workers one at a time; each new process is ready before the old one stops. */

@@ -1,31 +1,42 @@
 /**
- * Creating a tenant, as an ordered list of idempotent steps. Each step checks before it
- * acts, and the registry records the tenant as `provisioning` before the first step, so
- * a crash anywhere leaves a state that re-running `silo tenant create` completes (or
- * `silo tenant remove` cleans up).
+ * `silo tenant create`: one ordered list of idempotent steps (see steps.ts), run under
+ * the registry lock. The registry records the tenant as `provisioning` before anything
+ * is made on a database server, so a crash anywhere leaves a state that running the
+ * same command again completes (or `silo tenant remove` cleans up): a role or database
+ * named like a `provisioning` tenant is silo's own half-done work.
  *
- *   1. validate the name and domains          5. create the database, owned by it,
- *   2. take the registry lock                    and revoke CONNECT from PUBLIC
- *   3. place it on a server, allocate a port  6. migrate, connected as the tenant role
- *      and record it as `provisioning`        7. mark it `ready` in the registry
- *   4. write the password (0600), create or
- *      align the role
+ *   register      place it on a server, allocate a port, record it as `provisioning`
+ *                 (refused if that server already holds a role or database of the name)
+ *   password      write its password file (0600)
+ *   role          create or align its role (login, no privileges, connection limit)
+ *   database      create its database, owned by the role; revoke CONNECT from PUBLIC
+ *   migrate       apply the app's migrations, connected as the tenant's role
+ *   mark-ready    record it as `ready`
+ *   start-worker  if the stack is up: start its worker under PM2 (or restart it with
+ *                 changed settings) and wait until it is ready
+ *   route         if the stack is up: render the proxy config from the registry, reload
+ *                 the proxy, and wait until its host answers through it
  */
 import type { SiloConfig } from '../common/config.js';
-import { homePaths } from '../common/paths.js';
-import { validateTenantName } from '../common/names.js';
+import { homePaths, type HomePaths } from '../common/paths.js';
+import { isDomainName, normaliseHostName, tenantHosts, validateTenantName } from '../common/names.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { ensureDefaultServer, placeTenant, withServer } from '../servers/servers.js';
+import { ensureDefaultServer, openServer, placeTenant, type OpenServer } from '../servers/servers.js';
 import { allocatePort } from '../common/ports.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { ensureDatabase, ensureRole } from '../postgres/tenant-ddl.js';
+import { ensureDatabase, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
+import { runSteps, type Step } from './steps.js';
+import { ensureWorker, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
+import { workerApp } from '../stack/ecosystem.js';
+import * as pm2 from '../stack/pm2.js';
+import type { Migration } from '../migrate/files.js';
 
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+export { tenantHosts };
 
 export interface CreateOptions {
   domains?: string[];
@@ -40,10 +51,8 @@ export interface CreateResult {
   name: string;
   created: boolean;
   entry: TenantEntry;
-}
-
-export function tenantHosts(cfg: SiloConfig, name: string, entry: Pick<TenantEntry, 'domains'>): string[] {
-  return [`${name}.${cfg.domain}`, ...entry.domains];
+  /** its worker runs and the proxy routes it (the stack is up) */
+  live: boolean;
 }
 
 export function connectionLimit(cfg: SiloConfig): number {
@@ -51,10 +60,124 @@ export function connectionLimit(cfg: SiloConfig): number {
   return cfg.poolMax * 2 + 2;
 }
 
+interface CreateContext {
+  cfg: SiloConfig;
+  name: string;
+  opts: CreateOptions;
+  paths: HomePaths;
+  migrations: Migration[];
+  /** the registry as read under the lock; steps change it and write it back */
+  reg: Registry;
+  domains: string[];
+  /** settings of a ready tenant changed by this run: its worker must restart */
+  changed: boolean;
+  created: boolean;
+  live: boolean;
+  server?: OpenServer;
+}
+
+const entryOf = (c: CreateContext) => c.reg.tenants[c.name]!;
+const save = (c: CreateContext) => writeRegistry(c.paths.registry, c.reg);
+
+async function server(c: CreateContext): Promise<OpenServer> {
+  c.server ??= await openServer(c.cfg, c.reg, entryOf(c).server);
+  return c.server;
+}
+
+const isReady = (c: CreateContext) => c.reg.tenants[c.name]?.state === 'ready';
+
+export const createSteps: readonly Step<CreateContext>[] = [
+  {
+    name: 'register',
+    done: (c) => c.reg.tenants[c.name] !== undefined,
+    async run(c) {
+      const where = placeTenant(c.reg, c.opts.server);
+      const taken = Object.values(c.reg.tenants).map((t) => t.port);
+      c.reg.tenants[c.name] = {
+        server: where,
+        port: await allocatePort(taken, c.cfg.workerPortBase),
+        domains: c.domains,
+        ...(c.opts.maxMemory ? { maxMemory: c.opts.maxMemory } : {}),
+        state: 'provisioning',
+        schemaVersion: 0,
+        createdAt: new Date().toISOString(),
+      };
+      // Before the name is ours: a role or database of that name is someone else's.
+      const s = await server(c);
+      for (const kind of ['role', 'database'] as const) {
+        if ((await ownedBy(s.admin, kind, c.name)) !== 'missing') {
+          delete c.reg.tenants[c.name];
+          throw new SiloError(`a ${kind} named "${c.name}" already exists on this server and was not created by silo (server "${where}")`);
+        }
+      }
+      save(c);
+    },
+  },
+  {
+    name: 'password',
+    done: (c) => readSecret(c.paths.tenantPassword(c.name)) !== undefined,
+    run: (c) => writeSecret(c.paths.tenantPassword(c.name), generatePassword()),
+  },
+  {
+    name: 'role',
+    done: isReady,
+    async run(c) {
+      const password = readSecret(c.paths.tenantPassword(c.name))!;
+      await ensureRole((await server(c)).admin, c.name, password, { connectionLimit: connectionLimit(c.cfg), adopt: true });
+    },
+  },
+  {
+    name: 'database',
+    done: isReady,
+    run: async (c) => ensureDatabase((await server(c)).admin, c.name, { adopt: true }),
+  },
+  {
+    name: 'migrate',
+    done: isReady,
+    async run(c) {
+      await server(c);
+      const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
+      try {
+        entryOf(c).schemaVersion = (await migrate(sql, c.migrations)).to;
+      } catch (err) {
+        throw new SiloError(`migrating tenant "${c.name}" failed: ${(err as Error).message} (fix it, then run the same command again)`);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    },
+  },
+  {
+    name: 'mark-ready',
+    done: isReady,
+    run(c) {
+      entryOf(c).state = 'ready';
+      save(c);
+    },
+  },
+  {
+    name: 'start-worker',
+    done: (c) => !c.live,
+    async run(c) {
+      const procs = await running();
+      // New settings reach a worker only through a fresh start with its new definition.
+      if (c.changed && procs.has(workerApp(c.name))) await pm2.remove(workerApp(c.name));
+      await ensureWorker(c.cfg, c.reg, c.name, c.changed ? new Map() : procs);
+    },
+  },
+  {
+    name: 'route',
+    done: (c) => !c.live,
+    async run(c) {
+      await syncProxy(c.cfg, c.reg, true);
+      await waitThroughProxy(c.cfg, c.name, primaryHost(c.cfg, c.reg, c.name));
+    },
+  },
+];
+
 function checkDomains(cfg: SiloConfig, reg: Registry, name: string, domains: string[]): string[] {
-  const wanted = [...new Set(domains.map((d) => d.toLowerCase().replace(/\.$/, '')))];
+  const wanted = [...new Set(domains.map(normaliseHostName))];
   for (const d of wanted) {
-    if (!HOSTNAME.test(d)) throw new SiloError(`invalid domain "${d.slice(0, 80)}"`);
+    if (!isDomainName(d)) throw new SiloError(`invalid domain "${d.slice(0, 80)}"`);
     for (const [other, t] of Object.entries(reg.tenants)) {
       if (other !== name && tenantHosts(cfg, other, t).includes(d)) {
         throw new SiloError(`domain "${d}" already belongs to tenant "${other}"`);
@@ -64,6 +187,33 @@ function checkDomains(cfg: SiloConfig, reg: Registry, name: string, domains: str
   return wanted;
 }
 
+/** Options checked against the registry; a ready tenant's changed settings are applied. */
+function prepare(c: CreateContext): void {
+  const existing = c.reg.tenants[c.name];
+  if (existing?.state === 'removing') {
+    throw new SiloError(`tenant "${c.name}" is being removed: finish with silo tenant remove ${c.name} --yes`);
+  }
+  if (c.opts.server && existing && existing.server !== c.opts.server) {
+    throw new SiloError(`tenant "${c.name}" already lives on server "${existing.server}"`);
+  }
+  if (c.opts.maxMemory !== undefined && !MEMORY.test(c.opts.maxMemory)) {
+    throw new SiloError(`invalid memory limit "${c.opts.maxMemory.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
+  }
+  c.domains = checkDomains(c.cfg, c.reg, c.name, c.opts.domains ?? existing?.domains ?? []);
+  c.created = existing?.state !== 'ready';
+  if (!existing) return;
+  // Re-running create with new settings updates them.
+  if (c.opts.domains && c.domains.join() !== existing.domains.join()) {
+    existing.domains = c.domains;
+    c.changed = true;
+  }
+  if (c.opts.maxMemory && c.opts.maxMemory !== existing.maxMemory) {
+    existing.maxMemory = c.opts.maxMemory;
+    c.changed = true;
+  }
+  if (c.changed) save(c);
+}
+
 export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOptions = {}): Promise<CreateResult> {
   validateTenantName(name);
   const migrations = loadAppMigrations(cfg);
@@ -71,62 +221,24 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
   await ensureDefaultServer(cfg);
 
   return withRegistryLock(paths.registry, async () => {
-    const reg = readRegistry(paths.registry);
-    const existing = reg.tenants[name];
-    if (opts.server && existing && existing.server !== opts.server) {
-      throw new SiloError(`tenant "${name}" already lives on server "${existing.server}"`);
-    }
-    const domains = checkDomains(cfg, reg, name, opts.domains ?? existing?.domains ?? []);
-    if (opts.maxMemory !== undefined && !MEMORY.test(opts.maxMemory)) {
-      throw new SiloError(`invalid memory limit "${opts.maxMemory.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
-    }
-    if (existing?.state === 'ready') {
-      // Re-running create with new settings updates them (the worker picks them up on reload).
-      const changed = (opts.domains && domains.join() !== existing.domains.join()) || (opts.maxMemory && opts.maxMemory !== existing.maxMemory);
-      if (changed) {
-        if (opts.domains) existing.domains = domains;
-        if (opts.maxMemory) existing.maxMemory = opts.maxMemory;
-        writeRegistry(paths.registry, reg);
-      }
-      return { name, created: false, entry: existing };
-    }
-
-    const server = existing?.server ?? placeTenant(reg, opts.server);
-    const takenPorts = Object.entries(reg.tenants).filter(([n]) => n !== name).map(([, t]) => t.port);
-    const port = existing?.port ?? (await allocatePort(takenPorts, cfg.workerPortBase));
-    const entry: TenantEntry = {
-      server,
-      port,
-      domains,
-      ...(opts.maxMemory ?? existing?.maxMemory ? { maxMemory: opts.maxMemory ?? existing?.maxMemory } : {}),
-      state: 'provisioning',
-      schemaVersion: 0,
-      createdAt: existing?.createdAt ?? new Date().toISOString(),
+    const c: CreateContext = {
+      cfg,
+      name,
+      opts,
+      paths,
+      migrations,
+      reg: readRegistry(paths.registry),
+      domains: [],
+      changed: false,
+      created: false,
+      live: await stackIsUp(),
     };
-    reg.tenants[name] = entry;
-    writeRegistry(paths.registry, reg);
-
-    let password = readSecret(paths.tenantPassword(name));
-    if (!password) {
-      password = generatePassword();
-      writeSecret(paths.tenantPassword(name), password);
+    try {
+      prepare(c);
+      await runSteps('create', createSteps, c);
+    } finally {
+      await c.server?.release();
     }
-
-    await withServer(cfg, reg, server, async (s) => {
-      await ensureRole(s.admin, name, password, { connectionLimit: connectionLimit(cfg) });
-      await ensureDatabase(s.admin, name);
-      const sql = connectAs(tenantCredentials(cfg, reg, name));
-      try {
-        entry.schemaVersion = (await migrate(sql, migrations)).to;
-      } catch (err) {
-        throw new SiloError(`migrating tenant "${name}" failed: ${(err as Error).message} (fix it, then run the same command again)`);
-      } finally {
-        await sql.end({ timeout: 5 });
-      }
-    });
-
-    entry.state = 'ready';
-    writeRegistry(paths.registry, reg);
-    return { name, created: true, entry };
+    return { name, created: c.created, entry: entryOf(c), live: c.live };
   });
 }

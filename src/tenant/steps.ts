@@ -1,17 +1,73 @@
 /**
- * The shape every day-2 operation has: an ordered list of named steps over one context,
- * each idempotent (it checks, then acts), run top to bottom. `SILO_CRASH_AT=<op>:<step>`
- * (tests only) kills the process just before that step, to prove a re-run completes.
+ * The step runner. Every tenant operation (create, remove, backup, restore, move,
+ * suspend, repair, ...) is one module that reads top to bottom as an ordered list of
+ * named, idempotent steps, run by `runSteps`:
+ *
+ *   const steps: Step<CreateContext>[] = [
+ *     { name: 'role', done: (c) => roleIsAligned(c), run: (c) => ensureRole(c) },
+ *     { name: 'database', run: (c) => ensureDatabase(c) },
+ *     ...
+ *   ];
+ *   await withRegistryLock(paths.registry, () => runSteps('create', steps, ctx));
+ *
+ * The convention:
+ * - `name`: short, kebab-case, unique in its list; it is how tests and `repair` name a step.
+ * - `done(ctx)` (optional) checks whether the world is already as the step leaves it;
+ *   when it says yes the step is skipped. `run(ctx)` acts, and must itself be safe to
+ *   repeat: a crash can land in the middle of it, after `done` said no. A step without
+ *   `done` always runs (it checks inside, like `ensureDatabase`).
+ * - A step recognises its own half-done work: an object named like a tenant the
+ *   registry holds as `provisioning` (or `removing`) is silo's, whatever happened to its
+ *   marker comment.
+ * - The operation holds the registry lock around the whole list, so the PM2 and proxy
+ *   steps render from the registry as it is at that moment, and no other command runs
+ *   a step on the same world meanwhile. The lock of a crashed command is taken over at
+ *   once (registry/lock.ts).
+ * - Steps share one context object the operation defines (config, tenant name, the
+ *   registry as read under the lock, what earlier steps found).
+ * - `runSteps` returns which steps acted and which were already done, for `repair`.
+ *
+ * Test hook (the one name every operation and test uses): SILO_TEST_CRASH_AT=<operation>:<step>
+ * (or just <step>) makes the process
+ * SIGKILL itself just before that step acts, so tests can kill a command at each of its
+ * steps and check that running it again completes. Code outside a step list can offer a
+ * crash point too, with `crashPoint(operation, name)`.
  */
+
 export interface Step<C> {
   name: string;
-  run(ctx: C): Promise<void>;
+  done?: (ctx: C) => boolean | Promise<boolean>;
+  run: (ctx: C) => unknown | Promise<unknown>;
 }
 
-export async function runSteps<C>(op: string, steps: Step<C>[], ctx: C): Promise<C> {
+export interface StepReport {
+  step: string;
+  /** false: `done` said the step had nothing to do */
+  acted: boolean;
+}
+
+/** SIGKILL this process here if SILO_TEST_CRASH_AT names this point (tests only). */
+export function crashPoint(operation: string, step: string): void {
+  const at = process.env.SILO_TEST_CRASH_AT;
+  if (at && (at === `${operation}:${step}` || at === step)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Run `steps` in order; a step that throws stops the list (its error propagates). */
+export async function runSteps<C>(operation: string, steps: readonly Step<C>[], ctx: C): Promise<StepReport[]> {
+  const reports: StepReport[] = [];
   for (const step of steps) {
-    if (process.env.SILO_CRASH_AT === `${op}:${step.name}`) process.kill(process.pid, 'SIGKILL');
+    if (step.done && (await step.done(ctx))) {
+      reports.push({ step: step.name, acted: false });
+      continue;
+    }
+    crashPoint(operation, step.name);
     await step.run(ctx);
+    reports.push({ step: step.name, acted: true });
   }
-  return ctx;
+  return reports;
+}
+
+/** The names of a step list, in order (for tests that kill an operation at each step). */
+export function stepNames<C>(steps: readonly Step<C>[]): string[] {
+  return steps.map((s) => s.name);
 }

@@ -10,19 +10,13 @@
 import envSchema from 'env-schema';
 import fp from 'fastify-plugin';
 import { checkSecretFile } from './secret-file.js';
+import { TENANT_NAME_PATTERN, isHostName, normaliseHostName } from '../common/names.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const TENANT_PATTERN = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$';
-
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** A lower-case DNS name; not an IP literal (its last label must hold a letter). */
-export function isHostName(h: string): boolean {
-  const labels = h.split('.');
-  return h.length <= 253 && labels.every((l) => LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]!);
-}
+export const TENANT_PATTERN = TENANT_NAME_PATTERN;
+export { isHostName };
 
 export const configSchema = {
   type: 'object',
@@ -123,7 +117,7 @@ function describe(err: Error & { errors?: AjvError[] }): string {
 
 function parseHosts(raw: string, tenant: string): string[] {
   if (raw.trim() === '') return [`${tenant}.localhost`];
-  const hosts = raw.split(',').map((h) => h.trim().toLowerCase().replace(/\.$/, ''));
+  const hosts = raw.split(',').map(normaliseHostName);
   for (const h of hosts) {
     if (!isHostName(h)) {
       throw new ConfigError(`TENANT_HOSTS entry "${h.slice(0, 80)}" is not a host name (IP addresses are not accepted)`);

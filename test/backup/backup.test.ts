@@ -85,7 +85,7 @@ t.test('backup --all goes on past a failing tenant, names it, exits 1; --keep ke
 
 t.test('a backup killed before it is recorded is never listed, and the next one sweeps it', async (t) => {
   const before = JSON.parse((await silo.cli(['backup', 'list', '--tenant', 'gamma', '--json'])).stdout);
-  const killed = await silo.cli(['tenant', 'backup', 'gamma'], { SILO_CRASH_AT: 'backup:record' });
+  const killed = await silo.cli(['tenant', 'backup', 'gamma'], { SILO_TEST_CRASH_AT: 'backup:record' });
   t.not(killed.code, 0);
   const dir = join(paths.backups, 'gamma');
   t.equal(readdirSync(dir).filter((f) => f.endsWith('.dump')).length, before.length + 1, 'a dump without an entry is left');

@@ -83,6 +83,23 @@ t.test('tenant provisioning', async (t) => {
     t.teardown(() => admin.end());
     await admin.unsafe(`create role someoneelse login`);
     await t.rejects(createTenant(cfg, 'someoneelse'), /already exists on this server and was not created by silo/);
+    t.notOk(readRegistry(paths.registry).tenants.someoneelse, 'the refused name is not registered, so a re-run cannot adopt the role');
+    await t.rejects(createTenant(cfg, 'someoneelse'), /already exists on this server and was not created by silo/, 'refused again');
+  });
+
+  await t.test('a database made by a creation that died before marking it is adopted on re-run', async (t) => {
+    const admin = connectAdmin(silo.adminUrl);
+    t.teardown(() => admin.end());
+    // A crash between CREATE DATABASE and its COMMENT: the registry holds it as provisioning.
+    await updateRegistry(paths.registry, (r) => {
+      r.tenants.unmarked = { server: 'local', port: 40998, domains: [], state: 'provisioning', schemaVersion: 0, createdAt: new Date().toISOString() };
+    });
+    await admin.unsafe(`create role unmarked login`);
+    await admin.unsafe(`create database unmarked owner unmarked`);
+    const done = await createTenant(cfg, 'unmarked');
+    t.equal(done.entry.state, 'ready');
+    const [c] = await admin`select shobj_description(oid, 'pg_database') as c from pg_database where datname = 'unmarked'`;
+    t.equal(c!.c, 'silo tenant', 'now marked as silo\'s');
   });
 
   await t.test('invalid names create nothing', async (t) => {
@@ -96,6 +113,6 @@ t.test('tenant provisioning', async (t) => {
     const admin = postgres(silo.adminUrl, { max: 1, onnotice: () => {} });
     const roles = await admin`select rolname from pg_roles where rolname !~ '^pg_' order by 1`;
     await admin.end();
-    t.same(roles.map((r) => r.rolname), ['acme', 'globex', 'halfway', 'postgres', 'someoneelse']);
+    t.same(roles.map((r) => r.rolname), ['acme', 'globex', 'halfway', 'postgres', 'someoneelse', 'unmarked']);
   });
 });

@@ -56,3 +56,26 @@ t.test('remove backs up, drops and unregisters', async (t) => {
   await restored.end();
   t.same(rows.map((r) => [r.question, r.text, r.votes]), [['Tea or coffee?', 'Tea', 2], ['Tea or coffee?', 'Coffee', 5]]);
 });
+
+t.test('a removal killed at any step finishes on re-run, with exactly one backup', async (t) => {
+  const silo = await makeSiloHome(t);
+  const paths = homePaths(silo.cfg.home);
+  const { readdirSync } = await import('node:fs');
+  for (const step of ['stop-worker', 'backup', 'drop-database', 'drop-role', 'unregister']) {
+    const name = `gone-${step}`;
+    t.equal((await silo.cli(['tenant', 'create', name])).code, 0);
+    const killed = await silo.cli(['tenant', 'remove', name, '--yes'], { SILO_TEST_CRASH_AT: `remove:${step}` });
+    t.equal(killed.code, -1, `killed at ${step}`);
+    t.equal(readRegistry(paths.registry).tenants[name]?.state, 'removing', `${step}: still registered, as removing`);
+    const again = await silo.cli(['tenant', 'remove', name, '--yes']);
+    t.equal(again.code, 0, `${step}: the re-run completes (${again.stderr})`);
+    t.notOk(readRegistry(paths.registry).tenants[name], `${step}: unregistered`);
+    const dumps = readdirSync(paths.backups).filter((f) => f.startsWith(`${name}-`));
+    t.equal(dumps.length, 1, `${step}: one backup (${dumps.join(', ')})`);
+    t.ok(dumps[0]!.endsWith('.dump'), `${step}: a complete dump, no partial file`);
+  }
+  const admin = connectAdmin(silo.adminUrl);
+  t.teardown(() => admin.end());
+  t.same(await admin`select datname from pg_database where datname like 'gone-%'`, [], 'every database dropped');
+  t.same(await admin`select rolname from pg_roles where rolname like 'gone-%'`, [], 'every role dropped');
+});

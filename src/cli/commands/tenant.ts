@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { createTenant, tenantHosts } from '../../tenant/create.js';
-import { attachTenant, detachTenant, tenantUrl } from '../../stack/stack.js';
+import { tenantUrl } from '../../stack/stack.js';
 import { removeTenant } from '../../tenant/remove.js';
 import { readRegistry } from '../../registry/registry.js';
 import { homePaths } from '../../common/paths.js';
@@ -27,8 +27,7 @@ export function register(program: Command, config: () => SiloConfig): void {
         maxMemory: opts.maxMemory,
       });
       const url = tenantUrl(cfg, name, result.entry.domains);
-      const live = await attachTenant(cfg, name);
-      const where = live ? `live at ${url}` : `${url} (start the stack with silo up)`;
+      const where = result.live ? `live at ${url}` : `${url} (start the stack with silo up)`;
       printLine(result.created ? `created tenant ${name} on server ${result.entry.server}: ${where}` : `tenant ${name} already exists: ${where}`);
     });
 
@@ -66,7 +65,6 @@ export function register(program: Command, config: () => SiloConfig): void {
       if (!opts.yes) {
         throw new SiloError(`refusing to remove tenant "${name}" without --yes (its database is dumped to ${homePaths(cfg.home).backups}, then dropped)`);
       }
-      await detachTenant(cfg, name);
       const r = await removeTenant(cfg, name);
       printLine(r.backup ? `removed tenant ${name}; backup: ${r.backup} (${r.backupBytes} bytes)` : `removed tenant ${name} (it had no database)`);
     });

@@ -1,0 +1,98 @@
+/**
+ * The running stack, one piece at a time: what PM2 runs now, starting or stopping one
+ * tenant's worker, rendering the proxy config from a registry and reloading the proxy
+ * if it changed, and waiting until a tenant answers. Tenant operations call these from
+ * their steps, under the registry lock, with the registry as it is at that moment.
+ */
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import type { Registry } from '../registry/registry.js';
+import { PROXY_APP, NAMESPACE, workerApp, workerApps } from './ecosystem.js';
+import * as pm2 from './pm2.js';
+import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
+import { proxyModel } from '../proxy/model.js';
+import { probe, waitFor } from '../common/http-probe.js';
+import { tenantHosts } from '../common/names.js';
+import { SiloError } from '../common/errors.js';
+
+export type Running = Map<string, pm2.ProcessDescription>;
+
+/** PM2's apps of this stack by name; empty when no daemon runs (none is started to ask). */
+export async function running(): Promise<Running> {
+  if (!pm2.daemonPid()) return new Map();
+  return new Map((await pm2.list(NAMESPACE)).map((p) => [p.name, p]));
+}
+
+export const isOnline = (p?: pm2.ProcessDescription) => p?.pm2_env?.status === 'online';
+
+/** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
+export async function stackIsUp(): Promise<boolean> {
+  return isOnline((await running()).get(PROXY_APP));
+}
+
+export function layoutFor(cfg: SiloConfig): ProxyLayout {
+  try {
+    return proxyLayout(homePaths(cfg.home).proxy, cfg.proxy);
+  } catch (err) {
+    throw new SiloError((err as Error).message);
+  }
+}
+
+export async function waitWorker(port: number, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`the worker on port ${port}`, timeoutMs, async () => (await probe('127.0.0.1', port, '/readyz')).status === 200);
+}
+
+export async function waitThroughProxy(cfg: SiloConfig, name: string, host: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`${host} through the proxy`, timeoutMs, async () => {
+    const r = await probe(cfg.httpHost, cfg.httpPort, '/api/tenant', host);
+    return r.status === 200 && JSON.parse(r.body).tenant === name ? true : `HTTP ${r.status}`;
+  });
+}
+
+export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(`${host} to leave the proxy`, timeoutMs, async () => (await probe(cfg.httpHost, cfg.httpPort, '/healthz', host)).status === 404);
+}
+
+/**
+ * Render the proxy config from `reg` and install it; reload the running proxy if it
+ * changed. Returns whether it changed.
+ */
+export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
+  const layout = layoutFor(cfg);
+  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort });
+  let changed: boolean;
+  try {
+    changed = await installProxyConfig(layout, model);
+  } catch (err) {
+    throw new SiloError((err as Error).message);
+  }
+  if (!changed || !proxyOnline) return changed;
+  if (layout.kind === 'nginx') await pm2.signal(PROXY_APP, 'SIGHUP');
+  else await reloadCaddy(layout);
+  return true;
+}
+
+/** Start a ready tenant's worker unless it is online; wait until it is ready. */
+export async function ensureWorker(cfg: SiloConfig, reg: Registry, name: string, now?: Running): Promise<boolean> {
+  const [app] = workerApps(cfg, reg, name);
+  if (!app) return false;
+  const procs = now ?? (await running());
+  let started = false;
+  if (!isOnline(procs.get(app.name))) {
+    await pm2.startFresh(app);
+    started = true;
+  }
+  await waitWorker(reg.tenants[name]!.port);
+  return started;
+}
+
+/** Stop and forget a tenant's worker if PM2 has it. */
+export async function removeWorker(name: string): Promise<boolean> {
+  if (!(await running()).has(workerApp(name))) return false;
+  await pm2.remove(workerApp(name));
+  return true;
+}
+
+export function primaryHost(cfg: SiloConfig, reg: Registry, name: string): string {
+  return tenantHosts(cfg, name, reg.tenants[name])[0]!;
+}
