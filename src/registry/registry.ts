@@ -28,8 +28,8 @@ export interface TenantEntry {
    * `ready` tenant gets a worker and a route.
    */
   state: 'provisioning' | 'ready' | 'removing';
-  /** while `removing`: what it was before, and the one backup this removal makes */
-  removal?: { from: 'provisioning' | 'ready'; startedAt: string; backup: string };
+  /** while `removing`: what it was before, and since when (its final backup is newer) */
+  removal?: { from: 'provisioning' | 'ready'; startedAt: string };
   schemaVersion: number;
   createdAt: string;
   /** set while the proxy answers this tenant's hosts 503: `silo tenant suspend`, or a restore or move */

@@ -4,25 +4,25 @@
  * anywhere is finished by running the same command again, which takes no second backup.
  *
  *   mark-removing  record it as `removing` (from then on nothing renders a worker or a
- *                  route for it) and name the one backup file this removal makes
+ *                  route for it), and when this removal started
  *   unroute        if the stack is up: render the proxy config without it, reload, and
  *                  wait until its host answers 404
  *   stop-worker    delete its PM2 app
- *   backup         dump its database to backups/ (written aside, then renamed)
+ *   backup         a `final` backup of its database (see backup.ts), unless this removal
+ *                  already made one (a re-run makes no second one)
  *   drop-database  drop its database
  *   drop-role      drop its role
  *   forget-secret  delete its password file
  *   unregister     delete it from the registry
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { adminUrl, openServer, parseUrl, type OpenServer } from '../servers/servers.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
 import { removeSecret } from '../common/secrets.js';
 import { databaseExists, dropDatabase, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
-import { dumpDatabase, findPgDump } from '../postgres/pg-dump.js';
+import { listBackups, type BackupEntry } from '../backup/manifest.js';
+import { backupOn } from './backup.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from './steps.js';
 import { primaryHost, removeWorker, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
@@ -46,7 +46,12 @@ interface RemoveContext {
 
 const entryOf = (c: RemoveContext): TenantEntry => c.entry;
 const save = (c: RemoveContext) => writeRegistry(c.paths.registry, c.reg);
-const backupFile = (c: RemoveContext) => join(c.paths.backups, entryOf(c).removal!.backup);
+
+/** The final backup this removal made, if it made one. */
+function finalBackup(c: RemoveContext): BackupEntry | undefined {
+  const since = entryOf(c).removal!.startedAt;
+  return listBackups(c.cfg.home, c.name).find((b) => b.kind === 'final' && b.startedAt >= since);
+}
 
 async function server(c: RemoveContext): Promise<OpenServer> {
   c.server ??= await openServer(c.cfg, c.reg, entryOf(c).server);
@@ -72,8 +77,7 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
     done: (c) => entryOf(c).state === 'removing',
     run(c) {
       const entry = entryOf(c);
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      entry.removal = { from: entry.state === 'provisioning' ? 'provisioning' : 'ready', startedAt: new Date().toISOString(), backup: `${c.name}-${stamp}.dump` };
+      entry.removal = { from: entry.state === 'provisioning' ? 'provisioning' : 'ready', startedAt: new Date().toISOString() };
       entry.state = 'removing';
       save(c);
     },
@@ -91,26 +95,8 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   },
   {
     name: 'backup',
-    done: async (c) => existsSync(backupFile(c)) || !(await databaseExists((await server(c)).admin, c.name)),
-    async run(c) {
-      const s = await server(c);
-      const [v] = await s.admin<{ major: number }[]>`select current_setting('server_version_num')::int / 10000 as major`;
-      const pgDump = await findPgDump(v!.major);
-      mkdirSync(c.paths.backups, { recursive: true, mode: 0o700 });
-      chmodSync(c.paths.backups, 0o700);
-      const file = backupFile(c);
-      const partial = `${file}.partial`;
-      rmSync(partial, { force: true });
-      closeSync(openSync(partial, 'w', 0o600)); // pg_dump keeps the mode of an existing file
-      const { user, password } = parseUrl(adminUrl(c.cfg, entryOf(c).server));
-      try {
-        await dumpDatabase(pgDump, { host: s.entry.host, port: s.entry.port, user, password, database: c.name }, partial);
-      } catch (err) {
-        rmSync(partial, { force: true });
-        throw new SiloError(`${(err as Error).message}; nothing was dropped`);
-      }
-      renameSync(partial, file);
-    },
+    done: async (c) => finalBackup(c) !== undefined || !(await databaseExists((await server(c)).admin, c.name)),
+    run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'final' }),
   },
   {
     name: 'drop-database',
@@ -144,7 +130,7 @@ export async function removeTenant(cfg: SiloConfig, name: string): Promise<Remov
     } finally {
       await c.server?.release();
     }
-    const backup = backupFile(c);
-    return existsSync(backup) ? { name, backup, backupBytes: statSync(backup).size } : { name };
+    const backup = finalBackup(c);
+    return backup ? { name, backup: backup.file, backupBytes: backup.bytes } : { name };
   });
 }

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeSiloHome } from '../helpers/silo-home.js';
 import { readRegistry } from '../../src/registry/registry.js';
 import { homePaths } from '../../src/common/paths.js';
@@ -70,9 +71,8 @@ t.test('a removal killed at any step finishes on re-run, with exactly one backup
     const again = await silo.cli(['tenant', 'remove', name, '--yes']);
     t.equal(again.code, 0, `${step}: the re-run completes (${again.stderr})`);
     t.notOk(readRegistry(paths.registry).tenants[name], `${step}: unregistered`);
-    const dumps = readdirSync(paths.backups).filter((f) => f.startsWith(`${name}-`));
-    t.equal(dumps.length, 1, `${step}: one backup (${dumps.join(', ')})`);
-    t.ok(dumps[0]!.endsWith('.dump'), `${step}: a complete dump, no partial file`);
+    const dumps = readdirSync(join(paths.backups, name));
+    t.same(dumps.map((f) => f.replace(/^.*\./, '')).sort(), ['dump', 'json'], `${step}: one backup and its manifest entry (${dumps.join(', ')})`);
   }
   const admin = connectAdmin(silo.adminUrl);
   t.teardown(() => admin.end());
