@@ -13,6 +13,7 @@ import * as migrateCommands from './commands/migrate.js';
 import * as stackCommands from './commands/stack.js';
 import * as serverCommands from './commands/server.js';
 import * as backupCommands from './commands/backup.js';
+import * as operationCommands from './commands/operations.js';
 
 function config(): SiloConfig {
   try {
@@ -34,7 +35,7 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands, backupCommands]) group.register(program, config);
+for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

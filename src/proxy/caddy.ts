@@ -3,10 +3,13 @@
  * tenant, and a catch-all that answers 404 itself.
  */
 import type { ProxyModel } from './model.js';
+import { caddySuspendedHandler } from './suspended.js';
 
 export function renderCaddy(base: string, model: ProxyModel): string {
-  const handlers = model.routes.map(
-    (r) => `	@${r.tenant} host ${r.hosts.join(' ')}
+  const handlers = model.routes.map((r) =>
+    r.suspended
+      ? caddySuspendedHandler(r)
+      : `	@${r.tenant} host ${r.hosts.join(' ')}
 	handle @${r.tenant} {
 		reverse_proxy 127.0.0.1:${r.port} {
 			header_up X-Forwarded-For {remote_host}

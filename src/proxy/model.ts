@@ -2,13 +2,16 @@
  * What the proxy needs to know, derived from the registry: a pure function, so the
  * renderers can be tested with fixtures.
  */
-import type { Registry } from '../registry/registry.js';
+import type { Registry, Suspension } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
+import { suspendedPage, type SuspendedPage } from './suspended.js';
 
 export interface ProxyRoute {
   tenant: string;
   hosts: string[];
   port: number;
+  /** set while the tenant is suspended: the proxy answers its hosts with this page */
+  suspended?: SuspendedPage;
 }
 
 export interface ProxyModel {
@@ -29,11 +32,23 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
   const routes = Object.entries(registry.tenants)
     .filter(([name, t]) => t.state === 'ready' && (!only || only(name)))
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([tenant, t]) => ({ tenant, port: t.port, hosts: tenantHosts(input, tenant, t) }));
+    .map(([tenant, t]) => ({
+      tenant,
+      port: t.port,
+      hosts: tenantHosts(input, tenant, t),
+      ...(t.suspended ? { suspended: pageFor(tenant, t.suspended) } : {}),
+    }));
   return {
     listenHost: input.httpHost,
     listenPort: input.httpPort,
     bodyLimitBytes: input.bodyLimitBytes ?? 65536,
     routes,
   };
+}
+
+/** What a suspended tenant's visitors see: the operator's message, or why silo paused it. */
+function pageFor(tenant: string, s: Suspension): SuspendedPage {
+  if (s.by === 'operator') return suspendedPage(tenant, s.message ?? `${tenant} is down for maintenance.`, 300);
+  const what = s.by === 'restore' ? 'being restored from a backup' : 'moving to another database server';
+  return suspendedPage(tenant, `${tenant} is ${what}.`, 5);
 }

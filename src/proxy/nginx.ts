@@ -6,6 +6,7 @@
  * to a tenant.
  */
 import type { ProxyModel } from './model.js';
+import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
@@ -58,7 +59,7 @@ map $host $silo_upstream {
   default "";
 ${mapLines.join('\n')}
 }
-
+${nginxSuspendedMaps(model)}
 server {
   listen ${listen(model)} default_server reuseport;
   server_name _;
@@ -66,8 +67,10 @@ server {
 
   default_type application/json;
 ${errorPages()}
+${nginxSuspendedLocations()}
 
   location / {
+${nginxSuspendedCheck()}
     if ($silo_upstream = "") {
       return 404 '${NOT_FOUND}';
     }

@@ -129,6 +129,8 @@ export interface TenantStatus {
   server: string;
   schemaVersion: number;
   state: string;
+  /** why the proxy answers this tenant's hosts 503 (operator, restore, move), if it does */
+  suspended?: string;
 }
 
 export interface StackStatus {
@@ -171,7 +173,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           restarts: d.restarts,
           server: t.server,
           schemaVersion: t.schemaVersion,
-          state: t.state,
+          state: t.suspended ? 'suspended' : t.state,
+          ...(t.suspended ? { suspended: t.suspended.by } : {}),
         };
       }),
   };

@@ -37,7 +37,7 @@ export function register(program: Command, config: () => SiloConfig): void {
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
         s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion })),
-        ['name', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'url'],
+        ['name', 'state', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'url'],
       );
     });
 

@@ -1,0 +1,56 @@
+/** `silo tenant suspend | resume | restore | move | repair`: the day-2 operations on one tenant. */
+import type { Command } from 'commander';
+import type { SiloConfig } from '../../common/config.js';
+import { resumeTenant, suspendTenant } from '../../tenant/suspend.js';
+import { discardPrevious, restoreTenant } from '../../tenant/restore.js';
+import { SiloError } from '../../common/errors.js';
+import { printJson, printLine } from '../output.js';
+import { group } from './group.js';
+
+export function register(program: Command, config: () => SiloConfig): void {
+  const tenant = group(program, 'tenant', 'create, list, remove and operate on tenants');
+
+  tenant
+    .command('suspend <name>')
+    .description("the proxy answers the tenant's hosts 503 with Retry-After (a maintenance window); nobody else notices")
+    .option('--message <text>', 'what visitors are told (one line, up to 300 characters)')
+    .action(async (name: string, opts: { message?: string }) => {
+      const r = await suspendTenant(config(), name, { message: opts.message });
+      const where = r.live ? 'the proxy answers its hosts 503' : 'the proxy will answer its hosts 503 once the stack is up';
+      printLine(r.changed ? `suspended ${name}: ${where}` : `${name} was already suspended${r.suspension?.by !== 'operator' ? ` (by a ${r.suspension?.by})` : ''}`);
+    });
+
+  tenant
+    .command('resume <name>')
+    .description('serve a suspended tenant again')
+    .action(async (name: string) => {
+      const r = await resumeTenant(config(), name);
+      printLine(r.changed ? `resumed ${name}` : `${name} was not suspended`);
+    });
+
+  tenant
+    .command('restore <name>')
+    .description('restore a backup beside the live database, then swap (the tenant is unavailable only for the swap)')
+    .option('--latest', "the tenant's newest backup")
+    .option('--from <file>', 'a backup file recorded in the manifest')
+    .option('--yes', 'really replace the live data (it is kept as <name>_previous)')
+    .option('--discard-previous', 'drop the database the last restore replaced (alone, or after this restore)')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { latest?: boolean; from?: string; yes?: boolean; discardPrevious?: boolean; json?: boolean }) => {
+      const cfg = config();
+      if (!opts.latest && !opts.from) {
+        if (!opts.discardPrevious) throw new SiloError('say which backup: --latest or --from <file> (silo backup list --tenant <name>)');
+        const dropped = await discardPrevious(cfg, name);
+        return printLine(dropped ? `dropped ${name}_previous` : `${name} has no previous database`);
+      }
+      if (opts.latest && opts.from) throw new SiloError('--latest and --from exclude each other');
+      if (!opts.yes) throw new SiloError(`refusing to restore over tenant "${name}" without --yes (its current data is kept as ${name}_previous)`);
+      const r = await restoreTenant(cfg, name, { latest: opts.latest, from: opts.from, discardPrevious: opts.discardPrevious, log: opts.json ? undefined : printLine });
+      if (opts.json) return printJson(r);
+      printLine(
+        `restored ${name} from ${r.backup!.file} (taken ${r.backup!.startedAt}, schema ${r.schemaVersion})` +
+          (r.broughtBack ? '; the tenant is back' : `; unavailable for ${Math.round(r.suspendedMs ?? 0)} ms`) +
+          (r.previousKept ? `; the replaced data is kept as ${name}_previous until --discard-previous or the next restore` : ''),
+      );
+    });
+}

@@ -1,0 +1,144 @@
+/**
+ * The day-2 operations on one tenant against one real stack (PM2, nginx, embedded
+ * PostgreSQL): suspend and resume, restore (including refusals that change nothing, and
+ * a removed tenant brought back). Every other tenant keeps answering throughout.
+ */
+import t from 'tap';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack } from '../helpers/stack.js';
+import { restarts, serverUrl, siloStatus, withTenantDb } from '../helpers/resilience.js';
+
+t.setTimeout(170_000);
+const stack = await startStack(t);
+const api = (tenant: string, path: string, opts: Parameters<typeof stack.http>[2] = {}) => stack.http(`${tenant}.localhost`, path, opts);
+const proxyConfig = () => readFileSync(join(stack.home, 'proxy', 'nginx', 'tenants.conf'), 'utf8');
+const databases = () => withTenantDb(serverUrl(stack), 'postgres', async (sql) => (await sql<{ datname: string }[]>`select datname from pg_database where datname like 'client%' order by 1`).map((r) => r.datname));
+const questions = async (tenant: string) => ((await api(tenant, '/api/polls')).json() as { question: string }[]).map((p) => p.question);
+
+t.test('suspend: 503 with Retry-After, HTML for a browser and JSON for the API; others untouched; resume', async (t) => {
+  const before = proxyConfig();
+  const unknown = await stack.cli(['tenant', 'suspend', 'nobody']);
+  t.same([unknown.code, unknown.stderr], [1, 'silo: no tenant named "nobody"\n']);
+  const badMessage = await stack.cli(['tenant', 'suspend', 'client1', '--message', 'two\nlines']);
+  t.same([badMessage.code, badMessage.stderr], [1, 'silo: the message must be 1 to 300 characters on one line\n']);
+  t.equal(proxyConfig(), before, 'refusals leave the proxy config alone');
+
+  const r = await stack.cli(['tenant', 'suspend', 'client1', '--message', 'Back at 17:00 "UTC" $host']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'suspended client1: the proxy answers its hosts 503\n');
+  const json = await api('client1', '/api/polls');
+  t.equal(json.status, 503);
+  t.equal(json.headers['retry-after'], '300');
+  t.match(json.headers['content-type'], /application\/json/);
+  t.same(json.json(), { statusCode: 503, error: 'Service Unavailable', message: 'Back at 17:00 "UTC" $host', suspended: true });
+  const page = await api('client1', '/', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+  t.equal(page.status, 503);
+  t.match(page.headers['content-type'], /text\/html/);
+  t.match(page.text, /<h1>client1 is unavailable<\/h1><p>Back at 17:00 &#34;UTC&#34; &#36;host<\/p>/);
+  const vote = await api('client1', '/api/polls', { method: 'POST', body: { question: 'Q?', choices: ['a', 'b'] } });
+  t.equal(vote.status, 503, 'writes too');
+  t.equal((await api('client2', '/api/tenant')).json().tenant, 'client2', 'client2 serves');
+
+  const s = await siloStatus(stack);
+  t.match(s.tenants.find((x) => x.name === 'client1'), { state: 'suspended', suspended: 'operator', worker: 'online' });
+  t.match((await stack.cli(['status'])).stdout, /client1\s+suspended\s+online/);
+  t.equal((await stack.cli(['tenant', 'suspend', 'client1', '--message', 'Back at 17:00 "UTC" $host'])).stdout, 'client1 was already suspended\n');
+
+  const resumed = await stack.cli(['tenant', 'resume', 'client1']);
+  t.same([resumed.code, resumed.stdout], [0, 'resumed client1\n']);
+  t.equal((await api('client1', '/api/tenant')).json().tenant, 'client1');
+  t.equal((await stack.cli(['tenant', 'resume', 'client1'])).stdout, 'client1 was not suspended\n');
+  t.equal(proxyConfig(), before, 'the proxy config is back to what it was');
+});
+
+t.test('restore --latest: the data of the backup, the replaced database kept, only this tenant touched', async (t) => {
+  const restartsBefore = await restarts(stack);
+  t.equal((await api('client1', '/api/polls', { method: 'POST', body: { question: 'Kept by the backup?', choices: ['a', 'b'] } })).status, 201);
+  const backup = await stack.cli(['tenant', 'backup', 'client1']);
+  t.equal(backup.code, 0, backup.stderr);
+  t.equal((await api('client1', '/api/polls', { method: 'POST', body: { question: 'Written after the backup', choices: ['a', 'b'] } })).status, 201);
+  const client2Before = await questions('client2');
+
+  const noYes = await stack.cli(['tenant', 'restore', 'client1', '--latest']);
+  t.same([noYes.code, noYes.stderr], [1, 'silo: refusing to restore over tenant "client1" without --yes (its current data is kept as client1_previous)\n']);
+
+  const r = await stack.cli(['tenant', 'restore', 'client1', '--latest', '--yes', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  t.match(result, { name: 'client1', schemaVersion: 1, broughtBack: false, previousKept: true });
+  t.ok(result.suspendedMs > 0, `unavailable for ${Math.round(result.suspendedMs)} ms`);
+  const after = await questions('client1');
+  t.ok(after.includes('Kept by the backup?'));
+  t.notOk(after.includes('Written after the backup'));
+  t.equal((await api('client1', '/api/polls', { method: 'POST', body: { question: 'Written after the restore', choices: ['a', 'b'] } })).status, 201, 'it takes writes again');
+  t.same(await questions('client2'), client2Before, 'client2 untouched');
+  t.same(await databases(), ['client1', 'client1_previous', 'client2']);
+  const prev = await withTenantDb(serverUrl(stack), 'postgres', (sql) => sql`select datallowconn from pg_database where datname = 'client1_previous'`);
+  t.same(prev, [{ datallowconn: false }], 'the replaced database takes no connections');
+  const s = await siloStatus(stack);
+  t.equal(s.tenants.find((x) => x.name === 'client1')!.state, 'ready', 'not left suspended');
+  t.same(await restarts(stack), restartsBefore, 'no worker restarted');
+
+  const discard = await stack.cli(['tenant', 'restore', 'client1', '--discard-previous']);
+  t.same([discard.code, discard.stdout], [0, 'dropped client1_previous\n']);
+  t.same(await databases(), ['client1', 'client2']);
+});
+
+t.test('a corrupt or truncated dump is refused by its checksum, and nothing changes', async (t) => {
+  const entry = JSON.parse((await stack.cli(['backup', 'list', '--tenant', 'client1', '--json'])).stdout)[0];
+  const good = readFileSync(entry.file);
+  t.teardown(() => writeFileSync(entry.file, good));
+  const dataBefore = await questions('client1');
+  const proxyBefore = proxyConfig();
+
+  const flipped = Buffer.from(good);
+  flipped[Math.floor(flipped.length / 2)] ^= 0x01;
+  writeFileSync(entry.file, flipped);
+  const corrupt = await stack.cli(['tenant', 'restore', 'client1', '--from', entry.file, '--yes']);
+  t.equal(corrupt.code, 1);
+  t.match(corrupt.stderr, /^silo: \S+ does not match its manifest entry \(\d+ bytes, sha256 [0-9a-f]{12}…; recorded \d+ bytes, [0-9a-f]{12}…\): refusing to restore it; nothing was changed\n$/);
+
+  truncateSync(entry.file, Math.floor(good.length / 2));
+  const truncated = await stack.cli(['tenant', 'restore', 'client1', '--latest', '--yes']);
+  t.equal(truncated.code, 1);
+  t.match(truncated.stderr, /does not match its manifest entry/);
+
+  t.same(await questions('client1'), dataBefore, 'data unchanged');
+  t.equal(proxyConfig(), proxyBefore, 'never suspended');
+  t.same(await databases(), ['client1', 'client2'], 'no side database left');
+});
+
+t.test('restore refuses what it cannot check: no backups, a file without an entry, another tenant\'s backup', async (t) => {
+  const none = await stack.cli(['tenant', 'restore', 'ghost', '--latest', '--yes']);
+  t.same([none.code, none.stderr], [1, 'silo: no backups of "ghost" (silo backup list)\n']);
+  const client2Backup = await stack.cli(['tenant', 'backup', 'client2', '--json']);
+  const file = JSON.parse(client2Backup.stdout).file as string;
+  const other = await stack.cli(['tenant', 'restore', 'client1', '--from', file, '--yes']);
+  t.same([other.code, other.stderr], [1, `silo: ${file} is a backup of "client2", not of "client1"\n`]);
+  const loose = join(stack.home, 'loose.dump');
+  writeFileSync(loose, readFileSync(file));
+  const unrecorded = await stack.cli(['tenant', 'restore', 'client2', '--from', loose, '--yes']);
+  t.equal(unrecorded.code, 1);
+  t.match(unrecorded.stderr, /has no manifest entry beside it/);
+  const neither = await stack.cli(['tenant', 'restore', 'client2', '--yes']);
+  t.match(neither.stderr, /^silo: say which backup: --latest or --from <file>/);
+});
+
+t.test('a removed tenant comes back from its backup: role, database, registry, worker, route', async (t) => {
+  t.equal((await stack.cli(['tenant', 'create', 'gone'])).code, 0);
+  t.equal((await api('gone', '/api/polls', { method: 'POST', body: { question: 'Will I come back?', choices: ['yes', 'no'] } })).status, 201);
+  t.equal((await stack.cli(['tenant', 'backup', 'gone'])).code, 0);
+  const removed = await stack.cli(['tenant', 'remove', 'gone', '--yes']);
+  t.equal(removed.code, 0, removed.stderr);
+  t.equal((await api('gone', '/api/tenant')).status, 404, 'gone from the proxy');
+
+  const r = await stack.cli(['tenant', 'restore', 'gone', '--latest', '--yes']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /restored gone from \S+ \(taken \S+, schema 1\); the tenant is back/);
+  t.same(await questions('gone'), ['Will I come back?'], 'its data, through the proxy');
+  const s = await siloStatus(stack);
+  t.match(s.tenants.find((x) => x.name === 'gone'), { state: 'ready', worker: 'online' });
+  const dbs = await withTenantDb(serverUrl(stack), 'postgres', (sql) => sql`select datname from pg_database where datname like 'gone%'`);
+  t.same(dbs.map((d) => d.datname), ['gone'], 'no stand-in left behind');
+});
