@@ -125,13 +125,14 @@ t.test('restore refuses what it cannot check: no backups, a file without an entr
   t.match(neither.stderr, /^silo: say which backup: --latest or --from <file>/);
 });
 
-t.test('a removed tenant comes back from its backup: role, database, registry, worker, route', async (t) => {
+t.test('a removed tenant comes back from its final dump: role, database, registry, worker, route', async (t) => {
   t.equal((await stack.cli(['tenant', 'create', 'gone'])).code, 0);
   t.equal((await api('gone', '/api/polls', { method: 'POST', body: { question: 'Will I come back?', choices: ['yes', 'no'] } })).status, 201);
-  t.equal((await stack.cli(['tenant', 'backup', 'gone'])).code, 0);
   const removed = await stack.cli(['tenant', 'remove', 'gone', '--yes']);
   t.equal(removed.code, 0, removed.stderr);
   t.equal((await api('gone', '/api/tenant')).status, 404, 'gone from the proxy');
+  const final = JSON.parse((await stack.cli(['backup', 'list', '--tenant', 'gone', '--json'])).stdout);
+  t.match(final, [{ kind: 'final', tenant: 'gone' }], 'remove recorded one final dump');
 
   const r = await stack.cli(['tenant', 'restore', 'gone', '--latest', '--yes']);
   t.equal(r.code, 0, r.stderr);
