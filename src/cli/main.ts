@@ -3,7 +3,8 @@
  * group of commands registers itself from its own file under commands/.
  */
 import { Command, CommanderError } from 'commander';
-import { loadConfig, type SiloConfig } from '../common/config.js';
+import type { SiloConfig } from '../common/config.js';
+import { loadStackConfig } from '../registry/settings.js';
 import { disconnect } from '../stack/pm2.js';
 import { SiloError } from '../common/errors.js';
 import { fail, notice } from './output.js';
@@ -15,12 +16,9 @@ import * as serverCommands from './commands/server.js';
 import * as backupCommands from './commands/backup.js';
 import * as operationCommands from './commands/operations.js';
 
-function config(): SiloConfig {
-  try {
-    return loadConfig();
-  } catch (err) {
-    throw new SiloError((err as Error).message);
-  }
+/** The environment's configuration with the stack's recorded settings applied. */
+function config(opts: { forUp?: boolean } = {}): SiloConfig {
+  return loadStackConfig(process.env, opts);
 }
 
 onRegistryLockWait((owner) =>

@@ -1,4 +1,5 @@
 /** Process helpers shared by the control plane and the embedded server lifecycle. */
+import { readdirSync, readFileSync } from 'node:fs';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -17,4 +18,26 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((r) => setTimeout(r, 50));
   }
   return !isAlive(pid);
+}
+
+/** pids of the live children of `pid` (from /proc; empty where there is none). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return children;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
 }

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { withLock, type LockOwner } from './lock.js';
+import type { StackSettings } from './settings.js';
 
 export interface ServerEntry {
   kind: 'embedded' | 'external';
@@ -46,6 +47,8 @@ export interface Suspension {
 
 export interface Registry {
   version: 1;
+  /** the stack's settings as first set (see settings.ts) */
+  settings?: StackSettings;
   servers: Record<string, ServerEntry>;
   tenants: Record<string, TenantEntry>;
 }

@@ -14,6 +14,7 @@ import { isPortFree, freePort } from '../common/ports.js';
 import { readRegistry, updateRegistry, type Registry, type ServerEntry } from '../registry/registry.js';
 import { generatePassword, readSecret, redactUrl, writeSecret } from '../common/secrets.js';
 import { validateServerName } from '../common/names.js';
+import { recordSettings, unrecorded } from '../registry/settings.js';
 import { SiloError } from '../common/errors.js';
 
 export const EMBEDDED = 'local';
@@ -35,13 +36,17 @@ export function parseUrl(url: string): { host: string; port: number; user: strin
   };
 }
 
-/** Make sure the default server is registered (first run), and return the registry. */
+/**
+ * Make sure the default server is registered and the stack's settings are recorded
+ * (first run, or a setting set for the first time), and return the registry.
+ */
 export async function ensureDefaultServer(cfg: SiloConfig): Promise<Registry> {
   const paths = homePaths(cfg.home);
   const current = readRegistry(paths.registry);
   const wanted = cfg.databaseUrl ? EXTERNAL_DEFAULT : EMBEDDED;
-  if (current.servers[wanted]) return current;
+  if (current.servers[wanted] && !unrecorded(current, cfg)) return current;
   return updateRegistry(paths.registry, async (reg) => {
+    recordSettings(reg, cfg);
     if (reg.servers[wanted]) return reg;
     if (cfg.databaseUrl) {
       const { host, port } = parseUrl(cfg.databaseUrl);

@@ -13,7 +13,7 @@ import { projectRoot, type SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
-import { proxyEnv, type ProxyLayout } from '../proxy/config-files.js';
+import type { ProxyDriver } from '../proxy/driver.js';
 
 export const NAMESPACE = 'silo';
 export const PROXY_APP = 'proxy';
@@ -111,24 +111,21 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
     });
 }
 
-export function proxyApp(cfg: SiloConfig, layout: ProxyLayout): PM2App {
-  const args =
-    layout.kind === 'nginx'
-      ? ['-e', 'stderr', '-p', layout.dir, '-c', layout.config, '-g', 'daemon off;']
-      : ['run', '--config', layout.config, '--adapter', 'caddyfile'];
+export function proxyApp(cfg: SiloConfig, driver: ProxyDriver): PM2App {
+  const { script, args, env } = driver.command();
   return {
     name: PROXY_APP,
     namespace: NAMESPACE,
-    script: layout.binary,
+    script,
     args,
     interpreter: 'none',
-    cwd: layout.dir,
+    cwd: driver.dir,
     exec_mode: 'fork',
     autorestart: true,
     kill_timeout: 10_000,
     exp_backoff_restart_delay: 200,
     filter_env: SCRUB,
-    env: proxyEnv(layout),
+    env,
     ...logFiles(cfg, PROXY_APP),
   };
 }

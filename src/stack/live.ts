@@ -9,7 +9,8 @@ import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
 import { PROXY_APP, NAMESPACE, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
-import { installProxyConfig, proxyLayout, reloadCaddy, type ProxyLayout } from '../proxy/config-files.js';
+import { installProxyConfig } from '../proxy/config-files.js';
+import { proxyDriver, runningProxyPid, type ProxyDriver } from '../proxy/driver.js';
 import { proxyModel } from '../proxy/model.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { tenantHosts } from '../common/names.js';
@@ -30,9 +31,9 @@ export async function stackIsUp(): Promise<boolean> {
   return isOnline((await running()).get(PROXY_APP));
 }
 
-export function layoutFor(cfg: SiloConfig): ProxyLayout {
+export function driverFor(cfg: SiloConfig): ProxyDriver {
   try {
-    return proxyLayout(homePaths(cfg.home).proxy, cfg.proxy);
+    return proxyDriver(homePaths(cfg.home).proxy, cfg.proxy);
   } catch (err) {
     throw new SiloError((err as Error).message);
   }
@@ -58,18 +59,16 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
  * changed. Returns whether it changed.
  */
 export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
-  const layout = layoutFor(cfg);
+  const driver = driverFor(cfg);
   const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort });
-  let changed: boolean;
   try {
-    changed = await installProxyConfig(layout, model);
+    const changed = await installProxyConfig(driver, model);
+    const pid = runningProxyPid(driver);
+    if (changed && proxyOnline && pid) await driver.reload(pid);
+    return changed;
   } catch (err) {
     throw new SiloError((err as Error).message);
   }
-  if (!changed || !proxyOnline) return changed;
-  if (layout.kind === 'nginx') await pm2.signal(PROXY_APP, 'SIGHUP');
-  else await reloadCaddy(layout);
-  return true;
 }
 
 /** Start a ready tenant's worker unless it is online; wait until it is ready. */

@@ -21,6 +21,7 @@ interface Pm2Api {
   list(cb: Cb<ProcessDescription[]>): void;
   sendSignalToProcessName(signal: string, name: string, cb: Cb): void;
   killDaemon(cb: Cb): void;
+  _startJson(config: object, opts: object, action: string, cb: Cb): void;
 }
 
 export interface ProcessDescription {
@@ -70,10 +71,8 @@ export function connect(): Promise<Pm2Api> {
   return connecting;
 }
 
-async function open(): Promise<Pm2Api> {
-  process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
-  const mod = (await import('pm2')) as unknown as { default: Pm2Api };
-  const pm2 = mod.default;
+/** Run `fn` with process.env reduced to DAEMON_ENV (PM2 copies the caller's env into apps). */
+async function withCleanEnv<T>(fn: () => Promise<T>): Promise<T> {
   const saved: Record<string, string | undefined> = {};
   for (const key of Object.keys(process.env)) {
     if (!DAEMON_ENV.test(key)) {
@@ -81,6 +80,21 @@ async function open(): Promise<Pm2Api> {
       delete process.env[key];
     }
   }
+  try {
+    return await fn();
+  } finally {
+    Object.assign(process.env, saved);
+  }
+}
+
+async function open(): Promise<Pm2Api> {
+  process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
+  const mod = (await import('pm2')) as unknown as { default: Pm2Api };
+  const pm2 = mod.default;
+  return withCleanEnv(() => openClean(pm2));
+}
+
+async function openClean(pm2: Pm2Api): Promise<Pm2Api> {
   // The daemon is the cluster primary of every worker. Node's default round-robin
   // primary accepts each connection itself and hands it to the worker over IPC: a
   // connection handed to a worker at the instant it crashes is never answered nor closed
@@ -91,7 +105,6 @@ async function open(): Promise<Pm2Api> {
     await call((cb) => pm2.connect(cb));
   } finally {
     delete process.env.NODE_CLUSTER_SCHED_POLICY;
-    Object.assign(process.env, saved);
   }
   api = pm2;
   return pm2;
@@ -139,6 +152,17 @@ export async function remove(name: string): Promise<void> {
 export async function reload(name: string): Promise<void> {
   const pm2 = await connect();
   await call((cb) => pm2.reload(name, {}, cb));
+}
+
+/**
+ * Reload a running app from its full definition, so changed settings (env, limits)
+ * reach it: for a cluster-mode app the new process is ready before the old one stops.
+ * (`pm2 reload <name>` would keep the old env; this is `pm2 reload ecosystem --only`.)
+ * The caller's environment is reduced first: PM2 merges it into the app's.
+ */
+export async function reloadApp(app: PM2App): Promise<void> {
+  const pm2 = await connect();
+  await withCleanEnv(() => call((cb) => pm2._startJson({ apps: [app] }, {}, 'reloadProcessId', cb)));
 }
 
 export async function signal(name: string, sig: string): Promise<void> {

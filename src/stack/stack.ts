@@ -6,7 +6,8 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, withRegistryLock } from '../registry/registry.js';
+import { readRegistry, updateRegistry, withRegistryLock } from '../registry/registry.js';
+import { recordSettings } from '../registry/settings.js';
 import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
 import { isPortFree } from '../common/ports.js';
 import { createTenant } from '../tenant/create.js';
@@ -17,8 +18,9 @@ import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
 import { seedDemo } from '../app/demo.js';
+import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
-import { isOnline, layoutFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
+import { isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
 
 export { stackIsUp } from './live.js';
 
@@ -32,12 +34,12 @@ export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = [])
 }
 
 export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; already: boolean }> {
-  const layout = layoutFor(cfg);
+  const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
   // Start what is missing under the registry lock: workers and the proxy config are
   // derived from the registry as it is now, and no create or remove runs meanwhile.
-  const { reg, started } = await withRegistryLock(paths.registry, () => startMissing(cfg, layout, log));
+  const { reg, started } = await withRegistryLock(paths.registry, () => startMissing(cfg, driver, log));
 
   // Every tenant answers through the proxy.
   const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
@@ -47,8 +49,21 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
   return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
 }
 
-async function startMissing(cfg: SiloConfig, layout: ReturnType<typeof layoutFor>, log: Log) {
+/** Record whether the stack is supposed to run (commands then never start a private database). */
+async function markRunning(cfg: SiloConfig, on: boolean): Promise<void> {
+  if (readRegistry(homePaths(cfg.home).registry).settings?.running === on) return;
+  await updateRegistry(homePaths(cfg.home).registry, (reg) => {
+    if (reg.settings) reg.settings.running = on;
+  });
+}
+
+async function startMissing(cfg: SiloConfig, driver: ProxyDriver, log: Log) {
   const paths = homePaths(cfg.home);
+  // `up` on a stopped stack records the settings it runs with; on a running one they match.
+  await updateRegistry(paths.registry, (r) => {
+    for (const c of recordSettings(r, cfg, !r.settings?.running)) log(`${c.variable}: ${c.from} -> ${c.to} (recorded)`);
+    r.settings!.running = true;
+  });
   let reg = readRegistry(paths.registry);
   const before = await running();
   const proxyOnline = isOnline(before.get(PROXY_APP));
@@ -98,14 +113,15 @@ async function startMissing(cfg: SiloConfig, layout: ReturnType<typeof layoutFor
   // 4. The proxy.
   await syncProxy(cfg, reg, proxyOnline);
   if (!proxyOnline) {
-    await pm2.startFresh(proxyApp(cfg, layout));
+    await pm2.startFresh(proxyApp(cfg, driver));
     started++;
     log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
   }
   return { reg, started };
 }
 
-export async function down(log: Log): Promise<number> {
+export async function down(cfg: SiloConfig, log: Log): Promise<number> {
+  await markRunning(cfg, false);
   if (!pm2.daemonPid()) return 0;
   const apps = await pm2.list(NAMESPACE);
   // Proxy first (no new requests), then workers, then the database servers.
@@ -187,10 +203,21 @@ export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<
   const procs = await running();
   if (!isOnline(procs.get(PROXY_APP))) throw new SiloError('the stack is not running: start it with silo up');
   const names = Object.keys(reg.tenants).filter((n) => (!only || n === only) && procs.has(workerApp(n))).sort();
+  const done: string[] = [];
   for (const name of names) {
-    await pm2.reload(workerApp(name));
-    await waitWorker(reg.tenants[name]!.port);
+    // One tenant at a time under the lock, from the registry as it is then: a tenant
+    // removed meanwhile is not started again, and changed settings reach the worker.
+    const reloaded = await withRegistryLock(homePaths(cfg.home).registry, async () => {
+      const now = readRegistry(homePaths(cfg.home).registry);
+      const [app] = workerApps(cfg, now, name);
+      if (!app || !(await running()).has(app.name)) return false;
+      await pm2.reloadApp(app);
+      await waitWorker(now.tenants[name]!.port);
+      return true;
+    });
+    if (!reloaded) continue;
+    done.push(name);
     log(`reloaded ${workerApp(name)}`);
   }
-  return names;
+  return done;
 }

@@ -31,8 +31,8 @@ import { loadAppMigrations } from './app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from './steps.js';
-import { ensureWorker, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
-import { workerApp } from '../stack/ecosystem.js';
+import { ensureWorker, isOnline, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy, waitWorker } from '../stack/live.js';
+import { workerApp, workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
 import type { Migration } from '../migrate/files.js';
 
@@ -159,9 +159,10 @@ export const createSteps: readonly Step<CreateContext>[] = [
     done: (c) => !c.live,
     async run(c) {
       const procs = await running();
-      // New settings reach a worker only through a fresh start with its new definition.
-      if (c.changed && procs.has(workerApp(c.name))) await pm2.remove(workerApp(c.name));
-      await ensureWorker(c.cfg, c.reg, c.name, c.changed ? new Map() : procs);
+      if (!c.changed || !isOnline(procs.get(workerApp(c.name)))) return ensureWorker(c.cfg, c.reg, c.name, procs);
+      // New settings reach a running worker through a reload with its new definition.
+      await pm2.reloadApp(workerApps(c.cfg, c.reg, c.name)[0]!);
+      await waitWorker(entryOf(c).port);
     },
   },
   {

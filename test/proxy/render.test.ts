@@ -3,14 +3,15 @@
  * validators accept what they produce.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { readdirSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
 import { renderNginx } from '../../src/proxy/nginx.js';
 import { renderCaddy } from '../../src/proxy/caddy.js';
-import { installProxyConfig, proxyLayout } from '../../src/proxy/config-files.js';
+import { installProxyConfig } from '../../src/proxy/config-files.js';
+import { proxyDriver } from '../../src/proxy/driver.js';
 
 function fixture() {
   const reg = emptyRegistry();
@@ -53,10 +54,13 @@ for (const kind of ['nginx', 'caddy'] as const) {
   t.test(`${kind} accepts the rendered config; an empty registry is valid too`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const layout = proxyLayout(dir, kind);
+    const layout = proxyDriver(dir, kind);
     t.equal(await installProxyConfig(layout, proxyModel(emptyRegistry(), input)), true);
     t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), true);
     t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), false, 'unchanged: no reload');
     t.match(readFileSync(layout.config, 'utf8'), kind === 'nginx' ? /include tenants.conf/ : /client1/);
+    // Two installs at once (each command stages in a folder of its own): neither fails.
+    await Promise.all([installProxyConfig(layout, proxyModel(emptyRegistry(), input)), installProxyConfig(layout, proxyModel(fixture(), { ...input, httpPort: 8081 }))]);
+    t.same(readdirSync(layout.dir).filter((f) => f.startsWith('staging')), [], 'no staging folder left');
   });
 }

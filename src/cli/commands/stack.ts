@@ -5,12 +5,12 @@ import { down, reload, status, up } from '../../stack/stack.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
 
-export function register(program: Command, config: () => SiloConfig): void {
+export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
   program
     .command('up')
     .description('start the embedded database, every tenant worker and the proxy; print the URLs')
     .action(async () => {
-      const cfg = config();
+      const cfg = config({ forUp: true });
       const r = await up(cfg, (l) => printLine(l));
       printLine(r.already ? 'the stack is already up:' : 'silo is up:');
       for (const url of r.urls) printLine(`  ${url}`);
@@ -20,8 +20,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .command('down')
     .description('stop everything silo up started (data stays)')
     .action(async () => {
-      config();
-      const n = await down((l) => printLine(l));
+      const n = await down(config(), (l) => printLine(l));
       printLine(n === 0 ? 'the stack is not running' : 'silo is down');
     });
 

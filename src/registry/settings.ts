@@ -1,0 +1,116 @@
+/**
+ * The stack's recorded settings. Whatever the environment of the first `silo up` (or
+ * the first command that sets up $SILO_HOME) said about the proxy, the domain, ports,
+ * the app and worker limits is written into the registry; every later command, `reload`,
+ * the workers and `pm2 start ecosystem.config.js` use the recorded values, whichever
+ * shell runs them. An environment value that differs from the recorded one is refused
+ * in one line (it would render the proxy or the workers differently from what runs);
+ * `silo up` on a stack that is not running records the new value instead.
+ */
+import { loadConfig, type SiloConfig } from '../common/config.js';
+import { SiloError } from '../common/errors.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry, type Registry } from './registry.js';
+
+/** The recorded part of SiloConfig, by the environment variable that sets each. */
+const RECORDED = {
+  proxy: 'SILO_PROXY',
+  domain: 'SILO_DOMAIN',
+  httpHost: 'SILO_HTTP_HOST',
+  httpPort: 'SILO_HTTP_PORT',
+  workerPortBase: 'SILO_WORKER_PORT_BASE',
+  poolMax: 'SILO_POOL_MAX',
+  workerMaxMemory: 'SILO_WORKER_MAX_MEMORY',
+  workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
+  // The app (SILO_APP, and SILO_MIGRATIONS_DIR before it) belongs here too.
+  migrationsDir: 'SILO_MIGRATIONS_DIR',
+} as const satisfies Partial<Record<keyof SiloConfig, string>>;
+
+type Key = keyof typeof RECORDED;
+
+export type StackSettings = Partial<Pick<SiloConfig, Key>> & {
+  recordedAt: string;
+  /** set by `silo up`, cleared by `silo down`: the stack is supposed to run */
+  running?: boolean;
+};
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const shown = (v: unknown) => (v === undefined ? '(unset)' : Array.isArray(v) ? JSON.stringify(v.join(' ')) : String(v));
+
+export function settingsOf(cfg: SiloConfig): Partial<Pick<SiloConfig, Key>> {
+  const out: Partial<Record<Key, unknown>> = {};
+  for (const key of Object.keys(RECORDED) as Key[]) if (cfg[key] !== undefined) out[key] = cfg[key];
+  return out as Partial<Pick<SiloConfig, Key>>;
+}
+
+export interface SettingChange {
+  variable: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * `cfg` (from the environment) with the recorded settings applied. A variable set in
+ * `env` to another value than the recorded one is refused, unless `mayChange` (then
+ * the environment's value is kept, for the caller to record). A setting never
+ * recorded comes from `cfg`.
+ */
+export function applySettings(cfg: SiloConfig, env: NodeJS.ProcessEnv, recorded: StackSettings | undefined, mayChange = false): SiloConfig {
+  if (!recorded) return cfg;
+  const merged: SiloConfig = { ...cfg };
+  for (const [key, variable] of Object.entries(RECORDED) as [Key, string][]) {
+    if (!(key in recorded)) continue;
+    const was = recorded[key];
+    if (env[variable] !== undefined && !same(was, cfg[key])) {
+      if (mayChange) continue;
+      throw new SiloError(
+        `${variable}=${shown(cfg[key])} differs from this stack's recorded ${shown(was)}: unset it to use the recorded value, or change it with silo down, then ${variable}=... silo up`,
+      );
+    }
+    (merged as Record<Key, unknown>)[key] = was;
+  }
+  return merged;
+}
+
+/**
+ * Record `cfg`'s settings into `reg`: the ones never recorded, or with `replace` all of
+ * them (`silo up` on a stopped stack). Returns what changed from a recorded value.
+ */
+export function recordSettings(reg: Registry, cfg: SiloConfig, replace = false): SettingChange[] {
+  const before: Partial<Record<Key, unknown>> = reg.settings ?? {};
+  const now = settingsOf(cfg);
+  const changes: SettingChange[] = [];
+  const next: Partial<Record<Key, unknown>> = {};
+  for (const [key, variable] of Object.entries(RECORDED) as [Key, string][]) {
+    const has = key in before;
+    const value = has && !replace ? before[key] : now[key];
+    if (value !== undefined) next[key] = value;
+    if (has && !same(before[key], value)) changes.push({ variable, from: shown(before[key]), to: shown(value) });
+  }
+  const added = Object.keys(next).some((k) => !(k in before));
+  if (reg.settings && !added && changes.length === 0) return changes;
+  reg.settings = { ...next, recordedAt: new Date().toISOString(), ...(reg.settings?.running ? { running: true } : {}) } as StackSettings;
+  return changes;
+}
+
+/** Whether `cfg` sets something the registry has not recorded yet. */
+export function unrecorded(reg: Registry, cfg: SiloConfig): boolean {
+  const recorded = reg.settings;
+  return !recorded || Object.keys(settingsOf(cfg)).some((k) => !(k in recorded));
+}
+
+/**
+ * The configuration every command and the ecosystem file run with: the environment
+ * (validated), with the stack's recorded settings applied. `forUp`: `silo up` may change
+ * a setting while the stack is not supposed to run.
+ */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, opts: { forUp?: boolean } = {}): SiloConfig {
+  let cfg: SiloConfig;
+  try {
+    cfg = loadConfig(env);
+  } catch (err) {
+    throw new SiloError((err as Error).message);
+  }
+  const recorded = readRegistry(homePaths(cfg.home).registry).settings;
+  return applySettings(cfg, env, recorded, opts.forUp === true && !recorded?.running);
+}
