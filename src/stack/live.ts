@@ -46,6 +46,8 @@ export async function waitWorker(port: number, timeoutMs = 20_000): Promise<void
 export async function waitThroughProxy(cfg: SiloConfig, name: string, host: string, timeoutMs = 20_000): Promise<void> {
   await waitFor(`${host} through the proxy`, timeoutMs, async () => {
     const r = await probe(cfg.httpHost, cfg.httpPort, '/api/tenant', host);
+    // A suspended tenant is routed too: to the proxy's own 503 page (proxy/suspended.ts).
+    if (r.status === 503 && r.body.includes('"suspended":true')) return true;
     return r.status === 200 && JSON.parse(r.body).tenant === name ? true : `HTTP ${r.status}`;
   });
 }

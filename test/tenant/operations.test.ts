@@ -4,10 +4,10 @@
  * a removed tenant brought back). Every other tenant keeps answering throughout.
  */
 import t from 'tap';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from '../helpers/stack.js';
-import { restarts, serverUrl, siloStatus, withTenantDb } from '../helpers/resilience.js';
+import { pm2Cli, restarts, serverUrl, siloStatus, withTenantDb } from '../helpers/resilience.js';
 
 t.setTimeout(170_000);
 const stack = await startStack(t);
@@ -44,6 +44,9 @@ t.test('suspend: 503 with Retry-After, HTML for a browser and JSON for the API; 
   t.match(s.tenants.find((x) => x.name === 'client1'), { state: 'suspended', suspended: 'operator', worker: 'online' });
   t.match((await stack.cli(['status'])).stdout, /client1\s+suspended\s+online/);
   t.equal((await stack.cli(['tenant', 'suspend', 'client1', '--message', 'Back at 17:00 "UTC" $host'])).stdout, 'client1 was already suspended\n');
+  const create = await stack.cli(['tenant', 'create', 'client1']);
+  t.same([create.code, create.stdout.startsWith('tenant client1 already exists')], [0, true], 'create on a suspended tenant stays a quiet no-op');
+  t.equal((await api('client1', '/api/tenant')).status, 503, 'and leaves it suspended');
 
   const resumed = await stack.cli(['tenant', 'resume', 'client1']);
   t.same([resumed.code, resumed.stdout], [0, 'resumed client1\n']);
@@ -142,4 +145,39 @@ t.test('a removed tenant comes back from its final dump: role, database, registr
   t.match(s.tenants.find((x) => x.name === 'gone'), { state: 'ready', worker: 'online' });
   const dbs = await withTenantDb(serverUrl(stack), 'postgres', (sql) => sql`select datname from pg_database where datname like 'gone%'`);
   t.same(dbs.map((d) => d.datname), ['gone'], 'no stand-in left behind');
+});
+
+t.test('repair finds what an operator broke, fixes it, and says so; a second run finds nothing', async (t) => {
+  const admin = serverUrl(stack);
+  chmodSync(join(stack.home, 'secrets', 'tenants', 'client2.password'), 0o644);
+  await withTenantDb(admin, 'postgres', async (sql) => {
+    await sql.unsafe('alter role client2 createdb connection limit 3');
+    await sql.unsafe('grant connect on database client2 to public');
+    await sql.unsafe('grant connect on database client2 to client1');
+  });
+  t.equal((await pm2Cli(stack, ['delete', 'tenant-client2'])).code, 0);
+  t.equal((await api('client2', '/api/tenant')).status, 502, 'client2 is down');
+
+  const unknown = await stack.cli(['tenant', 'repair', 'nobody']);
+  t.same([unknown.code, unknown.stderr], [1, 'silo: no tenant named "nobody"\n']);
+  const neither = await stack.cli(['tenant', 'repair']);
+  t.same([neither.code, neither.stderr], [1, 'silo: say which tenant: silo tenant repair <name>, or --all\n']);
+
+  const r = await stack.cli(['tenant', 'repair', 'client2']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^client2: 9 checks, 4 fixed\n/);
+  t.match(r.stdout, /  fixed password-file: its mode was 644: now 600\n/);
+  t.match(r.stdout, /  fixed role: it had createdb; its connection limit was 3\n/);
+  t.match(r.stdout, /  fixed grants: PUBLIC could connect; client1 could connect\n/);
+  t.match(r.stdout, /  fixed worker: it was not running: started\n/);
+  t.notMatch(r.stdout, /fixed route/, 'its route was never lost');
+  t.equal((await api('client2', '/api/tenant')).json().tenant, 'client2', 'client2 serves again');
+  t.equal(statSync(join(stack.home, 'secrets', 'tenants', 'client2.password')).mode & 0o777, 0o600);
+  const acl = await withTenantDb(admin, 'postgres', (sql) => sql`select datacl::text as acl from pg_database where datname = 'client2'`);
+  t.notMatch(acl[0]!.acl, /(^|[{,])=|client1=/, 'neither PUBLIC nor client1 can connect');
+
+  const again = await stack.cli(['tenant', 'repair', '--all', '--json']);
+  t.equal(again.code, 0, again.stderr);
+  for (const res of JSON.parse(again.stdout)) t.same(res.findings.filter((f: { fixed: boolean }) => f.fixed), [], `${res.tenant}: nothing to fix`);
+  t.match((await stack.cli(['tenant', 'repair', 'client1'])).stdout, /^client1: all 9 checks passed, nothing to fix\n$/);
 });

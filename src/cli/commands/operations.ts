@@ -4,6 +4,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { resumeTenant, suspendTenant } from '../../tenant/suspend.js';
 import { discardPrevious, restoreTenant } from '../../tenant/restore.js';
 import { SiloError } from '../../common/errors.js';
+import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.js';
 import { printJson, printLine } from '../output.js';
 import { group } from './group.js';
 
@@ -52,5 +53,27 @@ export function register(program: Command, config: () => SiloConfig): void {
           (r.broughtBack ? '; the tenant is back' : `; unavailable for ${Math.round(r.suspendedMs ?? 0)} ms`) +
           (r.previousKept ? `; the replaced data is kept as ${name}_previous until --discard-previous or the next restore` : ''),
       );
+    });
+
+  tenant
+    .command('repair [name]')
+    .description("re-check every part of a tenant (role, database, grants, password file, registry, worker, route) and redo what is missing")
+    .option('--all', 'every tenant')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string | undefined, opts: { all?: boolean; json?: boolean }) => {
+      const cfg = config();
+      if (!name === !opts.all) throw new SiloError('say which tenant: silo tenant repair <name>, or --all');
+      const results: RepairResult[] = name ? [await repairTenant(cfg, name)] : await repairAll(cfg);
+      if (opts.json) printJson(results);
+      else {
+        for (const r of results) {
+          const fixed = r.findings.filter((f) => f.fixed);
+          if (!r.ok) printLine(`${r.tenant}: FAILED after ${r.findings.length} checks: ${r.error}`);
+          else printLine(fixed.length ? `${r.tenant}: ${r.findings.length} checks, ${fixed.length} fixed` : `${r.tenant}: all ${r.findings.length} checks passed, nothing to fix`);
+          for (const f of fixed) printLine(`  fixed ${f.check}${f.detail ? `: ${f.detail}` : ''}`);
+        }
+      }
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) throw new SiloError(`repair failed for ${failed.map((r) => r.tenant).join(', ')}`);
     });
 }

@@ -1,0 +1,268 @@
+/**
+ * `silo tenant repair <name> | --all`: re-check everything creation set up, redo what is
+ * missing or wrong, and say what it found. Each step's `done` is the check and its `run`
+ * the fix, so the runner's report is the list of what was fixed. Runs under the registry
+ * lock, like create.
+ *
+ *   registry        a ready entry (an unfinished creation is completed by create)
+ *   password-file   present, mode 0600 (a lost one is replaced; the role follows)
+ *   role            exists, silo's, login without privileges, its connection limit,
+ *                   and the password file's password opens its database
+ *   database        exists (re-created empty and migrated if it was lost: restore it)
+ *   connections     the database takes connections (a crashed swap may close it)
+ *   grants          owned by the role; CONNECT for the role only, never PUBLIC or others
+ *   schema          migrated to the app's latest version
+ *   worker          if the stack is up: online under PM2
+ *   route           if the stack is up: its host answers through the proxy (or shows
+ *                   the suspended page, if it is suspended)
+ */
+import { chmodSync, statSync } from 'node:fs';
+import type { Sql } from 'postgres';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths, type HomePaths } from '../common/paths.js';
+import { validateTenantName } from '../common/names.js';
+import { readRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
+import { tenantCredentials } from '../servers/tenant-credentials.js';
+import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
+import { connectAs, ident } from '../postgres/admin.js';
+import { ensureDatabase, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { allowsConnections, setAllowConnections } from '../postgres/side-database.js';
+import { appliedVersion, migrate } from '../migrate/run.js';
+import { loadAppMigrations } from './app-migrations.js';
+import { connectionLimit, createTenant } from './create.js';
+import { ensureWorker, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
+import { workerApp } from '../stack/ecosystem.js';
+import { probe } from '../common/http-probe.js';
+import { runSteps, type Step } from './steps.js';
+import { SiloError } from '../common/errors.js';
+
+export interface Finding {
+  check: string;
+  fixed: boolean;
+  /** what was wrong, when it was fixed */
+  detail?: string;
+}
+
+interface Ctx {
+  cfg: SiloConfig;
+  name: string;
+  paths: HomePaths;
+  reg: Registry;
+  live: boolean;
+  server?: OpenServer;
+  notes: Map<string, string>;
+}
+
+async function admin(c: Ctx): Promise<Sql> {
+  c.server ??= await openServer(c.cfg, c.reg, c.reg.tenants[c.name]!.server);
+  return c.server.admin;
+}
+
+async function opensAsTenant(c: Ctx): Promise<string | undefined> {
+  const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
+  try {
+    await sql`select 1`;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+async function roleProblems(c: Ctx): Promise<string[]> {
+  const sql = await admin(c);
+  const [r] = await sql<{ super: boolean; createdb: boolean; createrole: boolean; repl: boolean; bypass: boolean; login: boolean; limit: number }[]>`
+    select rolsuper as super, rolcreatedb as createdb, rolcreaterole as createrole, rolreplication as repl,
+           rolbypassrls as bypass, rolcanlogin as login, rolconnlimit as limit
+    from pg_roles where rolname = ${c.name}`;
+  if (!r) return ['the role was missing'];
+  const problems = [];
+  if ((await ownedBy(sql, 'role', c.name)) !== 'ours') problems.push('its silo mark was missing');
+  for (const [flag, label] of [[r.super, 'superuser'], [r.createdb, 'createdb'], [r.createrole, 'createrole'], [r.repl, 'replication'], [r.bypass, 'bypassrls']] as const) {
+    if (flag) problems.push(`it had ${label}`);
+  }
+  if (!r.login) problems.push('it could not log in');
+  if (r.limit !== connectionLimit(c.cfg)) problems.push(`its connection limit was ${r.limit}`);
+  if (problems.length === 0 && (await ownedBy(sql, 'database', c.name)) !== 'missing') {
+    const failed = await opensAsTenant(c);
+    if (failed) problems.push(`its password did not open its database (${failed})`);
+  }
+  return problems;
+}
+
+async function grantProblems(c: Ctx): Promise<string[]> {
+  const sql = await admin(c);
+  const rows = await sql<{ owner: string; grantee: string | null; privilege: string }[]>`
+    select pg_get_userbyid(d.datdba) as owner, case when a.grantee = 0 then null else pg_get_userbyid(a.grantee) end as grantee, a.privilege_type as privilege
+    from pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a where d.datname = ${c.name}`;
+  const problems = [];
+  if (rows[0] && rows[0].owner !== c.name) problems.push(`it was owned by ${rows[0].owner}`);
+  const connect = rows.filter((r) => r.privilege === 'CONNECT');
+  if (connect.some((r) => r.grantee === null)) problems.push('PUBLIC could connect');
+  const others = [...new Set(connect.map((r) => r.grantee).filter((g): g is string => g !== null && g !== c.name))];
+  if (others.length) problems.push(`${others.join(', ')} could connect`);
+  if (!connect.some((r) => r.grantee === c.name)) problems.push('the role could not connect');
+  return problems;
+}
+
+const steps: Step<Ctx>[] = [
+  {
+    name: 'registry',
+    done: (c) => c.reg.tenants[c.name]?.state === 'ready',
+    async run(c) {
+      const t = c.reg.tenants[c.name]!;
+      if (t.state === 'removing') throw new SiloError(`tenant "${c.name}" is half removed: finish it with silo tenant remove ${c.name} --yes`);
+      await createTenant(c.cfg, c.name);
+      c.reg = readRegistry(c.paths.registry);
+      c.notes.set('registry', 'its creation had not finished: completed');
+    },
+  },
+  {
+    name: 'password-file',
+    done: (c) => {
+      try {
+        return (statSync(c.paths.tenantPassword(c.name)).mode & 0o777) === 0o600;
+      } catch {
+        return false;
+      }
+    },
+    run(c) {
+      const file = c.paths.tenantPassword(c.name);
+      if (readSecret(file) === undefined) {
+        writeSecret(file, generatePassword());
+        c.notes.set('password-file', 'it was missing: a new password was written (the role follows)');
+      } else {
+        c.notes.set('password-file', `its mode was ${(statSync(file).mode & 0o777).toString(8)}: now 600`);
+        chmodSync(file, 0o600);
+      }
+    },
+  },
+  {
+    name: 'role',
+    done: async (c) => {
+      const problems = await roleProblems(c);
+      if (problems.length) c.notes.set('role', problems.join('; '));
+      return problems.length === 0;
+    },
+    async run(c) {
+      const password = readSecret(c.paths.tenantPassword(c.name))!;
+      await ensureRole(await admin(c), c.name, password, { connectionLimit: connectionLimit(c.cfg), adopt: true });
+    },
+  },
+  {
+    name: 'database',
+    done: async (c) => (await ownedBy(await admin(c), 'database', c.name)) === 'ours',
+    async run(c) {
+      const exists = (await ownedBy(await admin(c), 'database', c.name)) !== 'missing';
+      await ensureDatabase(await admin(c), c.name, { adopt: true });
+      c.notes.set('database', exists ? 'its silo mark was missing' : `it was missing: re-created empty (bring its data back with silo tenant restore ${c.name} --latest --yes)`);
+    },
+  },
+  {
+    name: 'connections',
+    done: async (c) => (await allowsConnections(await admin(c), c.name)) === true,
+    async run(c) {
+      await setAllowConnections(await admin(c), c.name, true);
+      c.notes.set('connections', 'it refused connections: allowed again');
+    },
+  },
+  {
+    name: 'grants',
+    done: async (c) => {
+      const problems = await grantProblems(c);
+      if (problems.length) c.notes.set('grants', problems.join('; '));
+      return problems.length === 0;
+    },
+    async run(c) {
+      const sql = await admin(c);
+      const db = ident(c.name);
+      await sql.unsafe(`alter database ${db} owner to ${ident(c.name)}`);
+      const rows = await sql<{ grantee: string }[]>`
+        select distinct pg_get_userbyid(a.grantee) as grantee from pg_database d, aclexplode(d.datacl) a
+        where d.datname = ${c.name} and a.grantee <> 0 and a.grantee <> d.datdba`;
+      for (const r of rows) await sql.unsafe(`revoke all on database ${db} from ${ident(r.grantee)}`);
+      await sql.unsafe(`revoke all on database ${db} from public`);
+      await sql.unsafe(`grant connect, temporary on database ${db} to ${ident(c.name)}`);
+    },
+  },
+  {
+    name: 'schema',
+    done: async (c) => {
+      const known = Math.max(0, ...loadAppMigrations(c.cfg).map((m) => m.version));
+      const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
+      try {
+        const v = await appliedVersion(sql);
+        if (v !== known) c.notes.set('schema', `it was at version ${v} of ${known}`);
+        return v === known;
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+    },
+    async run(c) {
+      const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
+      try {
+        await migrate(sql, loadAppMigrations(c.cfg));
+      } finally {
+        await sql.end({ timeout: 2 });
+      }
+    },
+  },
+  {
+    name: 'worker',
+    done: async (c) => !c.live || (await running()).get(workerApp(c.name))?.pm2_env?.status === 'online',
+    async run(c) {
+      await ensureWorker(c.cfg, c.reg, c.name);
+      c.notes.set('worker', 'it was not running: started');
+    },
+  },
+  {
+    name: 'route',
+    done: async (c) => {
+      if (!c.live) return true;
+      const r = await probe(c.cfg.httpHost, c.cfg.httpPort, '/healthz', primaryHost(c.cfg, c.reg, c.name)).catch(() => undefined);
+      const suspended = r?.status === 503 && r.body.includes('"suspended":true');
+      return c.reg.tenants[c.name]!.suspended ? suspended : r?.status === 200;
+    },
+    async run(c) {
+      await syncProxy(c.cfg, c.reg, true);
+      if (!c.reg.tenants[c.name]!.suspended) await waitThroughProxy(c.cfg, c.name, primaryHost(c.cfg, c.reg, c.name));
+      c.notes.set('route', 'its host did not answer through the proxy: re-rendered and reloaded');
+    },
+  },
+];
+
+export interface RepairResult {
+  tenant: string;
+  ok: boolean;
+  findings: Finding[];
+  error?: string;
+}
+
+export async function repairTenant(cfg: SiloConfig, name: string): Promise<RepairResult> {
+  validateTenantName(name);
+  const paths = homePaths(cfg.home);
+  return withRegistryLock(paths.registry, async () => {
+    const reg = readRegistry(paths.registry);
+    if (!reg.tenants[name]) throw new SiloError(`no tenant named "${name}"`);
+    const c: Ctx = { cfg, name, paths, reg, live: await stackIsUp(), notes: new Map() };
+    const findings: Finding[] = [];
+    try {
+      const reports = await runSteps('repair', steps, c);
+      for (const r of reports) findings.push({ check: r.step, fixed: r.acted, ...(r.acted ? { detail: c.notes.get(r.step) } : {}) });
+      return { tenant: name, ok: true, findings };
+    } catch (err) {
+      return { tenant: name, ok: false, findings, error: (err as Error).message };
+    } finally {
+      await c.server?.release();
+    }
+  });
+}
+
+export async function repairAll(cfg: SiloConfig): Promise<RepairResult[]> {
+  const names = Object.keys(readRegistry(homePaths(cfg.home).registry).tenants).sort();
+  const results: RepairResult[] = [];
+  for (const name of names) results.push(await repairTenant(cfg, name));
+  return results;
+}
