@@ -16,7 +16,7 @@
  *      started by plain node, module import costs; variants of the worker (prototypes
  *      of src/ changes: log level, pool size, fork mode), then `silo up` restores it.
  *   D. the remaining tenants created hot (onboarding samples), idle memory with 50.
- *   E. `silo migrate` over all tenants with an extra migration (SILO_MIGRATIONS_DIR).
+ *   E. `silo migrate` over all tenants with an extra migration (SILO_APP: the polls app plus one migration).
  * Compared cases run as interleaved groups (lib/load.mjs): BENCH_ROUNDS rounds of
  * BENCH_SLICE seconds each per case, warm-up in round 1 only.
  * Tunables (environment): BENCH_ROUNDS=2 BENCH_SLICE=3 BENCH_WARMUP=1 BENCH_CONNECTIONS=50
@@ -35,6 +35,25 @@ import { measureGroup, getPolls, postVotes } from './lib/load.mjs';
 import { damonPageout, makeCpuProbe, memoryDetail, memoryOf, processTable, psRss, sumMemory, tree } from './lib/procs.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { httpRequest, now, percentiles, round, run, sleep, waitExit, waitUntil } from './lib/util.mjs';
+
+/**
+ * The bundled polls app as its own app folder (for SILO_APP or `silo deploy`) with one
+ * extra migration, so `silo migrate` and `silo deploy` do real work.
+ */
+function benchApp(dir, version, migrationName, migrationSql) {
+  mkdirSync(join(dir, 'migrations'), { recursive: true });
+  const appMigrations = join(root, 'dist', 'app', 'migrations');
+  const existing = readdirSync(appMigrations).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
+  for (const f of existing) copyFileSync(join(appMigrations, f), join(dir, 'migrations', f));
+  const nextVersion = existing.length + 1;
+  writeFileSync(join(dir, 'migrations', `${String(nextVersion).padStart(4, '0')}_bench_${migrationName}.sql`), `-- bench only\n${migrationSql}\n`);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-polls', version, type: 'module', main: 'index.js' }));
+  writeFileSync(
+    join(dir, 'index.js'),
+    `export { name, plugin, seed } from ${JSON.stringify(join(root, 'dist', 'app', 'index.js'))};\nexport const migrationsDir = new URL('./migrations/', import.meta.url).pathname;\n`,
+  );
+  return { dir, nextVersion };
+}
 
 const num = (name, dflt) => (process.env[name] === undefined || process.env[name] === '' ? dflt : Number(process.env[name]));
 const P = {
@@ -635,17 +654,8 @@ try {
 
   // ----- E. migrate ------------------------------------------------------------------
   log(`E: silo migrate over ${P.totalTenants} tenants`);
-  const migDir = join(stack.home, 'bench-migrations');
-  mkdirSync(migDir, { recursive: true });
-  const appMigrations = join(root, 'dist', 'app', 'migrations');
-  const existing = readdirSync(appMigrations).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
-  for (const f of existing) copyFileSync(join(appMigrations, f), join(migDir, f));
-  const nextVersion = existing.length + 1;
-  writeFileSync(
-    join(migDir, `${String(nextVersion).padStart(4, '0')}_bench_votes_voter_index.sql`),
-    '-- bench only: a harmless extra migration so `silo migrate` does real work\ncreate index votes_voter on votes (voter);\n',
-  );
-  const migEnv = { SILO_MIGRATIONS_DIR: migDir };
+  const { dir: migApp, nextVersion } = benchApp(join(stack.home, 'bench-app'), '0.0.2', 'votes_voter_index', 'create index votes_voter on votes (voter);');
+  const migEnv = { SILO_APP: migApp };
   const mig = await stack.cli(['migrate', '--json'], migEnv);
   const migResults = JSON.parse(mig.stdout.slice(mig.stdout.indexOf('[')));
   const migOk = migResults.filter((r) => r.ok && r.to === nextVersion).length;

@@ -3,11 +3,23 @@
  * the same JSON-schema mechanism the worker uses (env-schema, under @fastify/env).
  */
 import envSchema from 'env-schema';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-/** The project folder (works from src/ under tap and from dist/ under node). */
+/** silo's own folder (works from src/ under tap and from dist/ under node). */
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The folder of the project silo runs for: the nearest folder from `cwd` up holding a
+ * package.json (a team's app repository that depends on silo, or silo's own checkout).
+ */
+export function projectFolder(cwd: string = process.cwd()): string {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(cwd);
+  }
+}
 
 const schema = {
   type: 'object',
@@ -26,7 +38,9 @@ const schema = {
     SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
     SILO_POOL_MAX: { type: 'integer', minimum: 1, maximum: 50, default: 4 },
     SILO_MIGRATE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
-    SILO_MIGRATIONS_DIR: { type: 'string', minLength: 1 },
+    // The tenant app: a folder, an entry file or an installed package name (see
+    // src/apps/resolve.ts). Unset means the bundled polls sample.
+    SILO_APP: { type: 'string', minLength: 1 },
     SILO_WORKER_MAX_MEMORY: { type: 'string', default: '200M', pattern: '^[0-9]+[KMG]$' },
     // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
     // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
@@ -45,7 +59,8 @@ export interface SiloConfig {
   workerPortBase: number;
   poolMax: number;
   migrateConcurrency: number;
-  migrationsDir?: string;
+  /** SILO_APP: a path made absolute, or a package name; undefined means the bundled sample. */
+  app?: string;
   workerMaxMemory: string;
   workerNodeArgs: string[];
 }
@@ -61,12 +76,17 @@ interface RawEnv {
   SILO_WORKER_PORT_BASE: number;
   SILO_POOL_MAX: number;
   SILO_MIGRATE_CONCURRENCY: number;
-  SILO_MIGRATIONS_DIR?: string;
+  SILO_APP?: string;
   SILO_WORKER_MAX_MEMORY: string;
   SILO_WORKER_NODE_ARGS: string;
 }
 
+const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
+  if (env.SILO_MIGRATIONS_DIR) {
+    throw new Error('SILO_MIGRATIONS_DIR is gone: set SILO_APP to your app (its module exports migrationsDir)');
+  }
   let raw: RawEnv;
   try {
     raw = envSchema<RawEnv>({ schema, data: env, dotenv: false });
@@ -74,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     throw new Error(`invalid configuration: ${(err as Error).message}`);
   }
   return {
-    home: resolve(raw.SILO_HOME ?? resolve(projectRoot, '.silo')),
+    home: resolve(raw.SILO_HOME ?? join(projectFolder(), '.silo')),
     domain: raw.SILO_DOMAIN,
     httpPort: raw.SILO_HTTP_PORT,
     httpHost: raw.SILO_HTTP_HOST,
@@ -84,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     workerPortBase: raw.SILO_WORKER_PORT_BASE,
     poolMax: raw.SILO_POOL_MAX,
     migrateConcurrency: raw.SILO_MIGRATE_CONCURRENCY,
-    migrationsDir: raw.SILO_MIGRATIONS_DIR ? resolve(raw.SILO_MIGRATIONS_DIR) : undefined,
+    app: raw.SILO_APP ? (isPath(raw.SILO_APP) ? resolve(raw.SILO_APP) : raw.SILO_APP) : undefined,
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
   };

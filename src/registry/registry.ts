@@ -37,12 +37,21 @@ export interface TenantEntry {
   suspended?: Suspension;
   /** a move under way (or whose source copy is not dropped yet): the server it leaves */
   moving?: { from: string; to: string };
+  /** The app release this tenant runs (`silo deploy`); unset: the stack's app (SILO_APP). */
+  release?: TenantRelease;
 }
 
 export interface Suspension {
   by: 'operator' | 'restore' | 'move';
   message?: string;
   since: string;
+}
+
+export interface TenantRelease {
+  /** A release under $SILO_HOME/releases/<id>/ */
+  id: string;
+  /** The release before it (what `silo rollback` returns to); unset: the stack's app. */
+  previous?: string;
 }
 
 export interface Registry {

@@ -22,8 +22,8 @@ const RECORDED = {
   poolMax: 'SILO_POOL_MAX',
   workerMaxMemory: 'SILO_WORKER_MAX_MEMORY',
   workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
-  // The app (SILO_APP, and SILO_MIGRATIONS_DIR before it) belongs here too.
-  migrationsDir: 'SILO_MIGRATIONS_DIR',
+  // The stack's app: what a tenant without a release runs, whichever shell reloads it.
+  app: 'SILO_APP',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

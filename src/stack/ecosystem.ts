@@ -14,6 +14,8 @@ import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
 import type { ProxyDriver } from '../proxy/driver.js';
+import { tenantAppEntry } from '../tenant/app-migrations.js';
+import { APP_ERROR_EXIT } from '../worker/load-app.js';
 
 export const NAMESPACE = 'silo';
 export const PROXY_APP = 'proxy';
@@ -84,6 +86,8 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
         kill_timeout: SHUTDOWN_GRACE_MS + 3000,
         max_memory_restart: t.maxMemory ?? cfg.workerMaxMemory,
         exp_backoff_restart_delay: 100,
+        // An app that cannot load or register exits with this code: not restarted in a loop.
+        stop_exit_codes: [APP_ERROR_EXIT],
         // PM2's monitoring agent and source-map support cost ~7 MB of RSS per worker
         // (measured by npm run bench) and nothing silo uses.
         pmx: false,
@@ -105,6 +109,8 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           DB_POOL_MAX: String(cfg.poolMax),
           SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
           LOG_LEVEL: 'info',
+          // The tenant's release, or the stack's app; empty: the bundled sample.
+          APP_MODULE: tenantAppEntry(cfg, t) ?? '',
         },
         ...logFiles(cfg, workerApp(name)),
       };

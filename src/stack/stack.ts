@@ -17,7 +17,7 @@ import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
-import { seedDemo } from '../app/demo.js';
+import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
 import { isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
@@ -86,12 +86,13 @@ async function startMissing(cfg: SiloConfig, driver: ProxyDriver, log: Log) {
 
   // 2. Demo tenants on an empty registry (or one whose first demo creation was interrupted).
   if (!Object.values(reg.tenants).some((t) => t.state === 'ready')) {
+    const app = await importStackApp(cfg);
     for (const name of DEMO_TENANTS) {
       await createTenant(cfg, name);
       reg = readRegistry(paths.registry);
       const sql = connectAs(tenantCredentials(cfg, reg, name));
       try {
-        await seedDemo(sql, name);
+        await app.seed?.(sql, name);
       } finally {
         await sql.end({ timeout: 5 });
       }

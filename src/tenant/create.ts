@@ -217,7 +217,7 @@ function prepare(c: CreateContext): void {
 
 export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOptions = {}): Promise<CreateResult> {
   validateTenantName(name);
-  const migrations = loadAppMigrations(cfg);
+  const migrations = await loadAppMigrations(cfg);
   const paths = homePaths(cfg.home);
   await ensureDefaultServer(cfg);
 

@@ -43,13 +43,14 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
 
 export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {}): Promise<TenantMigration[]> {
   const paths = homePaths(cfg.home);
-  const migrations = loadAppMigrations(cfg);
   const reg = readRegistry(paths.registry);
   let names = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
   if (opts.tenant) {
     if (!reg.tenants[opts.tenant]) throw new SiloError(`no tenant named "${opts.tenant.slice(0, 40)}"`);
     names = [opts.tenant];
   }
+  // Each tenant follows the migrations of the app it runs (its release, or the stack's).
+  const migrations = new Map(await Promise.all(names.map(async (n) => [n, await loadAppMigrations(cfg, reg.tenants[n])] as const)));
 
   // Make sure each server involved is up (starting the embedded one if the stack is down).
   const servers = new Map<string, OpenServer | Error>();
@@ -71,7 +72,7 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
       } else {
         const sql = connectAs(tenantCredentials(cfg, reg, tenant));
         try {
-          const { from, to } = await migrate(sql, migrations);
+          const { from, to } = await migrate(sql, migrations.get(tenant)!);
           r = { tenant, ok: true, from, to };
         } catch (err) {
           r = { tenant, ok: false, error: (err as Error).message };

@@ -190,7 +190,7 @@ const steps: Step<Ctx>[] = [
   {
     name: 'schema',
     done: async (c) => {
-      const known = Math.max(0, ...loadAppMigrations(c.cfg).map((m) => m.version));
+      const known = Math.max(0, ...(await loadAppMigrations(c.cfg, c.reg.tenants[c.name])).map((m) => m.version));
       const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
       try {
         const v = await appliedVersion(sql);
@@ -203,7 +203,7 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
       try {
-        await migrate(sql, loadAppMigrations(c.cfg));
+        await migrate(sql, await loadAppMigrations(c.cfg, c.reg.tenants[c.name]));
       } finally {
         await sql.end({ timeout: 2 });
       }

@@ -151,7 +151,7 @@ const steps: Step<Ctx>[] = [
   {
     name: 'check-restored',
     async run(c) {
-      const migrations = loadAppMigrations(c.cfg);
+      const migrations = await loadAppMigrations(c.cfg, c.reg?.tenants[c.name]);
       const known = Math.max(0, ...migrations.map((m) => m.version));
       const sql = connectAs({ ...tenantCredentials(c.cfg, c.reg!, c.name), database: sideName(c.name, 'restore') });
       try {

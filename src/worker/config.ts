@@ -48,6 +48,9 @@ export const configSchema = {
     // is an IPC message to the daemon): off by default; errors and 5xx are always logged.
     LOG_REQUESTS: { type: 'boolean', default: false },
     BODY_LIMIT: { type: 'integer', minimum: 1024, maximum: 10485760, default: 65536 },
+    // Absolute path of the tenant app's entry module (its release); empty means the
+    // bundled polls sample.
+    APP_MODULE: { type: 'string', maxLength: 4096, default: '' },
   },
 } as const;
 
@@ -70,6 +73,7 @@ interface RawEnv {
   LOG_LEVEL: LogLevel;
   LOG_REQUESTS: boolean;
   BODY_LIMIT: number;
+  APP_MODULE: string;
 }
 
 export interface DbConfig {
@@ -96,6 +100,8 @@ export interface WorkerConfig {
   logLevel: LogLevel;
   logRequests: boolean;
   bodyLimit: number;
+  /** The app's entry module; undefined means the bundled sample. */
+  appModule?: string;
 }
 
 /** A configuration problem; its message is one line meant for a human. */
@@ -161,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: raw.LOG_LEVEL,
     logRequests: raw.LOG_REQUESTS,
     bodyLimit: raw.BODY_LIMIT,
+    appModule: raw.APP_MODULE || undefined,
   };
 }
 

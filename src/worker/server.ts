@@ -2,17 +2,18 @@
  * The process PM2 runs, one per tenant (`node dist/worker/server.js`). Process concerns
  * only: read the configuration, build the worker, listen, tell PM2 we are ready, and
  * close gracefully on SIGINT/SIGTERM (finish in-flight requests, close the pool) within
- * SHUTDOWN_GRACE_MS. Any failure to start is one line on stderr and exit code 1.
+ * SHUTDOWN_GRACE_MS. Any failure to start is one line on stderr and a non-zero exit (78
+ * for an app that cannot load or register, which PM2 is told not to restart).
  */
 import closeWithGrace from 'close-with-grace';
-import { app } from '../app/index.js';
 import { buildWorker } from './app.js';
+import { APP_ERROR_EXIT, loadApp } from './load-app.js';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.js';
 import { isDriverWriteAfterClose } from './db.js';
 
-function fail(message: string): never {
+function fail(message: string, code = 1): never {
   process.stderr.write(`silo worker: ${message.replace(/\s+/g, ' ').trim()}\n`);
-  process.exit(1);
+  process.exit(code);
 }
 
 async function main(): Promise<void> {
@@ -24,7 +25,14 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const fastify = buildWorker(config, { app });
+  // A broken app exits with APP_ERROR_EXIT, which PM2 does not restart (no crash loop).
+  let fastify: ReturnType<typeof buildWorker>;
+  try {
+    fastify = buildWorker(config, { app: await loadApp(config.appModule) });
+    await fastify.ready();
+  } catch (err) {
+    fail(`the tenant app cannot start: ${(err as Error).message}`, APP_ERROR_EXIT);
+  }
 
   const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
     if (err) fastify.log.error({ err }, 'closing after an unexpected error');

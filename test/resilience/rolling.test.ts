@@ -6,10 +6,7 @@
  */
 import t from 'tap';
 import { Agent } from 'node:http';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { root } from '../helpers/silo-home.js';
+import { pollsApp } from '../helpers/polls-app.js';
 import { startStack } from '../helpers/stack.js';
 import { loops, printFigures, restarts, send, serverUrl, sleep, withTenantDb } from '../helpers/resilience.js';
 
@@ -93,12 +90,9 @@ await t.test('silo reload, then silo migrate, under votes and reads on every ten
 
   await sleep(1000);
   // A real migration the running code tolerates (a column and an index), applied live.
-  const dir = mkdtempSync(join(tmpdir(), 'silo-migrations-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(join(root, 'src', 'app', 'migrations'), dir, { recursive: true });
-  writeFileSync(join(dir, '0002_resilience.sql'), 'alter table votes add column source text;\ncreate index votes_voter on votes (voter);\n');
+  const dir = pollsApp(t, { migrations: { '0002_resilience.sql': 'alter table votes add column source text;\ncreate index votes_voter on votes (voter);\n' } });
   const m0 = performance.now();
-  const migrate = await stack.cli(['migrate'], { SILO_MIGRATIONS_DIR: dir });
+  const migrate = await stack.cli(['migrate'], { SILO_APP: dir });
   const migrateMs = performance.now() - m0;
   t.equal(migrate.code, 0, `silo migrate: ${migrate.stderr}`);
   t.match(migrate.stdout, /2 of 2 tenants up to date, 0 failed/);

@@ -3,10 +3,8 @@
  * command exits 1 and names the one.
  */
 import t from 'tap';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeSiloHome, root } from '../helpers/silo-home.js';
+import { makeSiloHome } from '../helpers/silo-home.js';
+import { pollsApp } from '../helpers/polls-app.js';
 import { createTenant } from '../../src/tenant/create.js';
 import { mapLimit } from '../../src/tenant/migrate.js';
 import { readRegistry } from '../../src/registry/registry.js';
@@ -20,16 +18,13 @@ t.test('migrate continues past a failing tenant and names it', async (t) => {
   await mapLimit(names, 4, (n) => createTenant(silo.cfg, n));
 
   // A new migration the app ships; tenant t07 already has a table of that name.
-  const dir = mkdtempSync(join(tmpdir(), 'silo-mig-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(join(root, 'src', 'app', 'migrations'), dir, { recursive: true });
-  writeFileSync(join(dir, '0002_poll_tags.sql'), 'create table poll_tags (poll_id bigint references polls(id), tag text not null);');
+  const dir = pollsApp(t, { migrations: { '0002_poll_tags.sql': 'create table poll_tags (poll_id bigint references polls(id), tag text not null);' } });
   const reg = readRegistry(homePaths(silo.cfg.home).registry);
   const t07 = connectAs(tenantCredentials(silo.cfg, reg, 't07'));
   await t07`create table poll_tags (id int)`;
   await t07.end();
 
-  const run = await silo.cli(['migrate'], { SILO_MIGRATIONS_DIR: dir });
+  const run = await silo.cli(['migrate'], { SILO_APP: dir });
   t.equal(run.code, 1);
   t.equal(run.stderr.trim().split('\n').pop(), 'silo: migration failed for t07');
   t.match(run.stdout, /t07: FAILED: relation "poll_tags" already exists/);
@@ -38,13 +33,13 @@ t.test('migrate continues past a failing tenant and names it', async (t) => {
   const after = readRegistry(homePaths(silo.cfg.home).registry);
   for (const n of names) t.equal(after.tenants[n]!.schemaVersion, n === 't07' ? 1 : 2, `${n} schema version`);
 
-  const again = await silo.cli(['migrate', '--tenant', 't01'], { SILO_MIGRATIONS_DIR: dir });
+  const again = await silo.cli(['migrate', '--tenant', 't01'], { SILO_APP: dir });
   t.equal(again.code, 0);
   t.match(again.stdout, /t01: up to date \(version 2\)/);
 
   const racing = await Promise.all([
-    silo.cli(['migrate', '--tenant', 't07'], { SILO_MIGRATIONS_DIR: join(root, 'src', 'app', 'migrations') }),
-    silo.cli(['migrate', '--tenant', 't07'], { SILO_MIGRATIONS_DIR: join(root, 'src', 'app', 'migrations') }),
+    silo.cli(['migrate', '--tenant', 't01'], { SILO_APP: dir }),
+    silo.cli(['migrate', '--tenant', 't01'], { SILO_APP: dir }),
   ]);
   t.same(racing.map((r) => r.code), [0, 0], 'two racing runs both succeed');
 });

@@ -4,6 +4,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { down, reload, status, up } from '../../stack/stack.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
+import { checkStackApp } from '../../apps/stack-app.js';
 
 export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
   program
@@ -11,6 +12,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .description('start the embedded database, every tenant worker and the proxy; print the URLs')
     .action(async () => {
       const cfg = config({ forUp: true });
+      await checkStackApp(cfg);
       const r = await up(cfg, (l) => printLine(l));
       printLine(r.already ? 'the stack is already up:' : 'silo is up:');
       for (const url of r.urls) printLine(`  ${url}`);

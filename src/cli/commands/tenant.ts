@@ -8,6 +8,7 @@ import { readRegistry } from '../../registry/registry.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
 import { printJson, printLine, printTable } from '../output.js';
+import { checkStackApp } from '../../apps/stack-app.js';
 import { group } from './group.js';
 
 export function register(program: Command, config: () => SiloConfig): void {
@@ -21,6 +22,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
     .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string }) => {
       const cfg = config();
+      await checkStackApp(cfg);
       const result = await createTenant(cfg, name, {
         domains: opts.domain.length ? opts.domain : undefined,
         server: opts.server,

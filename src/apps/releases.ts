@@ -1,0 +1,113 @@
+/**
+ * Releases: immutable snapshots of a tenant app under $SILO_HOME/releases/<id>/, where
+ * <id> is the first 16 hex digits of a SHA-256 over the app's files (path and content,
+ * node_modules, .git and .silo left out of the hash). The snapshot copies the whole
+ * folder, node_modules included, so a release keeps running the dependencies it was
+ * deployed with whatever happens to the team's folder afterwards.
+ *
+ * Registering the same content twice gives the same release. A snapshot is written to a
+ * temporary folder and renamed into place, so a release folder is always complete.
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import type { SiloConfig } from '../common/config.js';
+import { SiloError } from '../common/errors.js';
+import { checkApp } from './check.js';
+import { resolveApp } from './resolve.js';
+
+export interface Release {
+  id: string;
+  /** The app's name (its `name` export). */
+  name: string;
+  /** package.json `version`, if any. */
+  version?: string;
+  hash: string;
+  /** Where it was deployed from. */
+  source: string;
+  /** Absolute path of the module a worker imports. */
+  entry: string;
+  migrationsDir: string;
+  latestMigration: number;
+  createdAt: string;
+}
+
+const SKIP = new Set(['node_modules', '.git', '.silo']);
+
+export const releasesDir = (cfg: SiloConfig) => join(cfg.home, 'releases');
+const releaseFile = (cfg: SiloConfig, id: string) => join(releasesDir(cfg), id, 'release.json');
+
+/** `notes@1.2.0 (3f2a9c1b7d4e55aa)` */
+export function describeRelease(r: Pick<Release, 'id' | 'name' | 'version'>): string {
+  return `${r.name}${r.version ? `@${r.version}` : ''} (${r.id})`;
+}
+
+export function readRelease(cfg: SiloConfig, id: string): Release {
+  if (!/^[0-9a-f]{16}$/.test(id)) throw new SiloError(`invalid release id "${id.slice(0, 40)}"`);
+  try {
+    return JSON.parse(readFileSync(releaseFile(cfg, id), 'utf8')) as Release;
+  } catch {
+    throw new SiloError(`release ${id} is missing from ${releasesDir(cfg)}`);
+  }
+}
+
+function hashFolder(dir: string, skip: (path: string) => boolean): string {
+  const hash = createHash('sha256');
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(d, entry.name);
+      if (skip(path)) continue;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        hash.update(relative(dir, path).split(sep).join('/')).update('\0').update(readFileSync(path)).update('\0');
+      }
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+/** Snapshot and check the app named by `spec`; returns the (possibly existing) release. */
+export async function registerRelease(cfg: SiloConfig, spec: string, from: string = process.cwd()): Promise<Release> {
+  const app = resolveApp(spec, from);
+  const home = resolve(cfg.home);
+  const skip = (path: string) => SKIP.has(path.slice(path.lastIndexOf(sep) + 1)) || resolve(path) === home;
+  const hash = hashFolder(app.dir, (p) => skip(p));
+  const id = hash.slice(0, 16);
+  if (existsSync(releaseFile(cfg, id))) return readRelease(cfg, id);
+
+  const target = join(releasesDir(cfg), id);
+  const tmp = join(releasesDir(cfg), `.tmp-${id}-${process.pid}`);
+  mkdirSync(releasesDir(cfg), { recursive: true });
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    // node_modules is copied (not hashed): the release runs the dependencies it was
+    // deployed with. Relative symlinks (npm's file: links) are made absolute by cpSync.
+    cpSync(app.dir, tmp, { recursive: true, filter: (src) => src === app.dir || !(['.git', '.silo'].includes(src.slice(src.lastIndexOf(sep) + 1)) || resolve(src) === home) });
+    const entry = join(tmp, relative(app.dir, app.entry));
+    const info = await checkApp(entry, spec);
+    const finalEntry = join(target, relative(app.dir, app.entry));
+    const migrationsDir = info.migrationsDir.startsWith(tmp) ? join(target, relative(tmp, info.migrationsDir)) : info.migrationsDir;
+    const release: Release = {
+      id,
+      name: info.name,
+      version: app.version,
+      hash,
+      source: app.dir,
+      entry: finalEntry,
+      migrationsDir,
+      latestMigration: info.latestMigration,
+      createdAt: new Date().toISOString(),
+    };
+    writeFileSync(join(tmp, 'release.json'), JSON.stringify(release, null, 2) + '\n');
+    try {
+      renameSync(tmp, target);
+    } catch (err) {
+      // Another deploy of the same content won the race: theirs is identical.
+      if (!existsSync(releaseFile(cfg, id))) throw err;
+    }
+    return readRelease(cfg, id);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
