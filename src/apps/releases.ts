@@ -111,3 +111,19 @@ export async function registerRelease(cfg: SiloConfig, spec: string, from: strin
     rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+/** What `status --json` and `tenant list --json` show: null for the stack's app. */
+export function releaseSummary(cfg: SiloConfig, id: string | undefined): { id: string; name: string; version?: string } | null {
+  if (!id) return null;
+  try {
+    const r = readRelease(cfg, id);
+    return { id: r.id, name: r.name, ...(r.version ? { version: r.version } : {}) };
+  } catch {
+    return { id, name: '(missing)' };
+  }
+}
+
+/** The short form for tables: `notes@1.2.0`, or `-` for the stack's app. */
+export function releaseShort(summary: ReturnType<typeof releaseSummary>): string {
+  return summary ? `${summary.name}${summary.version ? `@${summary.version}` : ''}` : '-';
+}

@@ -15,6 +15,7 @@ import * as stackCommands from './commands/stack.js';
 import * as serverCommands from './commands/server.js';
 import * as backupCommands from './commands/backup.js';
 import * as operationCommands from './commands/operations.js';
+import * as deployCommands from './commands/deploy.js';
 
 /** The environment's configuration with the stack's recorded settings applied. */
 function config(opts: { forUp?: boolean } = {}): SiloConfig {
@@ -33,7 +34,7 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands]) group.register(program, config);
+for (const group of [tenantCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

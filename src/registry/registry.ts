@@ -50,8 +50,8 @@ export interface Suspension {
 export interface TenantRelease {
   /** A release under $SILO_HOME/releases/<id>/ */
   id: string;
-  /** The release before it (what `silo rollback` returns to); unset: the stack's app. */
-  previous?: string;
+  /** What `silo rollback` returns to: a release id, null for the stack's app, unset: nothing. */
+  previous?: string | null;
 }
 
 export interface Registry {

@@ -29,7 +29,7 @@ export interface ProcessDescription {
   pid: number;
   pm_id: number;
   monit?: { memory: number; cpu: number };
-  pm2_env?: { status: string; restart_time: number; namespace?: string; pm_uptime?: number; unstable_restarts?: number };
+  pm2_env?: { status: string; restart_time: number; namespace?: string; pm_uptime?: number; unstable_restarts?: number; env?: Record<string, string> };
 }
 
 export function pm2Home(): string {

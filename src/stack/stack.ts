@@ -19,6 +19,7 @@ import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxy
 import * as pm2 from './pm2.js';
 import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
+import { releaseSummary } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
 import { isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
 
@@ -148,6 +149,8 @@ export interface TenantStatus {
   state: string;
   /** why the proxy answers this tenant's hosts 503 (operator, restore, move), if it does */
   suspended?: string;
+  /** the app release it runs (`silo deploy`); null: the stack's app */
+  release: ReturnType<typeof releaseSummary>;
 }
 
 export interface StackStatus {
@@ -192,6 +195,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           schemaVersion: t.schemaVersion,
           state: t.suspended ? 'suspended' : t.state,
           ...(t.suspended ? { suspended: t.suspended.by } : {}),
+          release: releaseSummary(cfg, t.release?.id),
         };
       }),
   };

@@ -5,6 +5,7 @@ import { down, reload, status, up } from '../../stack/stack.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
 import { checkStackApp } from '../../apps/stack-app.js';
+import { releaseShort } from '../../apps/releases.js';
 
 export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
   program
@@ -37,8 +38,8 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       for (const db of s.servers) printLine(`database ${db.name}: ${db.kind} ${db.status} on ${db.host}:${db.port}`);
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
-        s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion })),
-        ['name', 'state', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'url'],
+        s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
+        ['name', 'state', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
       );
     });
 

@@ -9,6 +9,7 @@ import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
 import { printJson, printLine, printTable } from '../output.js';
 import { checkStackApp } from '../../apps/stack-app.js';
+import { releaseShort, releaseSummary } from '../../apps/releases.js';
 import { group } from './group.js';
 
 export function register(program: Command, config: () => SiloConfig): void {
@@ -48,12 +49,13 @@ export function register(program: Command, config: () => SiloConfig): void {
           port: t.port,
           state: t.state,
           schemaVersion: t.schemaVersion,
+          release: releaseSummary(cfg, t.release?.id),
           hosts: tenantHosts(cfg, name, t),
           url: tenantUrl(cfg, name, t.domains),
         }));
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return printLine('no tenants yet: silo tenant create <name>');
-      printTable(rows.map((r) => ({ ...r, schema: r.schemaVersion })), ['name', 'server', 'port', 'state', 'schema', 'url']);
+      printTable(rows.map((r) => ({ ...r, schema: r.schemaVersion, release: releaseShort(r.release) })), ['name', 'server', 'port', 'state', 'schema', 'release', 'url']);
     });
 
   tenant
