@@ -4,6 +4,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { resumeTenant, suspendTenant } from '../../tenant/suspend.js';
 import { discardPrevious, restoreTenant } from '../../tenant/restore.js';
 import { SiloError } from '../../common/errors.js';
+import { moveTenant } from '../../tenant/move.js';
 import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.js';
 import { printJson, printLine } from '../output.js';
 import { group } from './group.js';
@@ -75,5 +76,22 @@ export function register(program: Command, config: () => SiloConfig): void {
       }
       const failed = results.filter((r) => !r.ok);
       if (failed.length) throw new SiloError(`repair failed for ${failed.map((r) => r.tenant).join(', ')}`);
+    });
+
+  tenant
+    .command('move <name>')
+    .description('move a tenant to another database server (suspended only during the final copy)')
+    .requiredOption('--to <server>', 'the server to move it to (silo server list)')
+    .option('--keep-source', 'keep its database on the old server (closed to its role)')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { to: string; keepSource?: boolean; json?: boolean }) => {
+      const r = await moveTenant(config(), name, { to: opts.to, keepSource: opts.keepSource, log: opts.json ? undefined : printLine });
+      if (opts.json) return printJson(r);
+      if (!r.moved) return printLine(`${name} already lives on ${r.to}`);
+      printLine(
+        `moved ${name} from ${r.from} to ${r.to} in ${Math.round(r.totalMs)} ms` +
+          (r.suspendedMs !== undefined ? `, unavailable for ${Math.round(r.suspendedMs)} ms` : '') +
+          (r.sourceKept ? `; its database on ${r.from} is kept` : ''),
+      );
     });
 }

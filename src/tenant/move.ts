@@ -1,0 +1,296 @@
+/**
+ * `silo tenant move <name> --to <server> [--keep-source]`: move a tenant's database to
+ * another PostgreSQL server. A first copy is made while the tenant serves (it proves the
+ * target: role, restore, schema); then the tenant is suspended, its sessions on the
+ * source are closed (a write still in flight fails unacknowledged, none is lost), and
+ * the final copy is made, checked table by table against the source, put in place on
+ * the target, the registry switched and the worker restarted on it; then it resumes.
+ * Until the registry switch the source is the tenant's database: any failure (a target
+ * that dies half-way) reopens it and resumes the tenant there. The registry records the
+ * move (`moving`), so an interrupted move is finished by running it again.
+ *
+ *   check          the tenant and the target exist; a move under way is to the same place
+ *   record-move    registry: moving = { from, to }
+ *   open-servers
+ *   reopen-source  before the switch: the tenant's role may log in on the source
+ *   target-role    the tenant's role on the target, same password and limits
+ *   first-copy     pg_dump | pg_restore into <name>_incoming on the target, as the role
+ *   suspend        the proxy answers 503 + Retry-After
+ *   close-source   the role may not log in on the source; its sessions are ended
+ *   final-copy     again, from a source nobody writes to
+ *   verify         schema version and the row count of every table equal the source's
+ *   promote        <name>_incoming becomes <name> on the target
+ *   switch         registry: the tenant lives on the target; its worker restarts there
+ *   resume
+ *   drop-source    its database and role on the source (--keep-source: kept, closed)
+ *   finish         registry: the move is over
+ */
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Sql } from 'postgres';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { validateServerName, validateTenantName } from '../common/names.js';
+import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
+import { readSecret } from '../common/secrets.js';
+import { connectAdmin, connectAs, ident } from '../postgres/admin.js';
+import { dropDatabase, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
+import { copyDatabase, findPgDump } from '../postgres/pg-dump.js';
+import { createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
+import { appliedVersion } from '../migrate/run.js';
+import { adminTarget, serverMajor } from './backup.js';
+import { connectionLimit } from './create.js';
+import { resumeTenant, suspendTenant } from './suspend.js';
+import { withTenantLock } from './tenant-lock.js';
+import { ensureWorker, running, stackIsUp } from '../stack/live.js';
+import { workerApp } from '../stack/ecosystem.js';
+import * as pm2 from '../stack/pm2.js';
+import { adminUrl } from '../servers/servers.js';
+import { runSteps, type Step } from './steps.js';
+import { SiloError } from '../common/errors.js';
+
+export interface MoveOptions {
+  to: string;
+  keepSource?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface MoveResult {
+  name: string;
+  from: string;
+  to: string;
+  moved: boolean;
+  bytes?: number;
+  totalMs: number;
+  /** ms during which the proxy answered the tenant's hosts 503 */
+  suspendedMs?: number;
+  sourceKept: boolean;
+}
+
+interface Ctx {
+  cfg: SiloConfig;
+  name: string;
+  opts: MoveOptions;
+  from: string;
+  reg: Registry;
+  source?: OpenServer;
+  target?: OpenServer;
+  password: string;
+  bytes?: number;
+  suspendedAt?: number;
+  suspendedMs?: number;
+  /** the registry already says the tenant lives on the target */
+  switched: boolean;
+  nothingToDo: boolean;
+  log: (line: string) => void;
+}
+
+const roleLogin = (sql: Sql, name: string, login: boolean) => sql.unsafe(`alter role ${ident(name)} ${login ? 'login' : 'nologin'}`);
+
+/** Row counts of every table of the tenant's schema. */
+async function tableCounts(sql: Sql): Promise<Record<string, number>> {
+  const tables = await sql<{ t: string }[]>`select quote_ident(relname) as t from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by 1`;
+  const counts: Record<string, number> = {};
+  for (const { t } of tables) counts[t] = Number((await sql.unsafe(`select count(*)::bigint as n from ${t}`))[0]!.n);
+  return counts;
+}
+
+/** Test hook: SILO_TEST_HOLD_AT=move:<point> makes the move wait at that point until the test removes the file it creates. */
+async function holdPoint(c: Ctx, point: string): Promise<void> {
+  if (process.env.SILO_TEST_HOLD_AT !== `move:${point}`) return;
+  const file = join(c.cfg.home, `hold-move-${point}`);
+  writeFileSync(file, String(process.pid));
+  while (existsSync(file)) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function copy(c: Ctx): Promise<void> {
+  const major = Math.max(await serverMajor(c.source!), await serverMajor(c.target!));
+  const [pgDump, pgRestore] = await Promise.all([findPgDump(major), findPgDump(major, 'pg_restore')]);
+  await createSide(c.target!.admin, c.name, 'incoming');
+  const t = c.target!.entry;
+  const d = await copyDatabase(pgDump, pgRestore, adminTarget(c.cfg, c.source!, c.name), {
+    host: t.host,
+    port: t.port,
+    user: c.name,
+    password: c.password,
+    database: sideName(c.name, 'incoming'),
+  });
+  c.bytes = d.bytes;
+}
+
+const steps: Step<Ctx>[] = [
+  {
+    name: 'check',
+    run(c) {
+      const t = c.reg.tenants[c.name];
+      if (!t || t.state !== 'ready') throw new SiloError(t ? `tenant "${c.name}" is ${t.state}, not ready` : `no tenant named "${c.name}"`);
+      if (!c.reg.servers[c.opts.to]) throw new SiloError(`unknown server "${c.opts.to}" (see silo server list)`);
+      if (t.moving && t.moving.to !== c.opts.to) throw new SiloError(`a move of "${c.name}" to "${t.moving.to}" is under way: finish it first (silo tenant move ${c.name} --to ${t.moving.to})`);
+      c.from = t.moving?.from ?? t.server;
+      c.switched = t.server === c.opts.to && t.moving !== undefined;
+      c.nothingToDo = t.server === c.opts.to && !t.moving;
+      const password = readSecret(homePaths(c.cfg.home).tenantPassword(c.name));
+      if (!password) throw new SiloError(`the password file of tenant "${c.name}" is missing (silo tenant repair ${c.name})`);
+      c.password = password;
+    },
+  },
+  {
+    name: 'record-move',
+    done: (c) => c.nothingToDo || c.reg.tenants[c.name]!.moving !== undefined,
+    async run(c) {
+      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+        reg.tenants[c.name]!.moving = { from: c.from, to: c.opts.to };
+      });
+    },
+  },
+  {
+    name: 'open-servers',
+    done: (c) => c.nothingToDo,
+    async run(c) {
+      c.source = await openServer(c.cfg, c.reg, c.from);
+      c.target = await openServer(c.cfg, c.reg, c.opts.to);
+    },
+  },
+  {
+    name: 'reopen-source',
+    done: (c) => c.nothingToDo || c.switched,
+    run: (c) => roleLogin(c.source!.admin, c.name, true),
+  },
+  {
+    name: 'target-role',
+    done: (c) => c.nothingToDo || c.switched,
+    run: (c) => ensureRole(c.target!.admin, c.name, c.password, { connectionLimit: connectionLimit(c.cfg) }),
+  },
+  {
+    name: 'first-copy',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await copy(c);
+      c.log(`copied ${c.name} to ${c.opts.to} (${c.bytes} bytes) while it serves; now the final copy`);
+    },
+  },
+  {
+    name: 'suspend',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await suspendTenant(c.cfg, c.name, { by: 'move' });
+      c.suspendedAt = performance.now();
+    },
+  },
+  {
+    name: 'close-source',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await roleLogin(c.source!.admin, c.name, false);
+      await c.source!.admin`select pg_terminate_backend(pid, 5000) from pg_stat_activity where usename = ${c.name} and pid <> pg_backend_pid()`;
+    },
+  },
+  {
+    name: 'final-copy',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await holdPoint(c, 'final-copy');
+      await copy(c);
+    },
+  },
+  {
+    name: 'verify',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      const src = connectAdmin(adminUrl(c.cfg, c.from), c.name);
+      const dst = connectAs({ host: c.target!.entry.host, port: c.target!.entry.port, user: c.name, password: c.password, database: sideName(c.name, 'incoming') });
+      try {
+        const [a, b] = await Promise.all([Promise.all([appliedVersion(src), tableCounts(src)]), Promise.all([appliedVersion(dst), tableCounts(dst)])]);
+        if (a[0] !== b[0]) throw new SiloError(`the copy on ${c.opts.to} is at schema version ${b[0]}, the source at ${a[0]}`);
+        if (JSON.stringify(a[1]) !== JSON.stringify(b[1])) throw new SiloError(`the copy on ${c.opts.to} differs from the source (rows: ${JSON.stringify(b[1])} vs ${JSON.stringify(a[1])})`);
+      } finally {
+        await Promise.all([src.end({ timeout: 2 }), dst.end({ timeout: 2 })]);
+      }
+    },
+  },
+  {
+    name: 'promote',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await swapIn(c.target!.admin, c.name, 'incoming');
+      await dropSide(c.target!.admin, c.name, 'previous'); // a copy an interrupted move had promoted
+    },
+  },
+  {
+    name: 'switch',
+    done: (c) => c.nothingToDo || c.switched,
+    async run(c) {
+      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+        reg.tenants[c.name]!.server = c.opts.to;
+        c.reg = reg;
+      });
+      c.switched = true;
+      // The worker's database settings change: it starts again from its new definition.
+      if (await stackIsUp()) {
+        if ((await running()).has(workerApp(c.name))) await pm2.remove(workerApp(c.name));
+        await ensureWorker(c.cfg, c.reg, c.name, new Map());
+      }
+    },
+  },
+  {
+    name: 'resume',
+    done: (c) => c.nothingToDo,
+    async run(c) {
+      await resumeTenant(c.cfg, c.name, 'move');
+      if (c.suspendedAt !== undefined) c.suspendedMs = performance.now() - c.suspendedAt;
+    },
+  },
+  {
+    name: 'drop-source',
+    done: (c) => c.nothingToDo || c.opts.keepSource === true,
+    async run(c) {
+      await dropDatabase(c.source!.admin, c.name);
+      await dropRole(c.source!.admin, c.name);
+    },
+  },
+  {
+    name: 'finish',
+    done: (c) => c.nothingToDo,
+    async run(c) {
+      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+        delete reg.tenants[c.name]!.moving;
+      });
+    },
+  },
+];
+
+/** Before the switch, a failed move leaves the tenant on its source, open and resumed. */
+async function rollBack(c: Ctx): Promise<void> {
+  if (c.source) await roleLogin(c.source.admin, c.name, true).catch(() => undefined);
+  await resumeTenant(c.cfg, c.name, 'move').catch(() => undefined);
+  if (c.target) await dropSide(c.target.admin, c.name, 'incoming').catch(() => undefined);
+  await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+    const t = reg.tenants[c.name];
+    if (t && t.server === c.from) delete t.moving;
+  }).catch(() => undefined);
+}
+
+export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOptions): Promise<MoveResult> {
+  validateTenantName(name);
+  validateServerName(opts.to);
+  return withTenantLock(cfg.home, name, async () => {
+    const started = performance.now();
+    const c: Ctx = { cfg, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', switched: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
+    try {
+      await runSteps('move', steps, c);
+    } catch (err) {
+      if (!c.from || c.nothingToDo) throw err;
+      if (!c.switched) {
+        await rollBack(c);
+        throw new SiloError(`moving "${name}" to "${opts.to}" failed: ${(err as Error).message}; it still serves from "${c.from}"`);
+      }
+      throw new SiloError(`moving "${name}" to "${opts.to}": ${(err as Error).message}; it now lives on "${opts.to}": run the same command again to finish`);
+    } finally {
+      await c.source?.release();
+      await c.target?.release();
+      rmSync(join(cfg.home, 'hold-move-final-copy'), { force: true });
+    }
+    return { name, from: c.from, to: opts.to, moved: !c.nothingToDo, bytes: c.bytes, totalMs: performance.now() - started, suspendedMs: c.suspendedMs, sourceKept: opts.keepSource === true };
+  });
+}
