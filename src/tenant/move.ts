@@ -43,8 +43,8 @@ import { adminTarget, serverMajor } from './backup.js';
 import { connectionLimit } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { withTenantLock } from './tenant-lock.js';
-import { ensureWorker, running, stackIsUp } from '../stack/live.js';
-import { workerApp } from '../stack/ecosystem.js';
+import { ensureWorker, running, stackIsUp, waitWorker } from '../stack/live.js';
+import { workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
 import { adminUrl } from '../servers/servers.js';
 import { runSteps, type Step } from './steps.js';
@@ -226,10 +226,14 @@ const steps: Step<Ctx>[] = [
         c.reg = reg;
       });
       c.switched = true;
-      // The worker's database settings change: it starts again from its new definition.
+      // The worker's database settings change: PM2 reloads it from its new definition
+      // (the new process is ready before the old one stops).
       if (await stackIsUp()) {
-        if ((await running()).has(workerApp(c.name))) await pm2.remove(workerApp(c.name));
-        await ensureWorker(c.cfg, c.reg, c.name, new Map());
+        const [app] = workerApps(c.cfg, c.reg, c.name);
+        if (app && (await running()).has(app.name)) {
+          await pm2.reloadApp(app);
+          await waitWorker(c.reg.tenants[c.name]!.port);
+        } else await ensureWorker(c.cfg, c.reg, c.name);
       }
     },
   },
