@@ -5,7 +5,9 @@
 import envSchema from 'env-schema';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { blockingFolder, isRoot } from '../isolation/reach.js';
 
 /** silo's own folder (works from src/ under tap and from dist/ under node). */
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,6 +85,18 @@ interface RawEnv {
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
 
+/**
+ * `.silo/` in the project; but under root with the project in a folder other users cannot
+ * enter (/root is 0700), the PostgreSQL and tenant users could not reach it, so the state
+ * goes to /var/lib/silo/<project>-<hash of its path> (root-owned; secrets stay 0600 there).
+ */
+export function defaultHome(project = projectFolder()): string {
+  const inProject = resolve(project, '.silo');
+  if (!isRoot() || !blockingFolder(inProject)) return inProject;
+  const id = createHash('sha256').update(resolve(project)).digest('hex').slice(0, 8);
+  return join('/var/lib/silo', `${basename(resolve(project))}-${id}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
   if (env.SILO_MIGRATIONS_DIR) {
     throw new Error('SILO_MIGRATIONS_DIR is gone: set SILO_APP to your app (its module exports migrationsDir)');
@@ -94,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     throw new Error(`invalid configuration: ${(err as Error).message}`);
   }
   return {
-    home: resolve(raw.SILO_HOME ?? join(projectFolder(), '.silo')),
+    home: resolve(raw.SILO_HOME ?? defaultHome()),
     domain: raw.SILO_DOMAIN,
     httpPort: raw.SILO_HTTP_PORT,
     httpHost: raw.SILO_HTTP_HOST,

