@@ -3,6 +3,7 @@
  * the same JSON-schema mechanism the worker uses (env-schema, under @fastify/env).
  */
 import envSchema from 'env-schema';
+import { Cron } from 'croner';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -47,6 +48,10 @@ const schema = {
     // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
     // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
     SILO_WORKER_NODE_ARGS: { type: 'string', default: '', pattern: '^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( +|$))*$' },
+    // Scheduled backups of every tenant: a cron expression (5 fields, or 6 with seconds
+    // first), run by the PM2 app `backups` that `silo up` starts; keep the newest n each.
+    SILO_BACKUP_CRON: { type: 'string', minLength: 9, maxLength: 100, pattern: '^[0-9A-Za-z*/,?#L -]+$' },
+    SILO_BACKUP_KEEP: { type: 'integer', minimum: 1, maximum: 100000 },
   },
 } as const;
 
@@ -65,6 +70,8 @@ export interface SiloConfig {
   app?: string;
   workerMaxMemory: string;
   workerNodeArgs: string[];
+  backupCron?: string;
+  backupKeep?: number;
 }
 
 interface RawEnv {
@@ -81,6 +88,8 @@ interface RawEnv {
   SILO_APP?: string;
   SILO_WORKER_MAX_MEMORY: string;
   SILO_WORKER_NODE_ARGS: string;
+  SILO_BACKUP_CRON?: string;
+  SILO_BACKUP_KEEP?: number;
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -121,5 +130,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     app: raw.SILO_APP ? (isPath(raw.SILO_APP) ? resolve(raw.SILO_APP) : raw.SILO_APP) : undefined,
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
+    backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
+    backupKeep: raw.SILO_BACKUP_KEEP,
   };
+}
+
+/** A cron expression croner (the scheduler PM2 uses too) accepts, or one line saying why not. */
+function checkCron(expr: string): string {
+  try {
+    new Cron(expr, { paused: true }).stop();
+  } catch (err) {
+    throw new Error(`invalid configuration: SILO_BACKUP_CRON "${expr}": ${(err as Error).message}`);
+  }
+  return expr;
 }

@@ -24,6 +24,9 @@ const RECORDED = {
   workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
   // The stack's app: what a tenant without a release runs, whichever shell reloads it.
   app: 'SILO_APP',
+  // Scheduled backups run as a PM2 app of the stack, from these.
+  backupCron: 'SILO_BACKUP_CRON',
+  backupKeep: 'SILO_BACKUP_KEEP',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

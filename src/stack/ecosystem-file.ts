@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { loadStackConfig } from '../registry/settings.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
-import { postgresApps, proxyApp, workerApps, type PM2App } from './ecosystem.js';
+import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from './ecosystem.js';
 import { proxyDriver } from '../proxy/driver.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
@@ -16,5 +16,6 @@ export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const driver = proxyDriver(homePaths(cfg.home).proxy, cfg.proxy);
   const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workerApps(cfg, registry)];
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
+  apps.push(...backupApps(cfg));
   return apps;
 }

@@ -19,6 +19,7 @@ import { APP_ERROR_EXIT } from '../worker/load-app.js';
 
 export const NAMESPACE = 'silo';
 export const PROXY_APP = 'proxy';
+export const BACKUP_APP = 'backups';
 export const workerApp = (tenant: string) => `tenant-${tenant}`;
 export const postgresApp = (server: string) => `postgres-${server}`;
 
@@ -134,4 +135,26 @@ export function proxyApp(cfg: SiloConfig, driver: ProxyDriver): PM2App {
     env,
     ...logFiles(cfg, PROXY_APP),
   };
+}
+
+/** Scheduled backups (SILO_BACKUP_CRON): one small process that runs `backup --all` on time. */
+export function backupApps(cfg: SiloConfig): PM2App[] {
+  if (!cfg.backupCron) return [];
+  return [
+    {
+      name: BACKUP_APP,
+      namespace: NAMESPACE,
+      script: join(projectRoot, 'dist', 'backup', 'scheduler-main.js'),
+      cwd: projectRoot,
+      exec_mode: 'fork',
+      autorestart: true,
+      exp_backoff_restart_delay: 1000,
+      kill_timeout: 5000,
+      filter_env: SCRUB,
+      // Its settings come from the registry (recorded by silo up); it reads the admin URLs
+      // from $SILO_HOME/secrets like any silo command.
+      env: { NODE_ENV: 'production', SILO_HOME: cfg.home },
+      ...logFiles(cfg, BACKUP_APP),
+    },
+  ];
 }

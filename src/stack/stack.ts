@@ -15,7 +15,7 @@ import { tenantHosts } from '../common/names.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
-import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
+import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
 import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
@@ -119,6 +119,15 @@ async function startMissing(cfg: SiloConfig, driver: ProxyDriver, log: Log) {
     started++;
     log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
   }
+
+  // 5. Scheduled backups, when SILO_BACKUP_CRON is set (a backups app without it goes).
+  for (const app of backupApps(cfg)) {
+    if (isOnline(before.get(app.name))) continue;
+    await pm2.startFresh(app);
+    started++;
+    log(`started ${app.name} (${cfg.backupCron})`);
+  }
+  if (!cfg.backupCron && before.has(BACKUP_APP)) await pm2.remove(BACKUP_APP);
   return { reg, started };
 }
 
@@ -157,6 +166,8 @@ export interface StackStatus {
   up: boolean;
   proxy: { kind: string; status: string; pid?: number; listen: string };
   servers: { name: string; kind: string; status: string; host: string; port: number; pid?: number }[];
+  /** scheduled backups (SILO_BACKUP_CRON), if set */
+  backups?: { schedule: string; keep?: number; status: string };
   tenants: TenantStatus[];
 }
 
@@ -176,6 +187,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
   return {
     up: isOnline(procs.get(PROXY_APP)),
     proxy: { kind: cfg.proxy, status: proxy.status, pid: proxy.pid, listen: `${cfg.httpHost}:${cfg.httpPort}` },
+    ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
     servers: Object.entries(reg.servers).map(([name, s]) => {
       const d = describe(postgresApp(name));
       return { name, kind: s.kind, host: s.host, port: s.port, status: s.kind === 'external' ? 'external' : d.status, pid: d.pid };

@@ -36,6 +36,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       if (opts.json) return printJson(s);
       printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
       for (const db of s.servers) printLine(`database ${db.name}: ${db.kind} ${db.status} on ${db.host}:${db.port}`);
+      if (s.backups) printLine(`backups: ${s.backups.status}, "${s.backups.schedule}"${s.backups.keep ? `, keeping ${s.backups.keep} per tenant` : ''}`);
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
         s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
