@@ -107,13 +107,17 @@ export const SERVER_WIDE_CATALOGS = [
   'pg_catalog.pg_stat_database_conflicts',
 ];
 
-/** `tenantDb`: an admin connection to the tenant's own database. True when every catalog is hidden. */
+/** `tenantDb`: an admin connection to the tenant's own database. Does PUBLIC still read any of them? */
+export async function serverCatalogsHidden(tenantDb: Sql): Promise<boolean> {
+  const [r] = await tenantDb<{ n: number }[]>`
+    select count(*)::int as n from unnest(${SERVER_WIDE_CATALOGS}::text[]) c
+    where has_table_privilege('public', c, 'select')`;
+  return r!.n === 0;
+}
+
+/** Revoke them from PUBLIC in this database; true when they are hidden afterwards. */
 export async function hideServerCatalogs(tenantDb: Sql): Promise<boolean> {
-  const visible = async () =>
-    (await tenantDb<{ n: number }[]>`
-      select count(*)::int as n from unnest(${SERVER_WIDE_CATALOGS}::text[]) c
-      where has_table_privilege('public', c, 'select')`)[0]!.n;
-  if ((await visible()) === 0) return true;
+  if (await serverCatalogsHidden(tenantDb)) return true;
   await tenantDb.unsafe(`revoke select on ${SERVER_WIDE_CATALOGS.join(', ')} from public`);
-  return (await visible()) === 0;
+  return serverCatalogsHidden(tenantDb);
 }

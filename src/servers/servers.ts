@@ -167,3 +167,13 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
   });
   return { name, host, port, version };
 }
+
+/** Run `fn` with an admin connection to one database of a server (e.g. a tenant's own). */
+export async function withAdminOn<T>(cfg: SiloConfig, server: string, database: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = connectAdmin(adminUrl(cfg, server), database);
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

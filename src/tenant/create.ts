@@ -10,6 +10,8 @@
  *   password      write its password file (0600)
  *   role          create or align its role (login, no privileges, connection limit)
  *   database      create its database, owned by the role; revoke CONNECT from PUBLIC
+ *   hide-catalogs in its database, revoke from PUBLIC the catalogs that list every
+ *                 database, role and session of the server (other tenants' names)
  *   migrate       apply the app's migrations, connected as the tenant's role
  *   mark-ready    record it as `ready`
  *   start-worker  if the stack is up: start its worker under PM2 (or restart it with
@@ -21,10 +23,10 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { isDomainName, normaliseHostName, tenantHosts, validateTenantName } from '../common/names.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { ensureDefaultServer, openServer, placeTenant, type OpenServer } from '../servers/servers.js';
+import { ensureDefaultServer, openServer, placeTenant, withAdminOn, type OpenServer } from '../servers/servers.js';
 import { allocatePort } from '../common/ports.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { ensureDatabase, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy } from '../postgres/tenant-ddl.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
@@ -130,6 +132,14 @@ export const createSteps: readonly Step<CreateContext>[] = [
     name: 'database',
     done: isReady,
     run: async (c) => ensureDatabase((await server(c)).admin, c.name, { adopt: true }),
+  },
+  {
+    name: 'hide-catalogs',
+    done: isReady,
+    async run(c) {
+      await server(c);
+      await withAdminOn(c.cfg, entryOf(c).server, c.name, hideServerCatalogs);
+    },
   },
   {
     name: 'migrate',

@@ -11,6 +11,7 @@
  *   database        exists (re-created empty and migrated if it was lost: restore it)
  *   connections     the database takes connections (a crashed swap may close it)
  *   grants          owned by the role; CONNECT for the role only, never PUBLIC or others
+ *   catalogs        the server-wide catalogs (other tenants' names) hidden in its database
  *   schema          migrated to the app's latest version
  *   worker          if the stack is up: online under PM2
  *   route           if the stack is up: its host answers through the proxy (or shows
@@ -22,11 +23,11 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
 import { readRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import { openServer, withAdminOn, type OpenServer } from '../servers/servers.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
 import { connectAs, ident } from '../postgres/admin.js';
-import { ensureDatabase, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy, serverCatalogsHidden } from '../postgres/tenant-ddl.js';
 import { allowsConnections, setAllowConnections } from '../postgres/side-database.js';
 import { appliedVersion, migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
@@ -185,6 +186,17 @@ const steps: Step<Ctx>[] = [
       for (const r of rows) await sql.unsafe(`revoke all on database ${db} from ${ident(r.grantee)}`);
       await sql.unsafe(`revoke all on database ${db} from public`);
       await sql.unsafe(`grant connect, temporary on database ${db} to ${ident(c.name)}`);
+    },
+  },
+  {
+    name: 'catalogs',
+    done: async (c) => {
+      await admin(c);
+      return withAdminOn(c.cfg, c.reg.tenants[c.name]!.server, c.name, serverCatalogsHidden);
+    },
+    async run(c) {
+      const hidden = await withAdminOn(c.cfg, c.reg.tenants[c.name]!.server, c.name, hideServerCatalogs);
+      c.notes.set('catalogs', hidden ? 'its role could list every database and role of the server: hidden' : "the server's admin is not a superuser: other tenants' names stay listable");
     },
   },
   {

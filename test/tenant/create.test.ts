@@ -55,9 +55,28 @@ t.test('tenant provisioning', async (t) => {
     await t.rejects(own.unsafe('create role sneaky'), { code: '42501' }, 'cannot create a role');
     await t.rejects(own`select * from pg_authid`, { code: '42501' }, 'cannot read pg_authid');
     await t.rejects(own.unsafe('alter role acme superuser'), { code: '42501' }, 'cannot make itself superuser');
-    const [flags] = await own`select rolsuper, rolcreatedb, rolcreaterole, rolconnlimit from pg_roles where rolname = 'acme'`;
+    const admin = connectAdmin(silo.adminUrl);
+    t.teardown(() => admin.end());
+    const [flags] = await admin`select rolsuper, rolcreatedb, rolcreaterole, rolconnlimit from pg_roles where rolname = 'acme'`;
     t.match(flags, { rolsuper: false, rolcreatedb: false, rolcreaterole: false });
     t.ok(flags!.rolconnlimit > 0, 'a connection limit is set');
+  });
+
+  await t.test("a tenant role cannot list the server's databases, roles or sessions (other tenants' names)", async (t) => {
+    const own = connectAs(tenantCredentials(cfg, readRegistry(paths.registry), 'acme'));
+    t.teardown(() => own.end());
+    for (const [what, query] of [
+      ['databases', 'select datname from pg_database'],
+      ['roles', 'select rolname from pg_roles'],
+      ['users', 'select usename from pg_user'],
+      ['role memberships', 'select roleid from pg_auth_members'],
+      ['sessions', 'select usename, datname from pg_stat_activity'],
+      ['database statistics', 'select datname from pg_stat_database'],
+    ]) {
+      await t.rejects(own.unsafe(query!), { code: '42501' }, `${what}: permission denied`);
+    }
+    const [mine] = await own`select current_database() as d, (select count(*)::int from polls) >= 0 as works`;
+    t.same(mine, { d: 'acme', works: true }, 'its own database and tables work as before');
   });
 
   await t.test('a creation interrupted after the role was made completes on re-run', async (t) => {
