@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { blockingFolder, isRoot } from '../isolation/reach.js';
+import { DURATION_PATTERN } from './duration.js';
 
 /** silo's own folder (works from src/ under tap and from dist/ under node). */
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,6 +53,8 @@ const schema = {
     // first), run by the PM2 app `backups` that `silo up` starts; keep the newest n each.
     SILO_BACKUP_CRON: { type: 'string', minLength: 9, maxLength: 100, pattern: '^[0-9A-Za-z*/,?#L -]+$' },
     SILO_BACKUP_KEEP: { type: 'integer', minimum: 1, maximum: 100000 },
+    // A worker idle this long is stopped; its next request starts it (0 = never).
+    SILO_HIBERNATE_AFTER: { type: 'string', default: '15m', pattern: DURATION_PATTERN },
   },
 } as const;
 
@@ -72,6 +75,8 @@ export interface SiloConfig {
   workerNodeArgs: string[];
   backupCron?: string;
   backupKeep?: number;
+  /** a duration (`15m`, `30s`, `0` = never); per tenant in the registry's `hibernateAfter` */
+  hibernateAfter: string;
 }
 
 interface RawEnv {
@@ -90,6 +95,7 @@ interface RawEnv {
   SILO_WORKER_NODE_ARGS: string;
   SILO_BACKUP_CRON?: string;
   SILO_BACKUP_KEEP?: number;
+  SILO_HIBERNATE_AFTER: string;
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -132,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,
+    hibernateAfter: raw.SILO_HIBERNATE_AFTER,
   };
 }
 

@@ -2,8 +2,27 @@
  * Renders the Caddyfile site block: one site on the listen address, a host matcher per
  * tenant, and a catch-all that answers 404 itself.
  */
-import type { ProxyModel } from './model.js';
 import { caddySuspendedHandler } from './suspended.js';
+import type { ProxyModel, ProxyRoute } from './model.js';
+import { renderCaddyWake } from './caddy-wake.js';
+
+/** How a request goes to its tenant's worker (the first time, and again after a wake). */
+export function tenantReverseProxy(r: ProxyRoute, indent: string): string {
+  return `reverse_proxy 127.0.0.1:${r.port} {
+	header_up X-Forwarded-For {remote_host}
+	header_up X-Forwarded-Host {host}
+	header_up X-Real-IP {remote_host}
+	lb_retries 1
+	lb_try_duration 2s
+	transport http {
+		keepalive 60s
+		keepalive_idle_conns_per_host 32
+	}
+}`
+    .split('\n')
+    .map((l) => indent + l)
+    .join('\n');
+}
 
 export function renderCaddy(base: string, model: ProxyModel): string {
   const handlers = model.routes.map((r) =>
@@ -11,17 +30,7 @@ export function renderCaddy(base: string, model: ProxyModel): string {
       ? caddySuspendedHandler(r)
       : `	@${r.tenant} host ${r.hosts.join(' ')}
 	handle @${r.tenant} {
-		reverse_proxy 127.0.0.1:${r.port} {
-			header_up X-Forwarded-For {remote_host}
-			header_up X-Forwarded-Host {host}
-			header_up X-Real-IP {remote_host}
-			lb_retries 1
-			lb_try_duration 2s
-			transport http {
-				keepalive 60s
-				keepalive_idle_conns_per_host 32
-			}
-		}
+${tenantReverseProxy(r, '\t\t')}
 	}`,
   );
   return `${base.trimEnd()}
@@ -41,7 +50,7 @@ http://:${model.listenPort} {
 	}
 ${handlers.join('\n')}
 	handle_errors {
-		header Content-Type application/json
+${model.wakerPort !== undefined ? renderCaddyWake(model) : ''}		header Content-Type application/json
 		respond \`{"statusCode":{err.status_code},"error":"{err.status_text}","message":"{err.status_text}"}\` {err.status_code}
 	}
 	handle {

@@ -19,6 +19,8 @@ export interface ProxyModel {
   listenPort: number;
   bodyLimitBytes: number;
   routes: ProxyRoute[];
+  /** the waker's loopback port: a tenant whose worker refuses connections is woken through it */
+  wakerPort?: number;
 }
 
 export interface ProxyModelInput {
@@ -26,6 +28,7 @@ export interface ProxyModelInput {
   httpHost: string;
   httpPort: number;
   bodyLimitBytes?: number;
+  wakerPort?: number;
 }
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
@@ -43,6 +46,7 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     listenPort: input.httpPort,
     bodyLimitBytes: input.bodyLimitBytes ?? 65536,
     routes,
+    ...(input.wakerPort ? { wakerPort: input.wakerPort } : {}),
   };
 }
 

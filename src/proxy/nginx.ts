@@ -7,6 +7,7 @@
  */
 import type { ProxyModel } from './model.js';
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
+import { renderNginxWakeHttp, renderNginxWakeLocations } from './nginx-wake.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
@@ -20,17 +21,44 @@ const OWN_ERRORS: [number, string, string][] = [
   [504, 'Gateway Timeout', 'the tenant did not answer in time'],
 ];
 
-function errorPages(): string {
+/** The error_page lines; `wake`: a refused tenant (502) goes to the waker instead. */
+function errorPageLines(wake = false): string[] {
   // URI locations, not named ones: a request whose request line nginx rejected (a %00
   // in the path) has no URI to carry into a named location and would end as a 500.
-  const pages = OWN_ERRORS.map(([code]) => `  error_page ${code === 400 ? '400 494' : code} /_silo_error/${code};`);
+  return OWN_ERRORS.map(([code]) =>
+    wake && code === 502 ? `error_page 502 = @silo_wake;` : `error_page ${code === 400 ? '400 494' : code} /_silo_error/${code};`,
+  );
+}
+
+function errorPages(): string {
   const locations = OWN_ERRORS.map(
     ([code, error, message]) => `  location = /_silo_error/${code} {
     internal;
     return ${code} '{"statusCode":${code},"error":"${error}","message":"${message}"}';
   }`,
   );
-  return [...pages, ...locations].join('\n');
+  return [...errorPageLines().map((l) => `  ${l}`), ...locations].join('\n');
+}
+
+/** How a request goes to its tenant's upstream (the first time, and again after a wake). */
+function tenantProxyDirectives(indent: string): string {
+  return `proxy_pass http://$silo_upstream;
+proxy_set_header Connection "";
+proxy_set_header Host $host;
+proxy_set_header X-Forwarded-For $remote_addr;
+proxy_set_header X-Forwarded-Host $host;
+proxy_set_header X-Forwarded-Proto $scheme;
+proxy_set_header X-Real-IP $remote_addr;
+proxy_next_upstream error timeout http_503 non_idempotent;
+proxy_next_upstream_tries 2;
+# Only a quick failure is retried: a closing worker's 503 or a dropped connection
+# come at once. A worker's own 503 after its timeouts (database down or hung) must
+# not be sent again: twice the wait, and a POST whose query may still commit.
+proxy_next_upstream_timeout 1s;
+proxy_intercept_errors off;`
+    .split('\n')
+    .map((l) => indent + l)
+    .join('\n');
 }
 
 function listen(model: ProxyModel): string {
@@ -50,10 +78,11 @@ export function renderNginx(model: ProxyModel): string {
   keepalive_timeout 50s;
 }`,
   );
+  const wake = model.wakerPort !== undefined;
   const mapLines = model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} tenant_${r.tenant.replace(/-/g, '_')};`));
   return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
 ${upstreams.join('\n\n')}
-
+${wake ? renderNginxWakeHttp(model) : ''}
 map $host $silo_upstream {
   hostnames;
   default "";
@@ -74,21 +103,8 @@ ${nginxSuspendedCheck()}
     if ($silo_upstream = "") {
       return 404 '${NOT_FOUND}';
     }
-    proxy_pass http://$silo_upstream;
-    proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    proxy_set_header X-Forwarded-For $remote_addr;
-    proxy_set_header X-Forwarded-Host $host;
-    proxy_set_header X-Forwarded-Proto $scheme;
-    proxy_set_header X-Real-IP $remote_addr;
-    proxy_next_upstream error timeout http_503 non_idempotent;
-    proxy_next_upstream_tries 2;
-    # Only a quick failure is retried: a closing worker's 503 or a dropped connection
-    # come at once. A worker's own 503 after its timeouts (database down or hung) must
-    # not be sent again: twice the wait, and a POST whose query may still commit.
-    proxy_next_upstream_timeout 1s;
-    proxy_intercept_errors off;
-  }
-}
+${tenantProxyDirectives('    ')}
+${wake ? errorPageLines(true).map((l) => `    ${l}`).join('\n') + '\n' : ''}  }
+${wake ? renderNginxWakeLocations(tenantProxyDirectives('    ')) : ''}}
 `;
 }

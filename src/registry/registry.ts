@@ -23,6 +23,8 @@ export interface TenantEntry {
   domains: string[];
   /** PM2 restarts this tenant's worker above this RSS (e.g. "300M"); default SILO_WORKER_MAX_MEMORY */
   maxMemory?: string;
+  /** idle time before its worker hibernates (`15m`, `0` = never); default SILO_HIBERNATE_AFTER */
+  hibernateAfter?: string;
   /**
    * `provisioning` until every creation step has run (re-running create completes it);
    * `removing` from the first removal step on (re-running remove completes it). Only a

@@ -27,6 +27,7 @@ const RECORDED = {
   // Scheduled backups run as a PM2 app of the stack, from these.
   backupCron: 'SILO_BACKUP_CRON',
   backupKeep: 'SILO_BACKUP_KEEP',
+  hibernateAfter: 'SILO_HIBERNATE_AFTER',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

@@ -9,12 +9,16 @@ import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from './ecosystem.js';
 import { proxyDriver } from '../proxy/driver.js';
+import { wakerApp } from '../hibernate/waker-app.js';
+import { readWakerPort } from '../hibernate/state.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const cfg = loadStackConfig(env);
   const registry = readRegistry(homePaths(cfg.home).registry);
   const driver = proxyDriver(homePaths(cfg.home).proxy, cfg.proxy);
   const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workerApps(cfg, registry)];
+  const wakerPort = readWakerPort(cfg.home);
+  if (wakerPort) apps.push(wakerApp(cfg, wakerPort));
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
   apps.push(...backupApps(cfg));
   return apps;

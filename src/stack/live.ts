@@ -15,6 +15,8 @@ import { proxyModel } from '../proxy/model.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
+import { readWakerPort } from '../hibernate/state.js';
+import { portInUse } from '../common/port-holder.js';
 
 export type Running = Map<string, pm2.ProcessDescription>;
 
@@ -63,7 +65,7 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
  */
 export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
   const driver = driverFor(cfg);
-  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort });
+  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home) });
   try {
     const changed = await installProxyConfig(driver, model);
     const pid = runningProxyPid(driver);
@@ -81,6 +83,7 @@ export async function ensureWorker(cfg: SiloConfig, reg: Registry, name: string,
   const procs = now ?? (await running());
   let started = false;
   if (!isOnline(procs.get(app.name))) {
+    await refuseTakenPort(reg.tenants[name]!.port, name, procs.get(app.name));
     await pm2.startFresh(app);
     started = true;
   }
@@ -97,4 +100,15 @@ export async function removeWorker(name: string): Promise<boolean> {
 
 export function primaryHost(cfg: SiloConfig, reg: Registry, name: string): string {
   return tenantHosts(cfg, name, reg.tenants[name])[0]!;
+}
+
+/**
+ * A worker whose port another process holds would fail to listen, restart in a loop and
+ * leave the command waiting ~20 s for nothing: refuse at once, naming the holder. Only
+ * checked when PM2 runs no process of that app (its own process holds the port).
+ */
+export async function refuseTakenPort(port: number, tenant: string, current?: pm2.ProcessDescription): Promise<void> {
+  if (current && current.pid > 0) return;
+  const busy = await portInUse(port, `tenant ${tenant}`);
+  if (busy) throw new SiloError(busy);
 }

@@ -22,6 +22,7 @@ interface Pm2Api {
   sendSignalToProcessName(signal: string, name: string, cb: Cb): void;
   killDaemon(cb: Cb): void;
   _startJson(config: object, opts: object, action: string, cb: Cb): void;
+  launchBus(cb: Cb<Pm2Bus>): void;
 }
 
 export interface ProcessDescription {
@@ -177,4 +178,20 @@ export async function killDaemon(): Promise<void> {
   await call((cb) => pm2.killDaemon(cb)).catch(() => undefined);
   await disconnect();
   if (pid) await waitForExit(pid, 10_000);
+}
+
+/** A message an app sent with process.send({ type, data }), as PM2's bus delivers it. */
+export interface BusPacket<T = unknown> {
+  data: T;
+  process: { name: string; pm_id: number; namespace?: string };
+}
+
+export interface Pm2Bus {
+  on(event: string, fn: (packet: BusPacket) => void): void;
+}
+
+/** Subscribe to PM2's event bus (closed by disconnect()). */
+export async function launchBus(): Promise<Pm2Bus> {
+  const pm2 = await connect();
+  return call<Pm2Bus>((cb) => pm2.launchBus(cb));
 }

@@ -21,9 +21,10 @@ import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { releaseSummary } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
-import { isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
+import { refuseTakenPort, isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
 
 export { stackIsUp } from './live.js';
+import { WAKER_APP, asleepTenants, hibernationStatus, startWaker } from '../hibernate/stack-hooks.js';
 
 export const DEMO_TENANTS = ['client1', 'client2'];
 
@@ -43,8 +44,10 @@ export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; a
   const { reg, started } = await withRegistryLock(paths.registry, () => startMissing(cfg, driver, log));
 
   // Every tenant answers through the proxy.
+  // Hibernated tenants are not waited for: a request would wake them.
   const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
-  await Promise.all(ready.map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
+  const asleep = asleepTenants(cfg);
+  await Promise.all(ready.filter(([name]) => !asleep.has(name)).map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
     throw new SiloError(`the stack started but a tenant does not answer: ${(err as Error).message} (see silo status, and logs in ${paths.logs})`);
   });
   return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
@@ -101,16 +104,23 @@ async function startMissing(cfg: SiloConfig, driver: ProxyDriver, log: Log) {
     }
   }
 
-  // 3. Workers.
-  const workers = workerApps(cfg, reg).filter((a) => !isOnline(before.get(a.name)));
+  // 3. Workers, except hibernated ones (their first request starts them), and the waker.
+  const asleep = asleepTenants(cfg);
+  const workers = workerApps(cfg, reg).filter((a) => !isOnline(before.get(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
   await Promise.all(
     workers.map(async (app) => {
+      await refuseTakenPort(Number((app.env as Record<string, string>).PORT), String((app.env as Record<string, string>).TENANT), before.get(app.name));
       await pm2.startFresh(app);
       await waitWorker(Number((app.env as Record<string, string>).PORT));
       started++;
       log(`started ${app.name}`);
     }),
   );
+
+  if ((await startWaker(cfg, isOnline(before.get(WAKER_APP)))).started) {
+    started++;
+    log(`started ${WAKER_APP}`);
+  }
 
   // 4. The proxy.
   await syncProxy(cfg, reg, proxyOnline);
@@ -136,7 +146,7 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
   if (!pm2.daemonPid()) return 0;
   const apps = await pm2.list(NAMESPACE);
   // Proxy first (no new requests), then workers, then the database servers.
-  const order = (n: string) => (n === PROXY_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
+  const order = (n: string) => (n === PROXY_APP || n === WAKER_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
   const names = [...new Set(apps.map((a) => a.name))].sort((a, b) => order(a) - order(b));
   for (const phase of [0, 1, 2]) {
     await Promise.all(names.filter((n) => order(n) === phase).map((n) => pm2.remove(n).then(() => log(`stopped ${n}`))));
@@ -160,6 +170,10 @@ export interface TenantStatus {
   suspended?: string;
   /** the app release it runs (`silo deploy`); null: the stack's app */
   release: ReturnType<typeof releaseSummary>;
+  /** hibernation: when it last served a request, how long ago, why its last wake failed */
+  lastRequestAt?: string;
+  idle?: string;
+  wakeError?: string;
 }
 
 export interface StackStatus {
@@ -184,6 +198,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
     };
   };
   const proxy = describe(PROXY_APP);
+  const sleeping = hibernationStatus(cfg);
   return {
     up: isOnline(procs.get(PROXY_APP)),
     proxy: { kind: cfg.proxy, status: proxy.status, pid: proxy.pid, listen: `${cfg.httpHost}:${cfg.httpPort}` },
@@ -200,6 +215,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           name,
           url: tenantUrl(cfg, name, t.domains),
           worker: d.status,
+          ...sleeping(name, d.status),
           pid: d.pid,
           memoryMB: d.memoryMB,
           restarts: d.restarts,

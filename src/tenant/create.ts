@@ -37,6 +37,7 @@ import { ensureWorker, isOnline, primaryHost, running, stackIsUp, syncProxy, wai
 import { workerApp, workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
 import type { Migration } from '../migrate/files.js';
+import { isDuration } from '../common/duration.js';
 
 export { tenantHosts };
 
@@ -45,6 +46,8 @@ export interface CreateOptions {
   server?: string;
   /** a memory ceiling for this tenant's worker, e.g. "300M" */
   maxMemory?: string;
+  /** idle time before its worker hibernates, e.g. "30m"; "0" never (default SILO_HIBERNATE_AFTER) */
+  hibernateAfter?: string;
 }
 
 const MEMORY = /^[1-9][0-9]*[KMG]$/;
@@ -100,6 +103,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
         port: await allocatePort(taken, c.cfg.workerPortBase),
         domains: c.domains,
         ...(c.opts.maxMemory ? { maxMemory: c.opts.maxMemory } : {}),
+        ...(c.opts.hibernateAfter ? { hibernateAfter: c.opts.hibernateAfter } : {}),
         state: 'provisioning',
         schemaVersion: 0,
         createdAt: new Date().toISOString(),
@@ -210,6 +214,9 @@ function prepare(c: CreateContext): void {
   if (c.opts.maxMemory !== undefined && !MEMORY.test(c.opts.maxMemory)) {
     throw new SiloError(`invalid memory limit "${c.opts.maxMemory.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
   }
+  if (c.opts.hibernateAfter !== undefined && !isDuration(c.opts.hibernateAfter)) {
+    throw new SiloError(`invalid --hibernate-after "${c.opts.hibernateAfter.slice(0, 20)}": use 0 (never) or a number with ms, s, m or h, e.g. 15m`);
+  }
   c.domains = checkDomains(c.cfg, c.reg, c.name, c.opts.domains ?? existing?.domains ?? []);
   c.created = existing?.state !== 'ready';
   if (!existing) return;
@@ -220,6 +227,10 @@ function prepare(c: CreateContext): void {
   }
   if (c.opts.maxMemory && c.opts.maxMemory !== existing.maxMemory) {
     existing.maxMemory = c.opts.maxMemory;
+    c.changed = true;
+  }
+  if (c.opts.hibernateAfter && c.opts.hibernateAfter !== existing.hibernateAfter) {
+    existing.hibernateAfter = c.opts.hibernateAfter;
     c.changed = true;
   }
   if (c.changed) save(c);

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
 import type { TenantApp } from './app-contract.js';
+import { activityPlugin } from './activity.js';
 import { bodyParsersPlugin } from './body-parsers.js';
 import { configPlugin, type WorkerConfig } from './config.js';
 import { dbPlugin } from './db.js';
@@ -68,6 +69,7 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
   fastify.setErrorHandler(errorHandler);
   fastify.register(configPlugin, { config });
   fastify.register(deadlinePlugin);
+  fastify.register(activityPlugin);
   fastify.register(drainPlugin);
   fastify.register(dbPlugin);
   fastify.register(bodyParsersPlugin);

@@ -40,7 +40,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
         s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
-        ['name', 'state', 'worker', 'pid', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
+        ['name', 'state', 'worker', 'idle', 'pid', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
       );
     });
 

@@ -21,13 +21,15 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--domain <host>', 'an extra hostname for this tenant (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--server <name>', 'the database server to place it on (default: the one with the fewest tenants)')
     .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
-    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string }) => {
+    .option('--hibernate-after <duration>', 'stop its worker after this long without a request, e.g. 30m; 0 never (default SILO_HIBERNATE_AFTER)')
+    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; hibernateAfter?: string }) => {
       const cfg = config();
       await checkStackApp(cfg);
       const result = await createTenant(cfg, name, {
         domains: opts.domain.length ? opts.domain : undefined,
         server: opts.server,
         maxMemory: opts.maxMemory,
+        hibernateAfter: opts.hibernateAfter,
       });
       const url = tenantUrl(cfg, name, result.entry.domains);
       const where = result.live ? `live at ${url}` : `${url} (start the stack with silo up)`;

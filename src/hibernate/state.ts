@@ -1,0 +1,60 @@
+/**
+ * What hibernation knows, kept in $SILO_HOME/hibernate/: which tenants sleep, when each
+ * last served a request, and the waker's port. The waker is the only writer of
+ * `state.json` (one process, so no lock); `silo up`, `status` and `tenant list` read it.
+ * Nothing here is secret.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
+
+export interface TenantSleep {
+  /** the waker stopped its worker on purpose; its next request starts it */
+  asleep: boolean;
+  /** epoch ms of the last request the worker served (health probes not counted) */
+  lastRequestAt?: number;
+  sleptAt?: number;
+  /** the last wake that failed (503 answered until the cool-down passes) */
+  wakeFailedAt?: number;
+  wakeError?: string;
+}
+
+export interface HibernationState {
+  tenants: Record<string, TenantSleep>;
+}
+
+export function hibernatePaths(home: string) {
+  const dir = join(home, 'hibernate');
+  return { dir, state: join(dir, 'state.json'), waker: join(dir, 'waker.json') };
+}
+
+function readJson<T>(file: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function readState(home: string): HibernationState {
+  const s = readJson<HibernationState>(hibernatePaths(home).state, { tenants: {} });
+  return typeof s.tenants === 'object' && s.tenants ? s : { tenants: {} };
+}
+
+export function writeState(home: string, state: HibernationState): void {
+  writeFileAtomic(hibernatePaths(home).state, JSON.stringify(state) + '\n', 0o644);
+}
+
+export function isAsleep(home: string, tenant: string): boolean {
+  return readState(home).tenants[tenant]?.asleep === true;
+}
+
+/** The waker's loopback port, recorded by the first `silo up`. */
+export function readWakerPort(home: string): number | undefined {
+  const port = readJson<{ port?: unknown }>(hibernatePaths(home).waker, {}).port;
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+export function writeWakerPort(home: string, port: number): void {
+  writeFileAtomic(hibernatePaths(home).waker, JSON.stringify({ port }) + '\n', 0o644);
+}

@@ -1,0 +1,284 @@
+/**
+ * The waker's logic: put idle workers to sleep, start them again on demand. It acts on
+ * PM2 and reads the registry (ports, hostnames, settings); it never reads a tenant's
+ * password nor connects to a database, and it serves no tenant data: the proxy sends it
+ * a request only to learn "awake now, send the request again" (or a 503).
+ *
+ * Every operation on one tenant runs in that tenant's queue, so a wake that arrives
+ * while the tenant is being put to sleep waits for the sleep to finish and then starts
+ * the worker; many requests arriving during one wake share that wake.
+ *
+ *   wake:  registry says ready -> not in a failure cool-down -> start its PM2 app if it
+ *          is not online -> wait for /readyz -> awake.  A worker that exits while
+ *          starting, or answers "not ready" past a short grace, fails the wake: its app
+ *          is removed (no restart loop, no database connection) and requests get 503
+ *          with Retry-After until the cool-down passes; the next request tries again.
+ *  sleep: remove its PM2 app (PM2 sends SIGINT: in-flight requests finish), record it.
+ *  tick:  every online worker idle for its hibernate-after, with nothing in flight, sleeps.
+ */
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import type { SiloConfig } from '../common/config.js';
+import { parseDuration } from '../common/duration.js';
+import { homePaths } from '../common/paths.js';
+import { probe } from '../common/http-probe.js';
+import { portInUse } from '../common/port-holder.js';
+import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import { NAMESPACE, workerApp, workerApps } from '../stack/ecosystem.js';
+import * as pm2 from '../stack/pm2.js';
+import type { ActivityReport } from '../worker/activity.js';
+import { readState, writeState, type HibernationState, type TenantSleep } from './state.js';
+
+export interface WakerTimings {
+  /** longest a wake may take before it fails (a storm of starts on a busy host is slow) */
+  wakeTimeoutMs: number;
+  /** once the worker answers, how long "not ready" (database down, schema behind) is tolerated */
+  readyGraceMs: number;
+  /** after a failed wake, requests get 503 without another try for this long */
+  coolDownMs: number;
+}
+
+export const defaultTimings: WakerTimings = { wakeTimeoutMs: 30_000, readyGraceMs: 3000, coolDownMs: 5000 };
+
+export type WakeResult =
+  | { ok: true; started: boolean; ms: number }
+  | { ok: false; status: 404 | 503; message: string; retryAfterS?: number };
+
+type Log = (fields: Record<string, unknown>) => void;
+
+const TENANT_APP = /^tenant-(.+)$/;
+
+export function hibernateAfterMs(cfg: SiloConfig, entry: Pick<TenantEntry, 'hibernateAfter'>): number {
+  try {
+    return parseDuration(entry.hibernateAfter ?? cfg.hibernateAfter);
+  } catch {
+    return 0; // an unreadable setting never puts a tenant to sleep
+  }
+}
+
+export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = defaultTimings) {
+  const registryFile = homePaths(cfg.home).registry;
+  const state: HibernationState = readState(cfg.home);
+  /** the latest report of each awake worker, and when it arrived */
+  const activity = new Map<string, ActivityReport & { receivedAt: number }>();
+  const queues = new Map<string, Promise<unknown>>();
+  const wakes = new Map<string, Promise<WakeResult>>();
+  /** when an operation last changed a tenant (a PM2 list taken before it is stale) */
+  const changedAt = new Map<string, number>();
+  let dirty = false;
+  let lastPersist = 0;
+
+  const record = (name: string): TenantSleep => (state.tenants[name] ??= { asleep: false });
+
+  function persist(now = false): void {
+    if (!dirty || (!now && Date.now() - lastPersist < 2000)) return;
+    writeState(cfg.home, state);
+    dirty = false;
+    lastPersist = Date.now();
+  }
+
+  /** Run `fn` after every earlier operation on this tenant. */
+  function serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const next = (queues.get(name) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    queues.set(name, next);
+    void next.catch(() => undefined).finally(() => {
+      if (queues.get(name) === next) queues.delete(name);
+    });
+    return next;
+  }
+
+  async function workerProcess(name: string): Promise<pm2.ProcessDescription | undefined> {
+    return (await pm2.list(NAMESPACE)).find((p) => p.name === workerApp(name));
+  }
+
+  async function waitReady(name: string, port: number, restartsBefore: number): Promise<string | undefined> {
+    const start = Date.now();
+    let answeredAt: number | undefined;
+    let lastCheck = 0;
+    let last = 'no answer';
+    for (;;) {
+      const r = await probe('127.0.0.1', port, '/readyz', undefined, 2000).catch(() => undefined);
+      if (r?.status === 200) return undefined;
+      const now = Date.now();
+      if (r) {
+        last = `readyz HTTP ${r.status}`;
+        answeredAt ??= now;
+        if (now - answeredAt > timings.readyGraceMs) return `not ready after ${now - answeredAt} ms (${last})`;
+      }
+      if (now - lastCheck > 200) {
+        lastCheck = now;
+        const p = await workerProcess(name);
+        const status = p?.pm2_env?.status;
+        if (!p || status === 'errored' || status === 'stopped') return `its worker is ${status ?? 'gone'}`;
+        if ((p.pm2_env?.restart_time ?? 0) > restartsBefore) return 'its worker exited while starting';
+      }
+      if (now - start > timings.wakeTimeoutMs) return `not ready within ${timings.wakeTimeoutMs} ms (${last})`;
+      await sleepMs(20);
+    }
+  }
+
+  async function doWake(name: string): Promise<WakeResult> {
+    const started = Date.now();
+    let reg: Registry;
+    try {
+      reg = readRegistry(registryFile);
+    } catch (err) {
+      return { ok: false, status: 503, message: 'the registry cannot be read', retryAfterS: 5 };
+    }
+    const entry = reg.tenants[name];
+    if (!entry || entry.state !== 'ready') return { ok: false, status: 404, message: 'no tenant serves this host' };
+    const t = record(name);
+    if (t.wakeFailedAt && started - t.wakeFailedAt < timings.coolDownMs) {
+      return { ok: false, status: 503, message: 'the tenant could not be started; try again shortly', retryAfterS: Math.ceil((timings.coolDownMs - (started - t.wakeFailedAt)) / 1000) };
+    }
+    const before = await workerProcess(name);
+    const online = before?.pm2_env?.status === 'online';
+    let restartsBefore = online ? (before?.pm2_env?.restart_time ?? 0) : 0;
+    let failure: string | undefined;
+    if (!online) {
+      const [app] = workerApps(cfg, reg, name);
+      if (!app) return { ok: false, status: 404, message: 'no tenant serves this host' };
+      // Its port taken by another process: say so now, not after a restart loop and a timeout.
+      failure = before && before.pid > 0 ? undefined : await portInUse(entry.port, `tenant ${name}`);
+      if (!failure) await pm2.startFresh(app);
+      restartsBefore = 0;
+    }
+    failure ??= await waitReady(name, entry.port, restartsBefore);
+    changedAt.set(name, Date.now());
+    if (failure) {
+      // Stop it: a worker that cannot serve must not hold connections nor restart in a loop.
+      await pm2.remove(workerApp(name)).catch(() => undefined);
+      Object.assign(t, { asleep: true, wakeFailedAt: Date.now(), wakeError: failure });
+      dirty = true;
+      persist(true);
+      log({ msg: 'wake failed', tenant: name, reason: failure, ms: Date.now() - started });
+      return { ok: false, status: 503, message: 'the tenant could not be started; try again shortly', retryAfterS: Math.ceil(timings.coolDownMs / 1000) };
+    }
+    const now = Date.now();
+    activity.set(name, { lastRequestAt: now, inFlight: 0, receivedAt: now });
+    const wasAsleep = t.asleep;
+    Object.assign(t, { asleep: false, lastRequestAt: now });
+    delete t.wakeFailedAt;
+    delete t.wakeError;
+    dirty = true;
+    persist(true);
+    if (!online || wasAsleep) log({ msg: 'woke', tenant: name, started: !online, ms: now - started });
+    return { ok: true, started: !online, ms: now - started };
+  }
+
+  /** Wake a tenant (or learn that it is awake). Concurrent calls share one wake. */
+  function wake(name: string): Promise<WakeResult> {
+    const running = wakes.get(name);
+    if (running) return running;
+    const p = serial(name, () => doWake(name)).catch((err: Error): WakeResult => {
+      log({ msg: 'wake error', tenant: name, err: err.message });
+      return { ok: false, status: 503, message: 'the tenant could not be started; try again shortly', retryAfterS: 1 };
+    });
+    wakes.set(name, p);
+    void p.finally(() => wakes.delete(name));
+    return p;
+  }
+
+  function idleMs(name: string, p: pm2.ProcessDescription, now: number): number {
+    const a = activity.get(name);
+    if (a && a.inFlight > 0) return 0;
+    // A worker reports only after activity, within a second: the arrival of a report is
+    // evidence of activity too, and it errs towards staying awake when the bus is slow.
+    const last = Math.max(a?.lastRequestAt ?? 0, a?.receivedAt ?? 0, p.pm2_env?.pm_uptime ?? 0, changedAt.get(name) ?? 0);
+    return now - last;
+  }
+
+  /** Put a tenant to sleep. `ifIdleFor`: only if it is still idle that long (the automatic case). */
+  function sleep(name: string, ifIdleFor?: number): Promise<boolean> {
+    return serial(name, async () => {
+      const p = await workerProcess(name);
+      if (p && ifIdleFor !== undefined && idleMs(name, p, Date.now()) < ifIdleFor) return false;
+      if (p) await pm2.remove(workerApp(name));
+      const t = record(name);
+      const was = t.asleep;
+      Object.assign(t, { asleep: true, sleptAt: Date.now() });
+      changedAt.set(name, Date.now());
+      dirty = true;
+      persist(true);
+      if (p || !was) log({ msg: 'hibernated', tenant: name, reason: ifIdleFor === undefined ? 'by hand' : `idle ${ifIdleFor} ms` });
+      return true;
+    });
+  }
+
+  /** What a worker reported over PM2's bus (PM2 names the sender: it cannot speak for another). */
+  function onActivity(appName: string, report: ActivityReport): void {
+    const m = TENANT_APP.exec(appName);
+    if (!m || typeof report?.lastRequestAt !== 'number' || typeof report.inFlight !== 'number') return;
+    const name = m[1]!;
+    const now = Date.now();
+    const before = activity.get(name);
+    // Reports may arrive out of order (a stopping worker's last one after its successor's first).
+    const lastRequestAt = Math.max(Math.min(report.lastRequestAt, now), before?.lastRequestAt ?? 0);
+    activity.set(name, { lastRequestAt, inFlight: report.inFlight, receivedAt: now });
+    const t = record(name);
+    if (report.lastRequestAt > (t.lastRequestAt ?? 0)) {
+      t.lastRequestAt = report.lastRequestAt;
+      dirty = true;
+    }
+  }
+
+  let ticking = false;
+  /** Put idle tenants to sleep; keep the record in line with what runs. */
+  async function tick(): Promise<void> {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const listedAt = Date.now();
+      const reg = readRegistry(registryFile);
+      const procs = await pm2.list(NAMESPACE);
+      const now = Date.now();
+      for (const p of procs) {
+        const m = TENANT_APP.exec(p.name);
+        const name = m?.[1];
+        if (!name || p.pm2_env?.status !== 'online' || queues.has(name)) continue;
+        const entry = reg.tenants[name];
+        if (!entry) continue;
+        const t = record(name);
+        // Something else started it (silo up, reload, pm2 start ecosystem.config.js): it is awake.
+        if (t.asleep && (changedAt.get(name) ?? 0) < listedAt) {
+          t.asleep = false;
+          dirty = true;
+        }
+        const after = hibernateAfterMs(cfg, entry);
+        if (after > 0 && idleMs(name, p, now) >= after) void sleep(name, after).catch((err: Error) => log({ msg: 'sleep failed', tenant: name, err: err.message }));
+      }
+      for (const name of Object.keys(state.tenants)) {
+        if (!reg.tenants[name] && !queues.has(name)) {
+          delete state.tenants[name];
+          activity.delete(name);
+          dirty = true;
+        }
+      }
+      persist();
+    } finally {
+      ticking = false;
+    }
+  }
+
+  /** How often to look: a quarter of the shortest hibernate-after, between 250 ms and 5 s. */
+  function tickInterval(): number {
+    let shortest = hibernateAfterMs(cfg, {});
+    try {
+      for (const t of Object.values(readRegistry(registryFile).tenants)) {
+        const ms = hibernateAfterMs(cfg, t);
+        if (ms > 0 && (shortest === 0 || ms < shortest)) shortest = ms;
+      }
+    } catch {
+      // keep the default
+    }
+    return Math.min(5000, Math.max(250, Math.floor((shortest || 20_000) / 4)));
+  }
+
+  function flush(): void {
+    dirty = true;
+    persist(true);
+  }
+
+  return { wake, sleep, tick, tickInterval, onActivity, flush, isAsleep: (name: string) => state.tenants[name]?.asleep === true, recentlySlept: (name: string) => queues.has(name) || Date.now() - (state.tenants[name]?.sleptAt ?? 0) < 10_000 };
+}
+
+export type Waker = ReturnType<typeof createWaker>;
