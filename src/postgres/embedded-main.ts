@@ -1,7 +1,9 @@
 /**
  * The embedded PostgreSQL server as a PM2 app: start it in the foreground, tell PM2 it
- * is ready, stop it cleanly on SIGINT/SIGTERM. Data directory and port come from the
- * environment; the data directory was initialised by `silo` (which holds the password).
+ * is ready, stop it cleanly on SIGINT/SIGTERM. If postgres itself dies (killed, out of
+ * memory), this process exits too, so PM2 sees it and restarts it: PM2 watches this
+ * wrapper, not postgres. Data directory and port come from the environment; the data
+ * directory was initialised by `silo` (which holds the password).
  */
 import { isInitialised, runningPid, startEmbedded, stopByPid } from './embedded.js';
 
@@ -32,6 +34,12 @@ try {
 process.send?.('ready');
 
 let stopping = false;
+void server.exited.then(() => {
+  if (stopping) return;
+  process.stderr.write('silo postgres: the postgres process exited; exiting so that PM2 restarts it\n');
+  process.exit(1);
+});
+
 async function stop() {
   if (stopping) return;
   stopping = true;

@@ -126,6 +126,8 @@ export async function initialiseIfNeeded(opts: EmbeddedServerOptions): Promise<v
 
 export interface RunningServer {
   stop(): Promise<void>;
+  /** settles when the postgres process exits, for whatever reason */
+  exited: Promise<void>;
 }
 
 export async function startEmbedded(opts: EmbeddedServerOptions): Promise<RunningServer> {
@@ -160,6 +162,7 @@ export async function startEmbedded(opts: EmbeddedServerOptions): Promise<Runnin
   const onExit = () => child.kill('SIGINT');
   process.once('exit', onExit);
   return {
+    exited: exit,
     async stop() {
       process.off('exit', onExit);
       if (exited) return;

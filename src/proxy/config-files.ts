@@ -13,12 +13,12 @@ import type { ProxyModel } from './model.js';
 export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel): Promise<boolean> {
   const files = driver.render(model);
   mkdirSync(driver.dir, { recursive: true });
+  sweepStaging(driver.dir);
   const unchanged = Object.entries(files).every(([name, text]) => {
     const file = join(driver.dir, name);
     return existsSync(file) && readFileSync(file, 'utf8') === text;
   });
   if (unchanged) return false;
-  sweepStaging(driver.dir);
   const staging = mkdtempSync(join(driver.dir, `staging-${process.pid}-`));
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(staging, name), text);

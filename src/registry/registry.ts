@@ -5,7 +5,8 @@
  * `silo` commands cannot lose each other's changes. The lock (`registry.lock`, see
  * lock.ts) is taken over at once when its holder's process is gone.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { withLock, type LockOwner } from './lock.js';
 import type { StackSettings } from './settings.js';
@@ -109,7 +110,23 @@ export function registryLockFile(registryFile: string): string {
  * dead one's lock is taken over at once. Re-entrant along one async call chain.
  */
 export async function withRegistryLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  return withLock(registryLockFile(file), fn, { onWait: (owner) => reportWait?.(owner) });
+  return withLock(
+    registryLockFile(file),
+    async () => {
+      sweepTemporaries(file);
+      return fn();
+    },
+    { onWait: (owner) => reportWait?.(owner) },
+  );
+}
+
+/** Temp files of writeRegistry left by a command killed mid-write (their pid is gone). */
+function sweepTemporaries(file: string): void {
+  const prefix = `${basename(file)}.`;
+  for (const entry of readdirSync(dirname(file))) {
+    const m = entry.startsWith(prefix) && /\.(\d+)\.\d+\.tmp$/.exec(entry);
+    if (m && !existsSync(`/proc/${m[1]}`)) rmSync(join(dirname(file), entry), { force: true });
+  }
 }
 
 /** Read-modify-write under the lock. `change` may mutate the registry it is given. */

@@ -4,7 +4,7 @@
  * `default` instead. More can be added with `silo server add`, as in the Django
  * original's one Postgres server per client.
  */
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { connectAdmin } from '../postgres/admin.js';
 import { runningPid, startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../postgres/embedded.js';
 import { hardenServer } from '../postgres/tenant-ddl.js';
@@ -15,6 +15,7 @@ import { readRegistry, updateRegistry, type Registry, type ServerEntry } from '.
 import { generatePassword, readSecret, redactUrl, writeSecret } from '../common/secrets.js';
 import { validateServerName } from '../common/names.js';
 import { recordSettings, unrecorded } from '../registry/settings.js';
+import { crashPoint } from '../common/crash-point.js';
 import { SiloError } from '../common/errors.js';
 
 export const EMBEDDED = 'local';
@@ -96,7 +97,25 @@ export function embeddedOptions(cfg: SiloConfig, registry: Registry, name: strin
   return { dataDir: homePaths(cfg.home).pgData(name), port: entry.port, password: parseUrl(adminUrl(cfg, name)).password };
 }
 
-/** Open an admin connection to a server, starting the embedded one if it is down. */
+const STACK_SERVER_WAIT_MS = 20_000;
+
+async function waitForStackServer(cfg: SiloConfig, name: string): Promise<void> {
+  const deadline = Date.now() + STACK_SERVER_WAIT_MS;
+  let problem = await serverProblem(cfg, name);
+  while (problem && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    problem = await serverProblem(cfg, name);
+  }
+  if (problem) {
+    throw new SiloError(`the stack's database server "${name}" does not answer (${problem}); PM2 restarts it, or run silo up if the stack's PM2 daemon is gone`);
+  }
+}
+
+/**
+ * Open an admin connection to a server. An embedded one that is down is started for
+ * this command and stopped again by release(), unless the stack is supposed to run:
+ * then it is PM2's to restart, and this waits for it.
+ */
 export async function openServer(cfg: SiloConfig, registry: Registry, name: string): Promise<OpenServer> {
   const entry = registry.servers[name];
   if (!entry) throw new SiloError(`unknown server "${name}"`);
@@ -104,7 +123,13 @@ export async function openServer(cfg: SiloConfig, registry: Registry, name: stri
   let started: RunningServer | undefined;
   if (entry.kind === 'embedded') {
     const opts = embeddedOptions(cfg, registry, name);
-    if (!runningPid(opts.dataDir)) started = await startEmbedded(opts);
+    if (registry.settings?.running) {
+      // The stack's own server is supposed to run (under PM2): never start a second,
+      // private one on its data; give PM2 a moment to bring it back instead.
+      await waitForStackServer(cfg, name);
+    } else if (!runningPid(opts.dataDir)) {
+      started = await startEmbedded(opts);
+    }
   }
   const admin = connectAdmin(url);
   try {
@@ -157,6 +182,7 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
     await admin.end({ timeout: 1 });
   }
   const paths = homePaths(cfg.home);
+  crashPoint('server-add', 'register');
   await updateRegistry(paths.registry, (reg) => {
     const existing = reg.servers[name];
     if (existing && (existing.host !== host || existing.port !== port || existing.kind !== 'external')) {
@@ -175,5 +201,24 @@ export async function withAdminOn<T>(cfg: SiloConfig, server: string, database: 
     return await fn(sql);
   } finally {
     await sql.end({ timeout: 5 });
+  }
+}
+
+/** Does the server answer a query right now? Undefined if it does, else why not. */
+export async function serverProblem(cfg: SiloConfig, name: string, timeoutS = 2): Promise<string | undefined> {
+  let url: string;
+  try {
+    url = adminUrl(cfg, name);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const sql = postgres(url, { max: 1, connect_timeout: timeoutS, idle_timeout: 1, onnotice: () => {}, connection: { application_name: 'silo-status' } });
+  try {
+    await sql`select 1`;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
   }
 }

@@ -12,6 +12,7 @@ import * as pm2 from './pm2.js';
 import { installProxyConfig } from '../proxy/config-files.js';
 import { proxyDriver, runningProxyPid, type ProxyDriver } from '../proxy/driver.js';
 import { proxyModel } from '../proxy/model.js';
+import { stopAbandonedProxyProcesses } from './orphans.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
@@ -69,7 +70,11 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
   try {
     const changed = await installProxyConfig(driver, model);
     const pid = runningProxyPid(driver);
-    if (changed && proxyOnline && pid) await driver.reload(pid);
+    if (changed && proxyOnline && pid) {
+      await driver.reload(pid);
+      // Workers of a master killed earlier still serve the old config: they go now.
+      await stopAbandonedProxyProcesses(driver.dir, pid);
+    }
     return changed;
   } catch (err) {
     throw new SiloError((err as Error).message);

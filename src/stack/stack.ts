@@ -6,7 +6,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, updateRegistry, withRegistryLock } from '../registry/registry.js';
+import { readRegistry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
 import { recordSettings } from '../registry/settings.js';
 import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
 import { isPortFree } from '../common/ports.js';
@@ -19,12 +19,13 @@ import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgres
 import * as pm2 from './pm2.js';
 import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
-import { releaseSummary } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
-import { refuseTakenPort, isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker } from './live.js';
+import { refuseTakenPort, isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker, type Running } from './live.js';
+import { findOrphans } from './orphans.js';
+import { crashPoint, runSteps, type Step } from '../tenant/steps.js';
 
 export { stackIsUp } from './live.js';
-import { WAKER_APP, asleepTenants, hibernationStatus, startWaker } from '../hibernate/stack-hooks.js';
+import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
 
 export const DEMO_TENANTS = ['client1', 'client2'];
 
@@ -35,198 +36,203 @@ export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = [])
   return `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
 }
 
+interface UpContext {
+  cfg: SiloConfig;
+  driver: ProxyDriver;
+  log: Log;
+  /** the registry as it is now (re-read after a step changes it) */
+  reg: Registry;
+  procs: Running;
+  started: number;
+}
+
+async function refresh(c: UpContext): Promise<void> {
+  c.reg = readRegistry(homePaths(c.cfg.home).registry);
+  c.procs = await running();
+}
+const missingServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : embeddedServers(c.reg).filter((s) => !isOnline(c.procs.get(postgresApp(s)))));
+/** Workers to start: not online, and not hibernated (their first request starts them). */
+const missingWorkers = (c: UpContext) => {
+  const asleep = asleepTenants(c.cfg);
+  return workerApps(c.cfg, c.reg).filter((a) => !isOnline(c.procs.get(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
+};
+
+/**
+ * `silo up` as a step list (see tenant/steps.ts), run under the registry lock so the
+ * workers and the proxy config are derived from the registry as it is now and no
+ * create or remove runs meanwhile. Every step starts only what is missing, so `up`
+ * after a crash (of `up` itself, of a process, of the PM2 daemon) completes the stack.
+ */
+export const upSteps: readonly Step<UpContext>[] = [
+  {
+    name: 'record-settings',
+    async run(c) {
+      // On a stopped stack `up` records the settings it runs with; on a running one they match.
+      await updateRegistry(homePaths(c.cfg.home).registry, (r) => {
+        for (const ch of recordSettings(r, c.cfg, !r.settings?.running)) c.log(`${ch.variable}: ${ch.from} -> ${ch.to} (recorded)`);
+        r.settings!.running = true;
+      });
+      await refresh(c);
+    },
+  },
+  {
+    // After the PM2 daemon died: a proxy or postgres that nobody supervises any more.
+    name: 'stop-orphans',
+    done: (c) => findOrphans(c.cfg, c.reg, c.procs).length === 0,
+    async run(c) {
+      for (const o of findOrphans(c.cfg, c.reg, c.procs)) {
+        await o.stop();
+        c.log(`stopped ${o.what}, left running without PM2`);
+      }
+    },
+  },
+  {
+    name: 'check-port',
+    done: (c) => isOnline(c.procs.get(PROXY_APP)),
+    async run(c) {
+      if (!(await isPortFree(c.cfg.httpPort, c.cfg.httpHost))) {
+        throw new SiloError(`port ${c.cfg.httpPort} on ${c.cfg.httpHost} is already in use: stop what holds it, or set SILO_HTTP_PORT`);
+      }
+    },
+  },
+  {
+    name: 'start-postgres',
+    done: (c) => missingServers(c).length === 0,
+    async run(c) {
+      for (const server of missingServers(c)) {
+        const [app] = postgresApps(c.cfg, c.reg, server);
+        await initialiseIfNeeded(embeddedOptions(c.cfg, c.reg, server));
+        await pm2.startFresh(app!);
+        c.started++;
+        c.log(`started ${app!.name}`);
+      }
+      await refresh(c);
+    },
+  },
+  {
+    // On an empty registry, or one whose first demo creation was interrupted.
+    name: 'demo-tenants',
+    done: (c) => Object.values(c.reg.tenants).some((t) => t.state === 'ready'),
+    async run(c) {
+      const app = await importStackApp(c.cfg);
+      for (const name of DEMO_TENANTS) {
+        await createTenant(c.cfg, name);
+        const sql = connectAs(tenantCredentials(c.cfg, readRegistry(homePaths(c.cfg.home).registry), name));
+        try {
+          await app.seed?.(sql, name);
+        } finally {
+          await sql.end({ timeout: 5 });
+        }
+        c.log(`created demo tenant ${name}`);
+      }
+      await refresh(c);
+    },
+  },
+  {
+    name: 'start-workers',
+    done: (c) => missingWorkers(c).length === 0,
+    async run(c) {
+      await Promise.all(
+        missingWorkers(c).map(async (app) => {
+          const env = app.env as Record<string, string>;
+          await refuseTakenPort(Number(env.PORT), String(env.TENANT), c.procs.get(app.name));
+          await pm2.startFresh(app);
+          await waitWorker(Number((app.env as Record<string, string>).PORT));
+          c.started++;
+          c.log(`started ${app.name}`);
+        }),
+      );
+    },
+  },
+  {
+    // The waker: stops idle workers and starts them again on their next request.
+    name: 'start-waker',
+    done: (c) => isOnline(c.procs.get(WAKER_APP)),
+    async run(c) {
+      if ((await startWaker(c.cfg, false)).started) {
+        c.started++;
+        c.log(`started ${WAKER_APP}`);
+      }
+    },
+  },
+  {
+    name: 'route',
+    run: (c) => syncProxy(c.cfg, c.reg, isOnline(c.procs.get(PROXY_APP))),
+  },
+  {
+    name: 'start-proxy',
+    done: (c) => isOnline(c.procs.get(PROXY_APP)),
+    async run(c) {
+      await pm2.startFresh(proxyApp(c.cfg, c.driver));
+      c.started++;
+      c.log(`started ${c.cfg.proxy} on ${c.cfg.httpHost}:${c.cfg.httpPort}`);
+    },
+  },
+  {
+    // Scheduled backups, when SILO_BACKUP_CRON is set (a backups app without it goes).
+    name: 'start-backups',
+    done: (c) => backupApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (!!c.cfg.backupCron || !c.procs.has(BACKUP_APP)),
+    async run(c) {
+      for (const app of backupApps(c.cfg)) {
+        if (isOnline(c.procs.get(app.name))) continue;
+        await pm2.startFresh(app);
+        c.started++;
+        c.log(`started ${app.name} (${c.cfg.backupCron})`);
+      }
+      if (!c.cfg.backupCron && c.procs.has(BACKUP_APP)) await pm2.remove(BACKUP_APP);
+    },
+  },
+];
+
 export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; already: boolean }> {
   const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
-  // Start what is missing under the registry lock: workers and the proxy config are
-  // derived from the registry as it is now, and no create or remove runs meanwhile.
-  const { reg, started } = await withRegistryLock(paths.registry, () => startMissing(cfg, driver, log));
+  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0 };
+  await withRegistryLock(paths.registry, async () => {
+    await refresh(c);
+    await runSteps('up', upSteps, c);
+  });
 
-  // Every tenant answers through the proxy.
-  // Hibernated tenants are not waited for: a request would wake them.
-  const ready = Object.entries(reg.tenants).filter(([, t]) => t.state === 'ready');
+  // Every tenant answers through the proxy. Hibernated tenants are not waited for: a
+  // request would wake them.
+  const ready = Object.entries(c.reg.tenants).filter(([, t]) => t.state === 'ready');
   const asleep = asleepTenants(cfg);
   await Promise.all(ready.filter(([name]) => !asleep.has(name)).map(([name, t]) => waitThroughProxy(cfg, name, tenantHosts(cfg, name, t)[0]!, 30_000))).catch((err) => {
     throw new SiloError(`the stack started but a tenant does not answer: ${(err as Error).message} (see silo status, and logs in ${paths.logs})`);
   });
-  return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: started === 0 };
+  return { urls: ready.map(([name, t]) => tenantUrl(cfg, name, t.domains)), already: c.started === 0 };
 }
 
-/** Record whether the stack is supposed to run (commands then never start a private database). */
-async function markRunning(cfg: SiloConfig, on: boolean): Promise<void> {
-  if (readRegistry(homePaths(cfg.home).registry).settings?.running === on) return;
-  await updateRegistry(homePaths(cfg.home).registry, (reg) => {
-    if (reg.settings) reg.settings.running = on;
-  });
-}
-
-async function startMissing(cfg: SiloConfig, driver: ProxyDriver, log: Log) {
-  const paths = homePaths(cfg.home);
-  // `up` on a stopped stack records the settings it runs with; on a running one they match.
-  await updateRegistry(paths.registry, (r) => {
-    for (const c of recordSettings(r, cfg, !r.settings?.running)) log(`${c.variable}: ${c.from} -> ${c.to} (recorded)`);
-    r.settings!.running = true;
-  });
-  let reg = readRegistry(paths.registry);
-  const before = await running();
-  const proxyOnline = isOnline(before.get(PROXY_APP));
-  if (!proxyOnline && !(await isPortFree(cfg.httpPort, cfg.httpHost))) {
-    throw new SiloError(`port ${cfg.httpPort} on ${cfg.httpHost} is already in use: stop what holds it, or set SILO_HTTP_PORT`);
-  }
-  let started = 0;
-
-  // 1. Database servers (embedded only; an external server is someone else's to run).
-  if (!cfg.databaseUrl) {
-    for (const server of embeddedServers(reg)) {
-      const [app] = postgresApps(cfg, reg, server);
-      if (!app || isOnline(before.get(app.name))) continue;
-      await initialiseIfNeeded(embeddedOptions(cfg, reg, server));
-      await pm2.startFresh(app);
-      started++;
-      log(`started ${app.name}`);
-    }
-  }
-
-  // 2. Demo tenants on an empty registry (or one whose first demo creation was interrupted).
-  if (!Object.values(reg.tenants).some((t) => t.state === 'ready')) {
-    const app = await importStackApp(cfg);
-    for (const name of DEMO_TENANTS) {
-      await createTenant(cfg, name);
-      reg = readRegistry(paths.registry);
-      const sql = connectAs(tenantCredentials(cfg, reg, name));
-      try {
-        await app.seed?.(sql, name);
-      } finally {
-        await sql.end({ timeout: 5 });
-      }
-      log(`created demo tenant ${name}`);
-    }
-  }
-
-  // 3. Workers, except hibernated ones (their first request starts them), and the waker.
-  const asleep = asleepTenants(cfg);
-  const workers = workerApps(cfg, reg).filter((a) => !isOnline(before.get(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
-  await Promise.all(
-    workers.map(async (app) => {
-      await refuseTakenPort(Number((app.env as Record<string, string>).PORT), String((app.env as Record<string, string>).TENANT), before.get(app.name));
-      await pm2.startFresh(app);
-      await waitWorker(Number((app.env as Record<string, string>).PORT));
-      started++;
-      log(`started ${app.name}`);
-    }),
-  );
-
-  if ((await startWaker(cfg, isOnline(before.get(WAKER_APP)))).started) {
-    started++;
-    log(`started ${WAKER_APP}`);
-  }
-
-  // 4. The proxy.
-  await syncProxy(cfg, reg, proxyOnline);
-  if (!proxyOnline) {
-    await pm2.startFresh(proxyApp(cfg, driver));
-    started++;
-    log(`started ${cfg.proxy} on ${cfg.httpHost}:${cfg.httpPort}`);
-  }
-
-  // 5. Scheduled backups, when SILO_BACKUP_CRON is set (a backups app without it goes).
-  for (const app of backupApps(cfg)) {
-    if (isOnline(before.get(app.name))) continue;
-    await pm2.startFresh(app);
-    started++;
-    log(`started ${app.name} (${cfg.backupCron})`);
-  }
-  if (!cfg.backupCron && before.has(BACKUP_APP)) await pm2.remove(BACKUP_APP);
-  return { reg, started };
-}
-
+/** Stop everything `up` started, and whatever of this stack runs without PM2. */
 export async function down(cfg: SiloConfig, log: Log): Promise<number> {
-  await markRunning(cfg, false);
-  if (!pm2.daemonPid()) return 0;
-  const apps = await pm2.list(NAMESPACE);
-  // Proxy first (no new requests), then workers, then the database servers.
-  const order = (n: string) => (n === PROXY_APP || n === WAKER_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
-  const names = [...new Set(apps.map((a) => a.name))].sort((a, b) => order(a) - order(b));
-  for (const phase of [0, 1, 2]) {
-    await Promise.all(names.filter((n) => order(n) === phase).map((n) => pm2.remove(n).then(() => log(`stopped ${n}`))));
-  }
-  // Leave a daemon that runs other people's apps alone; stop it if it is now empty.
-  await pm2.killDaemonIfIdle();
-  return names.length;
-}
-
-export interface TenantStatus {
-  name: string;
-  url: string;
-  worker: string;
-  pid?: number;
-  memoryMB?: number;
-  restarts?: number;
-  server: string;
-  schemaVersion: number;
-  state: string;
-  /** why the proxy answers this tenant's hosts 503 (operator, restore, move), if it does */
-  suspended?: string;
-  /** the app release it runs (`silo deploy`); null: the stack's app */
-  release: ReturnType<typeof releaseSummary>;
-  /** hibernation: when it last served a request, how long ago, why its last wake failed */
-  lastRequestAt?: string;
-  idle?: string;
-  wakeError?: string;
-}
-
-export interface StackStatus {
-  up: boolean;
-  proxy: { kind: string; status: string; pid?: number; listen: string };
-  servers: { name: string; kind: string; status: string; host: string; port: number; pid?: number }[];
-  /** scheduled backups (SILO_BACKUP_CRON), if set */
-  backups?: { schedule: string; keep?: number; status: string };
-  tenants: TenantStatus[];
-}
-
-export async function status(cfg: SiloConfig): Promise<StackStatus> {
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const procs = await running();
-  const describe = (name: string) => {
-    const p = procs.get(name);
-    return {
-      status: p?.pm2_env?.status ?? 'stopped',
-      pid: p && p.pid > 0 ? p.pid : undefined,
-      memoryMB: p?.monit ? Math.round(p.monit.memory / 1048576) : undefined,
-      restarts: p?.pm2_env?.restart_time,
-    };
-  };
-  const proxy = describe(PROXY_APP);
-  const sleeping = hibernationStatus(cfg);
-  return {
-    up: isOnline(procs.get(PROXY_APP)),
-    proxy: { kind: cfg.proxy, status: proxy.status, pid: proxy.pid, listen: `${cfg.httpHost}:${cfg.httpPort}` },
-    ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
-    servers: Object.entries(reg.servers).map(([name, s]) => {
-      const d = describe(postgresApp(name));
-      return { name, kind: s.kind, host: s.host, port: s.port, status: s.kind === 'external' ? 'external' : d.status, pid: d.pid };
-    }),
-    tenants: Object.entries(reg.tenants)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, t]) => {
-        const d = describe(workerApp(name));
-        return {
-          name,
-          url: tenantUrl(cfg, name, t.domains),
-          worker: d.status,
-          ...sleeping(name, d.status),
-          pid: d.pid,
-          memoryMB: d.memoryMB,
-          restarts: d.restarts,
-          server: t.server,
-          schemaVersion: t.schemaVersion,
-          state: t.suspended ? 'suspended' : t.state,
-          ...(t.suspended ? { suspended: t.suspended.by } : {}),
-          release: releaseSummary(cfg, t.release?.id),
-        };
-      }),
-  };
+  const paths = homePaths(cfg.home);
+  return withRegistryLock(paths.registry, async () => {
+    const reg = readRegistry(paths.registry);
+    if (reg.settings?.running) {
+      reg.settings.running = false;
+      writeRegistry(paths.registry, reg);
+    }
+    let stopped = 0;
+    if (pm2.daemonPid()) {
+      const apps = await pm2.list(NAMESPACE);
+      // Proxy first (no new requests), then workers, then the database servers.
+      const order = (n: string) => (n === PROXY_APP || n === WAKER_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
+      const names = [...new Set(apps.map((a) => a.name))].sort((a, b) => order(a) - order(b));
+      for (const phase of [0, 1, 2]) {
+        await Promise.all(names.filter((n) => order(n) === phase).map((n) => pm2.remove(n).then(() => log(`stopped ${n}`))));
+      }
+      stopped += names.length;
+      // Leave a daemon that runs other people's apps alone; stop it if it is now empty.
+      await pm2.killDaemonIfIdle();
+    }
+    for (const o of findOrphans(cfg, reg, new Map())) {
+      await o.stop();
+      log(`stopped ${o.what}, left running without PM2`);
+      stopped++;
+    }
+    return stopped;
+  });
 }
 
 /** Restart workers one at a time; each new process is ready before the old one stops. */
@@ -244,6 +250,7 @@ export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<
       const now = readRegistry(homePaths(cfg.home).registry);
       const [app] = workerApps(cfg, now, name);
       if (!app || !(await running()).has(app.name)) return false;
+      crashPoint('reload', 'reload-worker');
       await pm2.reloadApp(app);
       await waitWorker(now.tenants[name]!.port);
       return true;

@@ -12,6 +12,7 @@ import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from './app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
+import { crashPoint } from './steps.js';
 
 export interface TenantMigration {
   tenant: string;
@@ -72,6 +73,7 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
       } else {
         const sql = connectAs(tenantCredentials(cfg, reg, tenant));
         try {
+          crashPoint('migrate', 'migrate-tenant');
           const { from, to } = await migrate(sql, migrations.get(tenant)!);
           r = { tenant, ok: true, from, to };
         } catch (err) {
@@ -83,6 +85,7 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
       opts.onResult?.(r, ++done, names.length);
       return r;
     });
+    crashPoint('migrate', 'record-versions');
     await updateRegistry(paths.registry, (latest) => {
       for (const r of results) {
         const t = latest.tenants[r.tenant];

@@ -33,6 +33,7 @@
  * steps and check that running it again completes. Code outside a step list can offer a
  * crash point too, with `crashPoint(operation, name)`.
  */
+import { crashPoint } from '../common/crash-point.js';
 
 export interface Step<C> {
   name: string;
@@ -46,11 +47,7 @@ export interface StepReport {
   acted: boolean;
 }
 
-/** SIGKILL this process here if SILO_TEST_CRASH_AT names this point (tests only). */
-export function crashPoint(operation: string, step: string): void {
-  const at = process.env.SILO_TEST_CRASH_AT;
-  if (at && (at === `${operation}:${step}` || at === step)) process.kill(process.pid, 'SIGKILL');
-}
+export { crashPoint };
 
 /** Run `steps` in order; a step that throws stops the list (its error propagates). */
 export async function runSteps<C>(operation: string, steps: readonly Step<C>[], ctx: C): Promise<StepReport[]> {

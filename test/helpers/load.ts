@@ -43,7 +43,9 @@ export function startLoad(target: LoadTarget, concurrency = 2): { stop(): Promis
       const body = target.body ? JSON.stringify(target.body()) : undefined;
       const headers: Record<string, string> = { host: target.host };
       if (body) headers['content-type'] = 'application/json';
-      const req = request({ port: target.port, host: '127.0.0.1', path: target.path, method: target.method ?? 'GET', agent, headers, timeout: 10_000 }, (res) => {
+      // The retry goes on a fresh connection: another idle one of the agent may be closing too
+      // (an nginx reload closes every idle keep-alive connection of its old workers).
+      const req = request({ port: target.port, host: '127.0.0.1', path: target.path, method: target.method ?? 'GET', agent: retry ? agent : false, headers, timeout: 10_000 }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));

@@ -1,7 +1,8 @@
 /** `silo up | down | status | reload`. */
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
-import { down, reload, status, up } from '../../stack/stack.js';
+import { down, reload, up } from '../../stack/stack.js';
+import { status } from '../../stack/status.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
 import { checkStackApp } from '../../apps/stack-app.js';
@@ -34,9 +35,13 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .action(async (opts: { json?: boolean }) => {
       const s = await status(config());
       if (opts.json) return printJson(s);
-      printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
-      for (const db of s.servers) printLine(`database ${db.name}: ${db.kind} ${db.status} on ${db.host}:${db.port}`);
+      const pm2 = (state: string | undefined, answers: boolean) => (state === undefined || (state === 'online') === answers ? '' : ` (PM2: ${state})`);
+      printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${pm2(s.proxy.pm2, s.proxy.status === 'online')}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
+      for (const db of s.servers) {
+        printLine(`database ${db.name}: ${db.kind} ${db.status}${pm2(db.pm2, db.status === 'online')} on ${db.host}:${db.port}${db.error ? `: ${db.error}` : ''}`);
+      }
       if (s.backups) printLine(`backups: ${s.backups.status}, "${s.backups.schedule}"${s.backups.keep ? `, keeping ${s.backups.keep} per tenant` : ''}`);
+      if (s.supposedToRun && !s.up) printLine('the stack should be up but its proxy does not answer: run silo up');
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
         s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),

@@ -1,0 +1,130 @@
+/**
+ * `silo status`: what runs and whether it really answers. A database server's status is
+ * the result of a real query, and the proxy's of a real HTTP request (an unknown host
+ * must get the proxy's own 404), not PM2's view, which reports a wrapper whose postgres
+ * died, or misses an orphaned proxy, as it pleases; PM2's view is shown beside it.
+ */
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry } from '../registry/registry.js';
+import { serverProblem } from '../servers/servers.js';
+import { probe } from '../common/http-probe.js';
+import { BACKUP_APP, PROXY_APP, postgresApp, workerApp } from './ecosystem.js';
+import { running } from './live.js';
+import { tenantUrl } from './stack.js';
+import { releaseSummary } from '../apps/releases.js';
+import { hibernationStatus } from '../hibernate/stack-hooks.js';
+
+export interface TenantStatus {
+  name: string;
+  url: string;
+  worker: string;
+  pid?: number;
+  memoryMB?: number;
+  restarts?: number;
+  server: string;
+  schemaVersion: number;
+  state: string;
+  /** why the proxy answers this tenant's hosts 503 (operator, restore, move), if it does */
+  suspended?: string;
+  /** the app release it runs (`silo deploy`); null: the stack's app */
+  release: ReturnType<typeof releaseSummary>;
+  /** hibernation: when it last served a request, how long ago, why its last wake failed */
+  lastRequestAt?: string;
+  idle?: string;
+  wakeError?: string;
+}
+
+export interface ServerStatus {
+  name: string;
+  kind: string;
+  /** `online` when it answered a query just now, else `down` */
+  status: 'online' | 'down';
+  /** PM2's state of its supervising app (embedded servers) */
+  pm2?: string;
+  error?: string;
+  host: string;
+  port: number;
+  pid?: number;
+  restarts?: number;
+}
+
+export interface StackStatus {
+  /** the proxy answers */
+  up: boolean;
+  /** `silo up` ran and `silo down` has not since */
+  supposedToRun: boolean;
+  proxy: { kind: string; status: 'online' | 'down'; pm2: string; pid?: number; restarts?: number; listen: string };
+  servers: ServerStatus[];
+  /** scheduled backups (SILO_BACKUP_CRON), if set */
+  backups?: { schedule: string; keep?: number; status: string };
+  tenants: TenantStatus[];
+}
+
+/** The proxy answers an unknown host with its own 404 (a worker would answer 421). */
+async function proxyAnswers(cfg: SiloConfig): Promise<boolean> {
+  try {
+    const r = await probe(cfg.httpHost, cfg.httpPort, '/', 'silo-status.invalid', 2000);
+    return r.status === 404;
+  } catch {
+    return false;
+  }
+}
+
+export async function status(cfg: SiloConfig): Promise<StackStatus> {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  const procs = await running();
+  const describe = (name: string) => {
+    const p = procs.get(name);
+    return {
+      status: p?.pm2_env?.status ?? 'stopped',
+      pid: p && p.pid > 0 ? p.pid : undefined,
+      memoryMB: p?.monit ? Math.round(p.monit.memory / 1048576) : undefined,
+      restarts: p?.pm2_env?.restart_time,
+    };
+  };
+  const proxy = describe(PROXY_APP);
+  const sleeping = hibernationStatus(cfg);
+  const [answers, problems] = await Promise.all([
+    proxyAnswers(cfg),
+    Promise.all(Object.keys(reg.servers).map((name) => serverProblem(cfg, name))),
+  ]);
+  return {
+    up: answers,
+    supposedToRun: reg.settings?.running === true,
+    ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
+    proxy: { kind: cfg.proxy, status: answers ? 'online' : 'down', pm2: proxy.status, pid: proxy.pid, restarts: proxy.restarts, listen: `${cfg.httpHost}:${cfg.httpPort}` },
+    servers: Object.entries(reg.servers).map(([name, s], i) => {
+      const d = describe(postgresApp(name));
+      const problem = problems[i];
+      return {
+        name,
+        kind: s.kind,
+        status: problem ? 'down' : 'online',
+        ...(problem ? { error: problem } : {}),
+        ...(s.kind === 'embedded' ? { pm2: d.status, pid: d.pid, restarts: d.restarts } : {}),
+        host: s.host,
+        port: s.port,
+      };
+    }),
+    tenants: Object.entries(reg.tenants)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, t]) => {
+        const d = describe(workerApp(name));
+        return {
+          name,
+          url: tenantUrl(cfg, name, t.domains),
+          worker: d.status,
+          ...sleeping(name, d.status),
+          pid: d.pid,
+          memoryMB: d.memoryMB,
+          restarts: d.restarts,
+          server: t.server,
+          schemaVersion: t.schemaVersion,
+          state: t.suspended ? 'suspended' : t.state,
+          ...(t.suspended ? { suspended: t.suspended.by } : {}),
+          release: releaseSummary(cfg, t.release?.id),
+        };
+      }),
+  };
+}
