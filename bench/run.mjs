@@ -17,6 +17,9 @@
  *      of src/ changes: log level, pool size, fork mode), then `silo up` restores it.
  *   D. the remaining tenants created hot (onboarding samples), idle memory with 50.
  *   E. `silo migrate` over all tenants with an extra migration (SILO_APP: the polls app plus one migration).
+ *   F. hibernation: the first response of a hibernated tenant through nginx
+ *      (BENCH_WAKE_SAMPLES), a wake storm (BENCH_STORM tenants at once), the stack's
+ *      memory with every tenant awake and idle, then with every tenant hibernated.
  * Compared cases run as interleaved groups (lib/load.mjs): BENCH_ROUNDS rounds of
  * BENCH_SLICE seconds each per case, warm-up in round 1 only.
  * Tunables (environment): BENCH_ROUNDS=2 BENCH_SLICE=3 BENCH_WARMUP=1 BENCH_CONNECTIONS=50
@@ -34,6 +37,7 @@ import { createStack, freePort, root } from './lib/stack.mjs';
 import { measureGroup, getPolls, postVotes } from './lib/load.mjs';
 import { damonPageout, makeCpuProbe, memoryDetail, memoryOf, processTable, psRss, sumMemory, tree } from './lib/procs.mjs';
 import { renderMarkdown } from './lib/report.mjs';
+import { hibernate, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
 import { httpRequest, now, percentiles, round, run, sleep, waitExit, waitUntil } from './lib/util.mjs';
 
 /**
@@ -71,6 +75,8 @@ const P = {
   variantRounds: num('BENCH_VARIANT_ROUNDS', 3),
   variantSlice: num('BENCH_VARIANT_SLICE', 2),
   budgetS: num('BENCH_BUDGET_S', 555),
+  wakeSamples: num('BENCH_WAKE_SAMPLES', 20),
+  storm: num('BENCH_STORM', 50),
 };
 if (P.totalTenants < Math.max(P.loadTenants, P.onboardSamples + 1)) {
   console.error('bench: BENCH_TOTAL_TENANTS must be >= BENCH_LOAD_TENANTS and > BENCH_ONBOARD_SAMPLES');
@@ -139,10 +145,14 @@ async function finish(exitCode) {
   if (exitCode !== 0 && td.leftovers.length === 0) log(`kept ${stack.home} for inspection`);
   process.exit(exitCode);
 }
-process.once('SIGINT', () => {
-  results.error = 'interrupted';
-  finish(130);
-});
+// Ctrl-C tears the bench's own stack down (a second Ctrl-C does not cut that short).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (tearingDown) return log(`${signal}: already tearing down, please wait`);
+    results.error = 'interrupted';
+    finish(130);
+  });
+}
 
 // ---------------------------------------------------------------------------------
 async function machineInfo() {
@@ -471,7 +481,11 @@ try {
   const barePort = await freePort();
   const bare = await stack.startChild('bare', join(root, 'bench', 'limits', 'bare.mjs'), { PORT: String(barePort) }, { port: barePort, host: 'bare', path: '/' });
   benchChildPids.add(bare.pid);
-  results.extraMemory.push({ label: 'bare Fastify limit server (bench/limits/bare.mjs), idle', rssMB: round(memoryOf(bare.pid).rssKB / 1024, 1) });
+  {
+    // The floor an awake worker is compared with: PSS and USS, since RSS counts the node binary's shared pages in full.
+    const d = memoryDetail(bare.pid);
+    results.extraMemory.push({ label: 'bare Fastify limit server (bench/limits/bare.mjs), idle', rssMB: round(d.rssKB / 1024, 1), pssMB: round(d.pssKB / 1024, 1), ussMB: round(d.ussKB / 1024, 1) });
+  }
   {
     const m = (await measureGroup([{ key: 'bare', targets: [{ port: barePort, host: 'bare', requests: [{ method: 'GET', path: '/' }] }] }], loadParams())).get('bare');
     results.limits.push({ label: 'bare Fastify route returning a constant (HTTP, no logger, no DB)', kind: 'http', tenants: 0, ...m });
@@ -667,6 +681,38 @@ try {
   timing(`\`silo migrate\` again (nothing to do)`, fmtMs(migNoop.ms), 'fixed cost: CLI, embedded server check, one connection per tenant');
   timing('CLI floor: `silo tenant list --json`', fmtMs(median(cliFloor)), 'median of 3; part of every command above');
 
+  // ----- F. hibernation --------------------------------------------------------------
+  {
+    const all = Array.from({ length: P.totalTenants }, (_, i) => name(i + 1));
+    log(`F: wake latency through nginx (${P.wakeSamples} samples), then a wake storm of ${Math.min(P.storm, all.length)}`);
+    const w = await wakeLatency({ home: stack.home, httpPort: stack.httpPort, tenants: all, samples: P.wakeSamples });
+    results.hibernation = { wake: w };
+    timing(
+      'First response of a hibernated tenant through nginx (GET /api/polls: wake + request)',
+      `p50 ${fmtMs(w.ms.p50)}, p95 ${fmtMs(w.ms.p95)}`,
+      `${w.samples} samples, max ${fmtMs(w.ms.p100)}, ${w.failures.length} not 200; the same request awake: p50 ${fmtMs(w.awakeMs.p50)}`,
+    );
+    results.targets.push({ target: 'Wake through nginx: p50 <= 500 ms', measured: fmtMs(w.ms.p50), value: w.ms.p50, pass: w.ms.p50 <= 500 && w.failures.length === 0 });
+    results.targets.push({ target: 'Wake through nginx: p95 <= 1 s', measured: fmtMs(w.ms.p95), value: w.ms.p95, pass: w.ms.p95 <= 1000 && w.failures.length === 0 });
+    const stormNames = all.slice(0, Math.min(P.storm, all.length));
+    const storm = await wakeStorm({ home: stack.home, httpPort: stack.httpPort, tenants: stormNames });
+    results.hibernation.storm = storm;
+    timing(
+      `Wake storm: ${storm.tenants} hibernated tenants hit at once through nginx`,
+      `${storm.failed} failed, slowest ${fmtMs(storm.ms.p100)}`,
+      `p50 ${fmtMs(storm.ms.p50)}, p95 ${fmtMs(storm.ms.p95)}`,
+    );
+    results.targets.push({ target: `Wake storm of ${storm.tenants}: 0 failed requests`, measured: `${storm.failed} failed, slowest ${fmtMs(storm.ms.p100)}`, value: storm.failed, pass: storm.failed === 0 });
+    await stackMemory(`${P.totalTenants} tenants, all awake after the storm, idle (nginx)`);
+    await hibernate(stack.home, all);
+    await stackMemory(`${P.totalTenants} tenants, all hibernated (nginx)`);
+    const awakeIdle = results.memory.find((m) => m.label === `${P.totalTenants} tenants, idle (nginx)`);
+    if (awakeIdle) {
+      const uss = awakeIdle.workerMedianMB.uss;
+      results.targets.push({ target: 'USS per awake idle worker <= 20 MB', measured: `median ${uss} MB (PSS ${awakeIdle.workerMedianMB.pss} MB, RSS ${awakeIdle.workerMedianMB.rss} MB)`, value: uss, pass: uss <= 20 });
+    }
+  }
+
   // ----- onboarding summary, targets --------------------------------------------------
   const firstN = results.onboarding.slice(0, P.onboardSamples);
   const ob = percentiles(firstN.map((s) => s.first200Ms), [50, 95]);
@@ -693,7 +739,7 @@ try {
     const ratio = d.reqPerSec / r.reqPerSec;
     results.targets.push({ target: `${d.endpoint}, ${P.loadTenants} tenants in their own processes >= 90% of the single-process reference (aggregate)`, measured: `${Math.round(ratio * 100)}% (${d.reqPerSec} vs ${r.reqPerSec})`, value: ratio, pass: ratio >= 0.9 });
   }
-  for (const mem of results.memory) {
+  for (const mem of results.memory.filter((m) => m.workersOnline > 0)) {
     results.targets.push({ target: `Idle worker RSS <= 60 MB (${mem.label})`, measured: `max ${mem.workerRssMB.max} MB, median ${mem.workerRssMB.median} MB`, value: mem.workerRssMB.max, pass: mem.workerRssMB.max <= 60 });
   }
   results.targets.push({
@@ -712,7 +758,8 @@ try {
   }
   await finish(0);
 } catch (err) {
-  results.error = err instanceof Error ? err.stack ?? err.message : String(err);
-  log(`FAILED: ${results.error}`);
+  // After Ctrl-C the main flow fails on its next step; the report says "interrupted".
+  if (!tearingDown) results.error = err instanceof Error ? err.stack ?? err.message : String(err);
+  log(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
   await finish(1);
 }

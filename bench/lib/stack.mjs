@@ -48,10 +48,24 @@ export async function createStack({ poolMax = 4 } = {}) {
   const children = new Set();
   const cliLog = [];
 
+  // Once teardown has begun (Ctrl-C), no new command may start: one started after
+  // `silo down` (the bench's main flow goes on until the process exits) would bring the
+  // PM2 daemon and PostgreSQL back and leave them running.
+  let closing = false;
+  const running = new Set();
+
   /** Run `silo <args>`; throws with its stderr on a non-zero exit unless `allowFail`. */
-  async function cli(args, extra = {}, { allowFail = false } = {}) {
+  async function cli(args, extra = {}, { allowFail = false, teardown = false } = {}) {
+    if (closing && !teardown) throw new Error(`interrupted: not starting silo ${args.join(' ')}`);
     const start = now();
-    const r = await run(process.execPath, [siloBin, ...args], { env: { ...env, ...extra }, cwd: root });
+    const r = await run(process.execPath, [siloBin, ...args], {
+      env: { ...env, ...extra },
+      cwd: root,
+      onChild: (child) => {
+        running.add(child);
+        child.once('exit', () => running.delete(child));
+      },
+    });
     const ms = now() - start;
     cliLog.push({ args, extra, code: r.code, ms: Math.round(ms), stdout: r.stdout.slice(-2000), stderr: r.stderr.slice(-2000) });
     if (r.code !== 0 && !allowFail) throw new Error(`silo ${args.join(' ')} failed (${r.code}): ${(r.stderr || r.stdout).trim().slice(-500)}`);
@@ -100,13 +114,22 @@ export async function createStack({ poolMax = 4 } = {}) {
    * Whatever is left after 15 s is a leak: reported, then killed by pid.
    */
   async function teardown({ keepHome = false } = {}) {
+    closing = true;
     const result = { down: null, leftovers: [] };
+    // A command still running (Ctrl-C reached it too, or only the bench got the signal)
+    // finishes or stops before `silo down`, so nothing it starts outlives the teardown.
+    const started = now();
+    while (running.size > 0 && now() - started < 20_000) await sleep(100);
+    for (const child of running) {
+      child.kill('SIGTERM');
+      if (!(await waitExit(child.pid, 5000))) child.kill('SIGKILL');
+    }
     for (const child of children) {
       child.kill('SIGTERM');
       if (!(await waitExit(child.pid, 5000))) child.kill('SIGKILL');
     }
     try {
-      result.down = await cli(['down'], {}, { allowFail: true });
+      result.down = await cli(['down'], {}, { allowFail: true, teardown: true });
     } catch (err) {
       result.down = { code: -1, stderr: String(err) };
     }

@@ -52,9 +52,10 @@ export function percentiles(values, ps) {
 export const round = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(digits)));
 
 /** Run a program to completion, capturing output. */
-export function run(cmd, args, { env, cwd, timeoutMs = 300_000 } = {}) {
+export function run(cmd, args, { env, cwd, timeoutMs = 300_000, onChild } = {}) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    onChild?.(child);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
