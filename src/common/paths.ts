@@ -13,6 +13,8 @@ export function homePaths(home: string) {
     tenantBackups: (tenant: string) => join(home, 'backups', tenant),
     logs: join(home, 'logs'),
     proxy: join(home, 'proxy'),
+    /** suspended tenants' 503 pages: the proxy answers from these while they exist */
+    suspendedPages: join(home, 'proxy', 'suspended'),
     pm2Home: join(home, 'pm2'),
   };
 }

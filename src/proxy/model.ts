@@ -2,9 +2,9 @@
  * What the proxy needs to know, derived from the registry: a pure function, so the
  * renderers can be tested with fixtures.
  */
-import type { Registry, Suspension } from '../registry/registry.js';
+import type { Registry } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
-import { suspendedPage, type SuspendedPage } from './suspended.js';
+import { pageFor, type SuspendedPage } from './suspended.js';
 
 export interface ProxyRoute {
   tenant: string;
@@ -21,6 +21,8 @@ export interface ProxyModel {
   routes: ProxyRoute[];
   /** the waker's loopback port: a tenant whose worker refuses connections is woken through it */
   wakerPort?: number;
+  /** where suspended tenants' page files are (nginx checks them per request) */
+  suspendedDir?: string;
 }
 
 export interface ProxyModelInput {
@@ -29,6 +31,7 @@ export interface ProxyModelInput {
   httpPort: number;
   bodyLimitBytes?: number;
   wakerPort?: number;
+  suspendedDir?: string;
 }
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
@@ -47,12 +50,7 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     bodyLimitBytes: input.bodyLimitBytes ?? 65536,
     routes,
     ...(input.wakerPort ? { wakerPort: input.wakerPort } : {}),
+    ...(input.suspendedDir ? { suspendedDir: input.suspendedDir } : {}),
   };
 }
 
-/** What a suspended tenant's visitors see: the operator's message, or why silo paused it. */
-function pageFor(tenant: string, s: Suspension): SuspendedPage {
-  if (s.by === 'operator') return suspendedPage(tenant, s.message ?? `${tenant} is down for maintenance.`, 300);
-  const what = s.by === 'restore' ? 'being restored from a backup' : 'moving to another database server';
-  return suspendedPage(tenant, `${tenant} is ${what}.`, 5);
-}

@@ -96,10 +96,10 @@ server {
 
   default_type application/json;
 ${errorPages()}
-${nginxSuspendedLocations()}
+${nginxSuspendedLocations(model)}
 
   location / {
-${nginxSuspendedCheck()}
+${nginxSuspendedCheck(model)}
     if ($silo_upstream = "") {
       return 404 '${NOT_FOUND}';
     }

@@ -13,6 +13,7 @@ import { installProxyConfig } from '../proxy/config-files.js';
 import { proxyDriver, runningProxyPid, type ProxyDriver } from '../proxy/driver.js';
 import { proxyModel } from '../proxy/model.js';
 import { stopAbandonedProxyProcesses } from './orphans.js';
+import { writeSuspendedPages } from '../proxy/suspended.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
@@ -66,8 +67,10 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
  */
 export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
   const driver = driverFor(cfg);
-  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home) });
+  const suspendedDir = homePaths(cfg.home).suspendedPages;
+  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home), suspendedDir });
   try {
+    writeSuspendedPages(suspendedDir, reg);
     const changed = await installProxyConfig(driver, model);
     const pid = runningProxyPid(driver);
     if (changed && proxyOnline && pid) {

@@ -62,8 +62,9 @@ const steps: Step<Ctx>[] = [
   {
     name: 'render-proxy',
     async run(c) {
+      // nginx answers from the page files at once; Caddy's config is re-rendered and reloaded.
       c.live = await stackIsUp();
-      if (c.live) await syncProxy(c.cfg, readRegistry(homePaths(c.cfg.home).registry), true);
+      await syncProxy(c.cfg, readRegistry(homePaths(c.cfg.home).registry), c.live);
     },
   },
   {

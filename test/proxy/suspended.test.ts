@@ -5,14 +5,15 @@
  * test/tenant/operations.test.ts.)
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
 import { renderNginx } from '../../src/proxy/nginx.js';
-import { suspendedPage } from '../../src/proxy/suspended.js';
-import { installProxyConfig, proxyLayout } from '../../src/proxy/config-files.js';
+import { suspendedPage, writeSuspendedPages } from '../../src/proxy/suspended.js';
+import { installProxyConfig } from '../../src/proxy/config-files.js';
+import { proxyDriver } from '../../src/proxy/driver.js';
 
 const HOSTILE = `back at 5 $host ' " \` { } ; \\ <script>x</script> 🚧`;
 
@@ -37,21 +38,40 @@ t.test('the page escapes every character outside a plain alphabet, in JSON and i
   t.match(p.html, /&#60;script&#62;/);
 });
 
-t.test('only the suspended tenant is routed to the page; the others keep their upstream', async (t) => {
-  const m = proxyModel(fixture(), input);
-  t.ok(m.routes.find((r) => r.tenant === 'big-co')!.suspended);
-  t.notOk(m.routes.find((r) => r.tenant === 'client1')!.suspended);
+t.test('nginx: suspending changes no config (no reload); a page file per tenant decides', async (t) => {
+  const suspendedDir = '/srv/silo/proxy/suspended';
+  const m = proxyModel(fixture(), { ...input, suspendedDir });
+  t.ok(m.routes.find((r) => r.tenant === 'big-co')!.suspended, 'the model knows (Caddy renders it)');
+  const reg = fixture();
+  delete reg.tenants['big-co']!.suspended;
   const text = renderNginx(m);
-  t.match(text, /map \$host \$silo_suspended \{\n  hostnames;\n  default "";\n  big-co\.localhost big_co;\n  portal\.big-co\.example big_co;\n\}/);
-  t.notMatch(text.split('map $host $silo_suspended')[1]!.split('}')[0]!, /client1/);
+  t.equal(renderNginx(proxyModel(reg, { ...input, suspendedDir })), text, 'same nginx config suspended or not');
+  t.match(text, /map \$host \$silo_tenant \{\n  hostnames;\n  default "";\n  big-co\.localhost big-co;\n  portal\.big-co\.example big-co;\n  client1\.localhost client1;\n\}/);
+  t.match(text, /if \(-f \/srv\/silo\/proxy\/suspended\/\$silo_tenant\.\$silo_page\) \{\n      rewrite \^ \/_silo_suspended last;/);
   t.match(text, /add_header Retry-After \$silo_retry_after always;/);
+  t.notMatch(renderNginx(proxyModel(reg, input)), /silo_tenant/, 'without a pages folder, nothing is rendered');
+});
+
+t.test('writeSuspendedPages holds exactly the suspended tenants\' pages', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'silo-pages-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const reg = fixture();
+  reg.tenants['client1']!.suspended = { by: 'move', since: '' };
+  writeSuspendedPages(dir, reg);
+  t.same(readdirSync(dir).sort(), ['big-co.html', 'big-co.json', 'client1.html', 'client1.json', 'client1.soon']);
+  t.same(JSON.parse(readFileSync(join(dir, 'big-co.json'), 'utf8')).message, HOSTILE);
+  t.match(readFileSync(join(dir, 'client1.json'), 'utf8'), /client1 is moving to another database server/);
+  delete reg.tenants['big-co']!.suspended;
+  delete reg.tenants['client1']!.suspended;
+  writeSuspendedPages(dir, reg);
+  t.same(readdirSync(dir), []);
 });
 
 for (const kind of ['nginx', 'caddy'] as const) {
   t.test(`${kind} accepts the rendered config with a hostile message`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'silo-suspended-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const layout = proxyLayout(dir, kind);
-    t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), true);
+    const layout = proxyDriver(dir, kind);
+    t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, suspendedDir: join(dir, 'suspended') })), true);
   });
 }
