@@ -35,7 +35,7 @@ import { readRegistry, updateRegistry, type Registry } from '../registry/registr
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { readSecret } from '../common/secrets.js';
 import { connectAdmin, connectAs, ident } from '../postgres/admin.js';
-import { dropDatabase, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
+import { dropDatabase, dropRole, ensureRole, hideServerCatalogs } from '../postgres/tenant-ddl.js';
 import { copyDatabase, findPgDump } from '../postgres/pg-dump.js';
 import { createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
 import { appliedVersion } from '../migrate/run.js';
@@ -46,7 +46,7 @@ import { withTenantLock } from './tenant-lock.js';
 import { ensureWorker, running, stackIsUp, waitWorker } from '../stack/live.js';
 import { workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
-import { adminUrl } from '../servers/servers.js';
+import { adminUrl, withAdminOn } from '../servers/servers.js';
 import { runSteps, type Step } from './steps.js';
 import { SiloError } from '../common/errors.js';
 
@@ -108,6 +108,7 @@ async function copy(c: Ctx): Promise<void> {
   const major = Math.max(await serverMajor(c.source!), await serverMajor(c.target!));
   const [pgDump, pgRestore] = await Promise.all([findPgDump(major), findPgDump(major, 'pg_restore')]);
   await createSide(c.target!.admin, c.name, 'incoming');
+  await withAdminOn(c.cfg, c.opts.to, sideName(c.name, 'incoming'), hideServerCatalogs);
   const t = c.target!.entry;
   const d = await copyDatabase(pgDump, pgRestore, adminTarget(c.cfg, c.source!, c.name), {
     host: t.host,

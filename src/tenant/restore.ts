@@ -12,7 +12,7 @@
  *                       registry, worker, route; the database is replaced below)
  *   open-server
  *   reopen-live         a crashed earlier swap may have left it closed
- *   create-side         <name>_restore, owned by the tenant role
+ *   create-side         <name>_restore, owned by the tenant role, server catalogs hidden
  *   pg-restore          as the tenant role, one transaction
  *   check-restored      schema version known to this app (migrated forward if older),
  *                       and it opens as the tenant role
@@ -26,7 +26,8 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import { openServer, withAdminOn, type OpenServer } from '../servers/servers.js';
+import { hideServerCatalogs } from '../postgres/tenant-ddl.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { digestFile, findPgDump, restoreDatabase } from '../postgres/pg-dump.js';
@@ -133,6 +134,7 @@ const steps: Step<Ctx>[] = [
     name: 'create-side',
     async run(c) {
       await createSide(c.server!.admin, c.name, 'restore');
+      await withAdminOn(c.cfg, c.server!.name, sideName(c.name, 'restore'), hideServerCatalogs);
     },
   },
   {

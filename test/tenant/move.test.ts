@@ -77,6 +77,7 @@ await t.test('move: the data arrives, the source goes, other tenants never notic
   t.same(await databasesOn(serverUrl(stack)), ['client2'], 'the source database is gone');
   t.same(await rolesOn(serverUrl(stack)), ['client2'], 'and its role');
   t.same(await databasesOn(pg2.adminUrl), ['client1']);
+  t.match((await stack.cli(['tenant', 'repair', 'client1'])).stdout, /^client1: all \d+ checks passed, nothing to fix\n$/, 'the moved tenant is whole on db2 (grants, hidden catalogs, worker, route)');
   const again = await stack.cli(['tenant', 'move', 'client1', '--to', 'db2']);
   t.same([again.code, again.stdout], [0, 'client1 already lives on db2\n']);
 });
