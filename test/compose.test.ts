@@ -119,6 +119,7 @@ t.test('the compose file parses and has the services the issue asks for', async 
   const custom = loadCompose({ POSTGRES_CLIENT1_PASSWORD: 'p1', POSTGRES_CLIENT2_PASSWORD: 'p2' });
   t.equal(envOf(custom.services['postgres-client1']).POSTGRES_PASSWORD, 'p1');
   t.match(envOf(custom.services.app).SILO_DATABASE_URL, /^postgres:\/\/postgres:p1@postgres-client1:/);
+  t.match(envOf(custom.services.app).DATABASE_SERVERS, /^postgres-client2=postgres:\/\/postgres:p2@postgres-client2:/);
   t.notMatch(JSON.stringify(envOf(custom.services.app)), /dev-only/, 'no default password is left in the app once both are set');
 
   const app = c.services.app;
@@ -155,7 +156,7 @@ t.test('every SILO_* variable is one silo knows, and the app environment passes 
   t.equal(cfg.httpHost, '0.0.0.0', 'nginx listens on every interface of the container, so the published port reaches it');
   t.equal(cfg.proxy, 'nginx');
   t.match(cfg.databaseUrl, /^postgres:\/\/postgres:[^@]+@postgres-client1:5432\/postgres$/, 'SILO_DATABASE_URL set: no embedded PostgreSQL runs');
-  t.ok(env.PM2_HOME, 'PM2_HOME is set (pm2-runtime and `docker compose exec app silo` meet there)');
+  t.ok(env.PM2_HOME, 'PM2_HOME is set (silo run and `docker compose exec app silo` meet there)');
   t.ok((app.tmpfs ?? []).some((p: string) => env.PM2_HOME!.startsWith(`${p}/`)), 'PM2_HOME is on a tmpfs (no stale pid or socket after a restart)');
   t.ok((app.volumes ?? []).some((v: string) => v.split(':')[1] === env.SILO_HOME), 'SILO_HOME (registry, secrets) is on a volume');
 
@@ -188,8 +189,12 @@ t.test('the published port is SILO_HTTP_PORT, on both sides', async (t) => {
 t.test('database servers and tenant placement match the postgres services', async (t) => {
   const c = loadCompose();
   const env = envOf(c.services.app);
-  const servers = pairs(env.DATABASE_SERVERS ?? '');
-  t.same(servers.map(([n]) => n), ['postgres-client1', 'postgres-client2'], 'both servers are registered by the entry script');
+  // silo registers SILO_DATABASE_URL's server itself, as `default`; the entry script adds
+  // the others. Each compose service is registered exactly once.
+  const servers: [string, string][] = [['default', env.SILO_DATABASE_URL!], ...pairs(env.DATABASE_SERVERS ?? '')];
+  t.same(servers.map(([n]) => n), ['default', 'postgres-client2'], 'the entry script adds the second server; the first is SILO_DATABASE_URL');
+  const hosts = servers.map(([, url]) => new URL(url).hostname);
+  t.same(hosts, ['postgres-client1', 'postgres-client2'], 'one name per PostgreSQL service, none registered twice');
   for (const [name, url] of servers) {
     t.doesNotThrow(() => validateServerName(name), `${name} is a valid silo server name`);
     const u = new URL(url);
@@ -199,9 +204,8 @@ t.test('database servers and tenant placement match the postgres services', asyn
     t.equal(decodeURIComponent(u.username), envOf(svc).POSTGRES_USER, `${name}: admin user is the server's POSTGRES_USER`);
     t.equal(decodeURIComponent(u.password), envOf(svc).POSTGRES_PASSWORD, `${name}: admin password is the server's POSTGRES_PASSWORD`);
   }
-  t.ok(servers.some(([, url]) => url === env.SILO_DATABASE_URL), 'SILO_DATABASE_URL is one of those servers');
   const tenants = pairs(env.TENANTS ?? '');
-  t.same(tenants, [['client1', 'postgres-client1'], ['client2', 'postgres-client2']], 'client1 on server 1, client2 on server 2');
+  t.same(tenants, [['client1', 'default'], ['client2', 'postgres-client2']], 'client1 on server 1 (default), client2 on server 2');
   for (const [tenant, server] of tenants) {
     t.doesNotThrow(() => validateTenantName(tenant), `${tenant} is a valid tenant name`);
     t.ok(servers.some(([n]) => n === server), `${tenant}'s server is registered`);
@@ -235,10 +239,11 @@ t.test('every file the compose file and the Dockerfile name exists', async (t) =
     t.doesNotThrow(() => accessSync(repo, constants.X_OK), `${copied.get(path!)} is executable`);
   }
   // What the entry script calls inside the app folder.
-  for (const rel of ['bin/silo.js', 'ecosystem.config.js', 'docker/seed-demo.mjs', 'node_modules/.bin/pm2-runtime', 'node_modules/.bin/pm2']) {
+  for (const rel of ['bin/silo.js', 'docker/seed-demo.mjs', 'docker/healthcheck.sh']) {
     t.ok(existsSync(join(root, rel)), `${rel} exists`);
-    t.ok(entryText.includes(rel.replace(/^node_modules\/\.bin\//, '.bin/')), `the entry script calls ${rel}`);
+    t.ok(entryText.includes(rel), `the entry script calls ${rel}`);
   }
+  t.match(entryText, /bin\/silo\.js" run &/, 'the stack runs in the foreground with silo run');
   for (const rel of ['bin', 'proxy', 'ecosystem.config.js', 'package.json', 'package-lock.json']) {
     t.ok([...copied.values()].includes(rel), `${rel} is copied into the image`);
   }
@@ -295,7 +300,7 @@ t.test("the Dockerfile's commands use scripts and packages that exist", async (t
   walk(join(root, 'docker'));
   t.ok(bare.size > 3, `dist imports: ${[...bare].join(', ')}`);
   t.same([...bare].filter((b) => !deps.has(b)), [], 'every package dist/ imports is a production dependency');
-  t.ok(deps.has('pm2'), 'pm2 (pm2-runtime) is a production dependency');
+  t.ok(deps.has('pm2'), 'pm2 is a production dependency');
 });
 
 t.test('the scripts parse, and the silo commands they call exist', async (t) => {
@@ -311,6 +316,7 @@ t.test('the scripts parse, and the silo commands they call exist', async (t) => 
     [['tenant', 'create', '--help'], /--server <name>/],
     [['up', '--help'], /Usage: silo up/],
     [['down', '--help'], /Usage: silo down/],
+    [['run', '--help'], /Usage: silo run/],
   ] as [string[], RegExp][]) {
     const res = await runCli(env, args);
     t.equal(res.code, 0, `silo ${args.join(' ')}`);
@@ -318,15 +324,9 @@ t.test('the scripts parse, and the silo commands they call exist', async (t) => 
   }
 });
 
-t.test("the daemons the entry script starts get the environment silo gives its PM2 daemon", async (t) => {
-  // src/stack/pm2.ts connect() sets NAME = 'value' pairs for the daemon it spawns; the
-  // entry script spawns the daemons itself (pm2 ping, pm2-runtime), so it must set the same.
-  const pm2Src = readFileSync(join(root, 'src', 'stack', 'pm2.ts'), 'utf8');
-  const silo = [...pm2Src.matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`).sort();
-  const entry = (/^DAEMON_ENV="([^"]*)"/m.exec(entryText)?.[1] ?? '').split(/\s+/).filter(Boolean).sort();
-  t.same(entry, silo, `DAEMON_ENV in docker/entrypoint.sh is what silo sets (${silo.join(' ') || 'nothing'})`);
-  t.match(entryText, /env -i [^\n]*\$DAEMON_ENV/, 'the throwaway daemon gets it');
-  t.match(entryText, /env -u [^\n]*\$DAEMON_ENV/, 'pm2-runtime gets it');
+t.test('the entry script starts no PM2 daemon itself: silo run does, with its minimal environment', async (t) => {
+  t.notMatch(entryText, /pm2-runtime|node_modules\/\.bin\/pm2\b/, 'no pm2 or pm2-runtime of its own');
+  t.match(entryText, /env -u DATABASE_SERVERS node "\$APP_DIR\/bin\/silo\.js" run/, 'silo run gets no extra admin URLs');
 });
 
 t.test('docker compose config (when a compose client is installed)', async (t) => {
@@ -428,12 +428,12 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
   };
   t.notMatch(env.DATABASE_SERVERS, /postgres-client\d:5432/, 'every admin URL was pointed at a local stand-in');
-  const adminUrl = (name: string) => pairs(env.DATABASE_SERVERS!).find(([n]) => n === name)![1];
+  const adminUrl = (name: string) => (name === 'postgres-client1' ? env.SILO_DATABASE_URL! : pairs(env.DATABASE_SERVERS!).find(([n]) => n === name)![1]);
   const hostOf = (tenant: string) => `${tenant}.${appEnv.SILO_DOMAIN}`;
   const get = (tenant: string, path: string) => httpRequest(httpPort, hostOf(tenant), path);
-  /** The entry script got as far as pm2-runtime, and every tenant answers through nginx. */
+  /** The entry script got as far as silo run, and every tenant answers through nginx. */
   const running = async (entry: Entry, tenants: string[]) => {
-    await until('pm2-runtime to run the proxy', 90_000, async () => (/PM2 log: App \[proxy:\d+\] online/.test(entry.output()) ? true : undefined), entry);
+    await until('silo run to run the stack', 90_000, async () => (/silo is running/.test(entry.output()) ? true : undefined), entry);
     await until(`${tenants.join(', ')} through the proxy`, 30_000, async () => {
       for (const tenant of tenants) {
         const r = await get(tenant, '/api/tenant');
@@ -457,15 +457,17 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
   const first = runEntry(env);
   pids.add(first.child.pid!);
   await running(first, ['client1', 'client2']);
-  t.pass('client1 and client2 answer through nginx under pm2-runtime');
-  t.match(first.output(), /added server postgres-client1/, 'silo server add ran');
-  t.match(first.output(), /created tenant client1 on server postgres-client1/, 'client1 created on server 1');
+  t.pass('client1 and client2 answer through nginx under silo run');
+  t.match(first.output(), /added server postgres-client2/, 'silo server add ran');
+  t.notMatch(first.output(), /added server postgres-client1/, 'the first server is not added a second time');
+  t.match(first.output(), /created tenant client1 on server default/, 'client1 created on server 1 (default)');
   t.match(first.output(), /created tenant client2 on server postgres-client2/, 'client2 created on server 2');
 
   const registry = JSON.parse(readFileSync(join(env.SILO_HOME!, 'registry.json'), 'utf8'));
-  t.equal(registry.servers['postgres-client1'].port, servers.get('postgres-client1')!.port, 'registry: postgres-client1 at its address');
+  t.equal(registry.servers.default.port, servers.get('postgres-client1')!.port, 'registry: default is postgres-client1');
+  t.same(Object.keys(registry.servers).sort(), ['default', 'postgres-client2'], 'registry: each server once');
   t.equal(registry.servers['postgres-client2'].port, servers.get('postgres-client2')!.port, 'registry: postgres-client2 at its address');
-  t.equal(registry.tenants.client1.server, 'postgres-client1', 'registry: client1 on postgres-client1');
+  t.equal(registry.tenants.client1.server, 'default', 'registry: client1 on default (postgres-client1)');
   t.equal(registry.tenants.client2.server, 'postgres-client2', 'registry: client2 on postgres-client2');
   t.notOk(registry.servers.local, 'no embedded server was registered');
   for (const [name, holds, lacks] of [['postgres-client1', 'client1', 'client2'], ['postgres-client2', 'client2', 'client1']] as const) {
@@ -479,10 +481,12 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     }
   }
 
+  // The entry script seeds once silo run answers.
+  await until('the demo polls', 30_000, async () => (/seeded a demo poll for client1[\s\S]*seeded a demo poll for client2/.test(first.output()) ? true : undefined), first);
   const polls1 = (await get('client1', '/api/polls')).json();
   const polls2 = (await get('client2', '/api/polls')).json();
-  t.equal(polls1.length, 1, 'client1 got its demo poll');
-  t.match(polls1[0].question, /client1.*postgres-client1/, "client1's poll names its server");
+  t.equal(polls1.length, 1, `client1 got its demo poll${polls1.length === 1 ? '' : `: ${first.output()}`}`);
+  t.match(polls1[0].question, /client1.*default/, "client1's poll names its server");
   t.match(polls2[0].question, /client2.*postgres-client2/, "client2's poll names its server");
 
   const health = spawnSync('sh', [join(root, 'docker', 'healthcheck.sh')], { env, encoding: 'utf8' });
@@ -501,21 +505,26 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     } catch {
       continue;
     }
-    const kind = cmd.includes('pm2-runtime') ? 'pm2-runtime' : cmd.includes('dist/worker/server.js') ? 'worker' : cmd.includes('nginx') ? 'nginx' : undefined;
+    const kind = /^PM2 v/.test(cmd) ? 'pm2-daemon' : cmd.includes('dist/worker/server.js') ? 'worker' : cmd.includes('nginx') ? 'nginx' : undefined;
     if (!kind) continue;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     t.notOk(environ.includes('postgres://') || secrets.some((s) => environ.includes(s)), `${kind} (pid ${pid}) has no admin URL or password in its environment`);
   }
-  t.equal(kinds.get('pm2-runtime'), 1, 'one pm2-runtime runs the stack');
+  t.equal(kinds.get('pm2-daemon'), 1, 'one PM2 daemon runs the stack');
   t.equal(kinds.get('worker'), 2, 'one worker per tenant');
+
+  // Registering postgres-client1 under its own name as well is refused in one line.
+  const twice = await runCli(env, ['server', 'add', 'postgres-client1', env.SILO_DATABASE_URL!]);
+  t.equal(twice.code, 1);
+  t.match(twice.stderr, /^silo: 127\.0\.0\.1:\d+ is already registered as server "default": place tenants on it with --server default\n$/);
 
   // `docker compose exec app silo tenant create ...`: the container's env, same PM2_HOME.
   const created = await runCli(env, ['tenant', 'create', 'third', '--server', 'postgres-client2']);
   t.equal(created.code, 0, `silo tenant create third --server postgres-client2 ${created.stderr}`);
-  t.match(created.stdout, /created tenant third on server postgres-client2: live at/, 'started live under pm2-runtime');
+  t.match(created.stdout, /created tenant third on server postgres-client2: live at/, 'started live under silo run');
   t.same((await get('third', '/api/tenant')).json(), { tenant: 'third' }, 'a tenant created with exec is live at once');
   const status = await runCli(env, ['status', '--json']);
-  t.equal(JSON.parse(status.stdout).up, true, 'silo status sees the pm2-runtime stack');
+  t.equal(JSON.parse(status.stdout).up, true, 'silo status sees the silo run stack');
 
   await stop(first, 'first run');
 

