@@ -1,7 +1,7 @@
 #!/bin/sh
 # silo in a container (docker-compose.yml's `app` service).
 #
-#   1. register each extra PostgreSQL server:  silo server add <name> <admin-url>
+#   1. register each extra PostgreSQL server:  silo server add <name> - (URL on stdin)
 #      (SILO_DATABASE_URL's server is registered by silo itself, as `default`)
 #   2. create each tenant on its server:       silo tenant create <tenant> --server <name>
 #   3. silo run: the stack in the foreground (embedded in nothing: workers and nginx under
@@ -52,7 +52,8 @@ for pair in $DATABASE_SERVERS; do
   url=${pair#*=}
   [ -n "$name" ] && [ "$name" != "$pair" ] && [ -n "$url" ] || die "DATABASE_SERVERS: expected <name>=<admin-url>, got an entry without '='"
   attempt=1
-  until silo server add "$name" "$url"; do
+  # The URL (a password) on standard input, never on a command line `ps` shows.
+  until printf '%s\n' "$url" | silo server add "$name" -; do
     [ "$attempt" -lt 15 ] || die "cannot register database server $name"
     log "database server $name not usable yet (attempt $attempt), retrying in 2 s"
     attempt=$((attempt + 1))

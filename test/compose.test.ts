@@ -312,7 +312,7 @@ t.test('the scripts parse, and the silo commands they call exist', async (t) => 
   t.equal(r.status, 0, `node --check docker/seed-demo.mjs ${r.stderr}`);
   const env = { PATH: process.env.PATH, HOME: tmpdir(), SILO_HOME: join(tmpdir(), 'silo-compose-help-never-written') };
   for (const [args, expect] of [
-    [['server', 'add', '--help'], /add \[options\] <name> <admin-url>/],
+    [['server', 'add', '--help'], /add \[options\] <name> \[admin-url\]/],
     [['tenant', 'create', '--help'], /--server <name>/],
     [['up', '--help'], /Usage: silo up/],
     [['down', '--help'], /Usage: silo down/],
