@@ -8,6 +8,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { spawn } from 'node:child_process';
+import { siloBin } from './silo-home.js';
 import type { Stack } from './stack.js';
 import { pm2Cli, send, serverUrl } from './resilience.js';
 
@@ -43,7 +45,9 @@ export async function inconsistencies(stack: Stack, gone: string[] = []): Promis
   for (const name of gone) if (existsSync(join(secrets, `${name}.password`))) problems.push(`${name}: password file left behind`);
 
   const jlist = await pm2Cli(stack, ['jlist']);
-  const apps = (JSON.parse(jlist.stdout || '[]') as Pm2App[]).filter((a) => a.name.startsWith('tenant-'));
+  // pm2 may print a line of its own (a banner, a warning) before the JSON.
+  const json = jlist.stdout.split('\n').find((l) => l.startsWith('[')) ?? '[]';
+  const apps = (JSON.parse(json) as Pm2App[]).filter((a) => a.name.startsWith('tenant-'));
   for (const name of tenants) {
     const mine = apps.filter((a) => a.name === `tenant-${name}`);
     if (mine.length !== 1) problems.push(`${name}: ${mine.length} PM2 apps`);
@@ -78,3 +82,18 @@ export function finalBackups(stack: Stack, name: string): string[] {
     .filter((f) => f.endsWith('.json'))
     .filter((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')).kind === 'final');
 }
+
+/** Run `silo <args>` and SIGKILL it after `ms` (a crash at a random moment); its exit. */
+export function cliKilledAfter(stack: Stack, args: string[], ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [siloBin, ...args], { env: stack.env, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** The line a command prints when it waits for another command's lock. */
+export const WAITED = /waiting for another silo command/;
