@@ -31,7 +31,7 @@ import { hideServerCatalogs } from '../postgres/tenant-ddl.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs } from '../postgres/admin.js';
 import { digestFile, findPgDump, restoreDatabase } from '../postgres/pg-dump.js';
-import { allowsConnections, closeDatabase, createSide, dropSide, setAllowConnections, sideName, swapIn } from '../postgres/side-database.js';
+import { allowsConnections, closeDatabase, createSide, dropSide, setAllowConnections, sideExists, sideName, swapIn } from '../postgres/side-database.js';
 import { appliedVersion, migrate } from '../migrate/run.js';
 import { listBackups, readEntry, type BackupEntry } from '../backup/manifest.js';
 import { loadAppMigrations } from './app-migrations.js';
@@ -73,6 +73,8 @@ interface Ctx {
   schemaVersion?: number;
   suspendedAt?: number;
   suspendedMs?: number;
+  /** an interrupted run of this restore already swapped */
+  swapped: boolean;
   log: (line: string) => void;
 }
 
@@ -122,6 +124,12 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       c.reg = readRegistry(homePaths(c.cfg.home).registry);
       c.server = await openServer(c.cfg, c.reg, c.reg.tenants[c.name]!.server);
+      // A restore that swapped and died before resuming: suspended by a restore, the
+      // restored database in place (no <name>_restore left), what it replaced kept. Running
+      // it again finishes that one (and keeps what it replaced) instead of restoring anew.
+      const admin = c.server.admin;
+      c.swapped = c.reg.tenants[c.name]!.suspended?.by === 'restore' && !(await sideExists(admin, c.name, 'restore')) && (await sideExists(admin, c.name, 'previous'));
+      if (c.swapped) c.log('finishing the restore that was interrupted after its swap');
     },
   },
   {
@@ -132,6 +140,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'create-side',
+    done: (c) => c.swapped,
     async run(c) {
       await createSide(c.server!.admin, c.name, 'restore');
       await withAdminOn(c.cfg, c.server!.name, sideName(c.name, 'restore'), hideServerCatalogs);
@@ -139,6 +148,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'pg-restore',
+    done: (c) => c.swapped,
     async run(c) {
       const pgRestore = await findPgDump(await serverMajor(c.server!), 'pg_restore');
       const own = tenantCredentials(c.cfg, c.reg!, c.name);
@@ -152,6 +162,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'check-restored',
+    done: (c) => c.swapped,
     async run(c) {
       const migrations = await loadAppMigrations(c.cfg, c.reg?.tenants[c.name]);
       const known = Math.max(0, ...migrations.map((m) => m.version));
@@ -170,6 +181,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'suspend',
+    done: (c) => c.swapped,
     async run(c) {
       await suspendTenant(c.cfg, c.name, { by: 'restore' });
       c.suspendedAt = performance.now();
@@ -177,6 +189,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'swap',
+    done: (c) => c.swapped,
     async run(c) {
       const admin = c.server!.admin;
       await dropSide(admin, c.name, 'previous');
@@ -223,7 +236,7 @@ const steps: Step<Ctx>[] = [
 
 export async function restoreTenant(cfg: SiloConfig, name: string, opts: RestoreOptions): Promise<RestoreResult> {
   validateTenantName(name);
-  const ctx: Ctx = { cfg, name, opts, broughtBack: false, log: opts.log ?? (() => undefined) };
+  const ctx: Ctx = { cfg, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined) };
   try {
     await runSteps('restore', steps, ctx);
     const previousKept = !opts.discardPrevious && !ctx.broughtBack;

@@ -88,6 +88,31 @@ t.test('restore --latest: the data of the backup, the replaced database kept, on
   t.same(await databases(), ['client1', 'client2']);
 });
 
+for (const step of ['swap', 'resume']) {
+  t.test(`a restore killed at ${step} is finished by running it again, keeping what it replaced`, async (t) => {
+    const post = (q: string) => api('client1', '/api/polls', { method: 'POST', body: { question: q, choices: ['a', 'b'] } });
+    t.equal((await post(`in the backup (${step})`)).status, 201);
+    t.equal((await stack.cli(['tenant', 'backup', 'client1'])).code, 0);
+    t.equal((await post(`after the backup (${step})`)).status, 201);
+    const killed = await stack.cli(['tenant', 'restore', 'client1', '--latest', '--yes'], { SILO_TEST_CRASH_AT: `restore:${step}` });
+    t.not(killed.code, 0, 'killed');
+    t.equal((await api('client1', '/api/tenant')).status, 503, 'suspended meanwhile');
+    const r = await stack.cli(['tenant', 'restore', 'client1', '--latest', '--yes']);
+    t.equal(r.code, 0, r.stderr);
+    const qs = await questions('client1');
+    t.ok(qs.includes(`in the backup (${step})`) && !qs.includes(`after the backup (${step})`), 'the backup\'s data, served');
+    const previous = await withTenantDb(serverUrl(stack), 'postgres', async (sql) => {
+      await sql.unsafe('alter database client1_previous allow_connections true');
+      return true;
+    });
+    t.ok(previous);
+    const kept = await withTenantDb(serverUrl(stack), 'client1_previous', (sql) => sql`select question from polls where question = ${`after the backup (${step})`}`);
+    t.equal(kept.length, 1, 'the data it replaced is kept as client1_previous');
+    await withTenantDb(serverUrl(stack), 'postgres', (sql) => sql.unsafe('alter database client1_previous allow_connections false'));
+    t.equal((await stack.cli(['tenant', 'restore', 'client1', '--discard-previous'])).code, 0);
+  });
+}
+
 t.test('a corrupt or truncated dump is refused by its checksum, and nothing changes', async (t) => {
   const entry = JSON.parse((await stack.cli(['backup', 'list', '--tenant', 'client1', '--json'])).stdout)[0];
   const good = readFileSync(entry.file);
