@@ -1,8 +1,8 @@
 /**
  * The one contract every proxy implements (nginx and Caddy today): render the config
  * from the proxy model, validate a candidate with the proxy's own checker, tell the
- * running proxy to load the installed config, find the running proxy by its pid file,
- * and how to run it in the foreground. Nothing outside this folder asks which proxy
+ * running proxy to load the installed config, report its status (its pid file, and a
+ * real request), and how to run it in the foreground. Nothing outside this folder asks which proxy
  * it is.
  */
 import { execFile } from 'node:child_process';
@@ -16,6 +16,7 @@ import type { ProxyModel } from './model.js';
 import { renderNginx } from './nginx.js';
 import { childPids, isAlive } from '../lib/processes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { probe } from '../common/http-probe.js';
 
 const run = promisify(execFile);
 
@@ -37,6 +38,25 @@ export interface ProxyDriver {
   reload(pid: number): Promise<void>;
   /** how to run it in the foreground (PM2 runs this) */
   command(): { script: string; args: string[]; env: Record<string, string> };
+  /** the running proxy's pid (by its pid file), and whether it answers on `listen` */
+  status(listen: { host: string; port: number }): Promise<{ pid?: number; answers: boolean }>;
+}
+
+/**
+ * A proxy answers when a request for a host nobody serves gets its own 404 (a worker
+ * would answer 421, something else on the port anything else).
+ */
+async function answers(listen: { host: string; port: number }): Promise<boolean> {
+  try {
+    return (await probe(listen.host, listen.port, '/', 'silo-status.invalid', 2000)).status === 404;
+  } catch {
+    return false;
+  }
+}
+
+function withStatus(d: Omit<ProxyDriver, 'status'>): ProxyDriver {
+  const driver: ProxyDriver = { ...d, status: async (listen) => ({ pid: runningProxyPid(driver), answers: await answers(listen) }) };
+  return driver;
 }
 
 /** pid of the running proxy according to its pid file, if that process lives and is it. */
@@ -75,7 +95,7 @@ function env(dir: string): Record<string, string> {
   };
 }
 
-function nginxDriver(dir: string, binary: string): ProxyDriver {
+function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
   const config = join(dir, 'nginx.conf');
   const tempDirs = () => {
     for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'tmp', t), { recursive: true });
@@ -113,7 +133,7 @@ function nginxDriver(dir: string, binary: string): ProxyDriver {
   };
 }
 
-function caddyDriver(dir: string, binary: string): ProxyDriver {
+function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
   const config = join(dir, 'Caddyfile');
   const adminSocket = join(dir, 'admin.sock');
   const pidFile = join(dir, 'caddy.pid');
@@ -153,5 +173,5 @@ export function proxyDriver(proxyHome: string, kind: ProxyKind): ProxyDriver {
     );
   }
   const dir = join(proxyHome, kind);
-  return kind === 'nginx' ? nginxDriver(dir, binary) : caddyDriver(dir, binary);
+  return withStatus(kind === 'nginx' ? nginxDriver(dir, binary) : caddyDriver(dir, binary));
 }

@@ -89,8 +89,9 @@ export function findOrphans(cfg: SiloConfig, reg: Registry, procs: Running): Orp
   }
   const proxyPid = driver ? runningProxyPid(driver) : undefined;
   if (driver && proxyPid && !(isOnline(proxy) && proxy!.pid === proxyPid)) {
-    // nginx: SIGQUIT finishes the requests in flight; Caddy stops gracefully on SIGTERM.
-    const signals: NodeJS.Signals[] = driver.kind === 'nginx' ? ['SIGQUIT', 'SIGTERM', 'SIGKILL'] : ['SIGTERM', 'SIGKILL'];
+    // Its workers' upstreams went with the PM2 daemon (every answer is a 502): a fast stop
+    // (SIGTERM), not a graceful one that would wait on clients' keep-alive connections.
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
     orphans.push({ what: `${driver.kind} (pid ${proxyPid})`, pid: proxyPid, stop: () => stopProcess(proxyPid, signals) });
   }
   // nginx workers outlive a SIGKILLed master and keep serving the old config on their

@@ -8,9 +8,8 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { serverProblem } from '../servers/servers.js';
-import { probe } from '../common/http-probe.js';
 import { BACKUP_APP, PROXY_APP, postgresApp, workerApp } from './ecosystem.js';
-import { running } from './live.js';
+import { driverFor, running } from './live.js';
 import { tenantUrl } from './stack.js';
 import { releaseSummary } from '../apps/releases.js';
 import { hibernationStatus } from '../hibernate/stack-hooks.js';
@@ -61,13 +60,12 @@ export interface StackStatus {
   tenants: TenantStatus[];
 }
 
-/** The proxy answers an unknown host with its own 404 (a worker would answer 421). */
+/** The proxy answers an unknown host with its own 404 (see ProxyDriver.status). */
 async function proxyAnswers(cfg: SiloConfig): Promise<boolean> {
   try {
-    const r = await probe(cfg.httpHost, cfg.httpPort, '/', 'silo-status.invalid', 2000);
-    return r.status === 404;
+    return (await driverFor(cfg).status({ host: cfg.httpHost, port: cfg.httpPort })).answers;
   } catch {
-    return false;
+    return false; // no proxy binary: nothing answers
   }
 }
 

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { startStack } from '../helpers/stack.js';
 import { cliKilledAfter, inconsistencies, WAITED } from '../helpers/consistency.js';
-import { serverUrl } from '../helpers/resilience.js';
+import { startTestPostgres } from '../helpers/postgres.js';
 import { createSteps } from '../../src/tenant/create.js';
 import { stepNames } from '../../src/tenant/steps.js';
 
@@ -56,7 +56,8 @@ t.test('migrate, reload and server add killed at their steps, then run again', a
   t.equal(reload.code, 0, reload.stderr);
   t.notMatch(reload.stderr, WAITED);
 
-  const url = serverUrl(stack);
+  const other = await startTestPostgres(t); // a second server (one server takes one name)
+  const url = other.adminUrl;
   t.equal((await stack.cli(['server', 'add', 'again', url], { SILO_TEST_CRASH_AT: 'server-add:register' })).code, -1, 'server add killed');
   const added = await stack.cli(['server', 'add', 'again', url]);
   t.equal(added.code, 0, added.stderr);
