@@ -49,6 +49,12 @@ export function isAsleep(home: string, tenant: string): boolean {
   return readState(home).tenants[tenant]?.asleep === true;
 }
 
+/** Hibernated as intended: asleep, and not because its last wake failed (that needs fixing). */
+export function sleepsOnPurpose(home: string, tenant: string): boolean {
+  const t = readState(home).tenants[tenant];
+  return t?.asleep === true && !t.wakeError;
+}
+
 /** The waker's loopback port, recorded by the first `silo up`. */
 export function readWakerPort(home: string): number | undefined {
   const port = readJson<{ port?: unknown }>(hibernatePaths(home).waker, {}).port;

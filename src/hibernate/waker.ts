@@ -16,6 +16,7 @@
  *  sleep: remove its PM2 app (PM2 sends SIGINT: in-flight requests finish), record it.
  *  tick:  every online worker idle for its hibernate-after, with nothing in flight, sleeps.
  */
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { SiloConfig } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
@@ -47,6 +48,24 @@ type Log = (fields: Record<string, unknown>) => void;
 
 const TENANT_APP = /^tenant-(.+)$/;
 
+/** At most `n` of the functions given to run() at once, the others wait in arrival order. */
+function limiter(n: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run<T>(fn: () => Promise<T>): Promise<T> {
+      if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+      active++;
+      try {
+        return await fn();
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    },
+  };
+}
+
 export function hibernateAfterMs(cfg: SiloConfig, entry: Pick<TenantEntry, 'hibernateAfter'>): number {
   try {
     return parseDuration(entry.hibernateAfter ?? cfg.hibernateAfter);
@@ -66,6 +85,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
   const changedAt = new Map<string, number>();
   let dirty = false;
   let lastPersist = 0;
+  const starts = limiter(Math.max(2, availableParallelism()));
 
   const record = (name: string): TenantSleep => (state.tenants[name] ??= { asleep: false });
 
@@ -86,8 +106,16 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     return next;
   }
 
-  async function workerProcess(name: string): Promise<pm2.ProcessDescription | undefined> {
-    return (await pm2.list(NAMESPACE)).find((p) => p.name === workerApp(name));
+  // One PM2 listing shared by every wake in progress: a storm of 50 wakes each polling
+  // PM2 would keep the daemon busy listing instead of starting workers.
+  let listing: { at: number; procs: Promise<pm2.ProcessDescription[]> } | undefined;
+  async function workerProcess(name: string, maxAgeMs = 0): Promise<pm2.ProcessDescription | undefined> {
+    if (!listing || Date.now() - listing.at > maxAgeMs) {
+      const procs = pm2.list(NAMESPACE);
+      listing = { at: Date.now(), procs };
+      procs.catch(() => (listing = undefined));
+    }
+    return (await listing.procs).find((p) => p.name === workerApp(name));
   }
 
   async function waitReady(name: string, port: number, restartsBefore: number): Promise<string | undefined> {
@@ -106,7 +134,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
       }
       if (now - lastCheck > 200) {
         lastCheck = now;
-        const p = await workerProcess(name);
+        const p = await workerProcess(name, 200);
         const status = p?.pm2_env?.status;
         if (!p || status === 'errored' || status === 'stopped') return `its worker is ${status ?? 'gone'}`;
         if ((p.pm2_env?.restart_time ?? 0) > restartsBefore) return 'its worker exited while starting';
@@ -132,17 +160,22 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     }
     const before = await workerProcess(name);
     const online = before?.pm2_env?.status === 'online';
-    let restartsBefore = online ? (before?.pm2_env?.restart_time ?? 0) : 0;
     let failure: string | undefined;
-    if (!online) {
+    if (online) {
+      failure = await waitReady(name, entry.port, before?.pm2_env?.restart_time ?? 0);
+    } else {
       const [app] = workerApps(cfg, reg, name);
       if (!app) return { ok: false, status: 404, message: 'no tenant serves this host' };
       // Its port taken by another process: say so now, not after a restart loop and a timeout.
       failure = before && before.pid > 0 ? undefined : await portInUse(entry.port, `tenant ${name}`);
-      if (!failure) await pm2.startFresh(app);
-      restartsBefore = 0;
+      // A start is mostly CPU (Node boot, module loading): a few at a time, in arrival
+      // order, so a storm of wakes serves its first tenants in a second instead of all
+      // of them together at the end.
+      failure ??= await starts.run(async () => {
+        await pm2.startFresh(app);
+        return waitReady(name, entry.port, 0);
+      });
     }
-    failure ??= await waitReady(name, entry.port, restartsBefore);
     changedAt.set(name, Date.now());
     if (failure) {
       // Stop it: a worker that cannot serve must not hold connections nor restart in a loop.
@@ -239,8 +272,10 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
         if (!entry) continue;
         const t = record(name);
         // Something else started it (silo up, reload, pm2 start ecosystem.config.js): it is awake.
-        if (t.asleep && (changedAt.get(name) ?? 0) < listedAt) {
+        if ((t.asleep || t.wakeError) && (changedAt.get(name) ?? 0) < listedAt) {
           t.asleep = false;
+          delete t.wakeFailedAt;
+          delete t.wakeError;
           dirty = true;
         }
         const after = hibernateAfterMs(cfg, entry);

@@ -49,6 +49,7 @@ import * as pm2 from '../stack/pm2.js';
 import { adminUrl, withAdminOn } from '../servers/servers.js';
 import { runSteps, type Step } from './steps.js';
 import { SiloError } from '../common/errors.js';
+import { isAsleep } from '../hibernate/state.js';
 
 export interface MoveOptions {
   to: string;
@@ -234,7 +235,8 @@ const steps: Step<Ctx>[] = [
         if (app && (await running()).has(app.name)) {
           await pm2.reloadApp(app);
           await waitWorker(c.reg.tenants[c.name]!.port);
-        } else await ensureWorker(c.cfg, c.reg, c.name);
+        } else if (!isAsleep(c.cfg.home, c.name)) await ensureWorker(c.cfg, c.reg, c.name);
+        // (a hibernated tenant starts from the registry, on its new server, when it wakes)
       }
     },
   },

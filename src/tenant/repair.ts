@@ -37,6 +37,7 @@ import { workerApp } from '../stack/ecosystem.js';
 import { probe } from '../common/http-probe.js';
 import { runSteps, type Step } from './steps.js';
 import { SiloError } from '../common/errors.js';
+import { sleepsOnPurpose } from '../hibernate/state.js';
 
 export interface Finding {
   check: string;
@@ -223,7 +224,9 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'worker',
-    done: async (c) => !c.live || (await running()).get(workerApp(c.name))?.pm2_env?.status === 'online',
+    // A hibernated tenant has no worker on purpose: its next request starts it (one whose
+    // wake failed is started here, once the steps above fixed what made it fail).
+    done: async (c) => !c.live || sleepsOnPurpose(c.cfg.home, c.name) || (await running()).get(workerApp(c.name))?.pm2_env?.status === 'online',
     async run(c) {
       await ensureWorker(c.cfg, c.reg, c.name);
       c.notes.set('worker', 'it was not running: started');
@@ -232,7 +235,8 @@ const steps: Step<Ctx>[] = [
   {
     name: 'route',
     done: async (c) => {
-      if (!c.live) return true;
+      // A probe through the proxy would wake a hibernated tenant (repair --all: every one).
+      if (!c.live || sleepsOnPurpose(c.cfg.home, c.name)) return true;
       const r = await probe(c.cfg.httpHost, c.cfg.httpPort, '/healthz', primaryHost(c.cfg, c.reg, c.name)).catch(() => undefined);
       const suspended = r?.status === 503 && r.body.includes('"suspended":true');
       return c.reg.tenants[c.name]!.suspended ? suspended : r?.status === 200;

@@ -155,6 +155,17 @@ t.test('hibernation through nginx', async (t) => {
     t.match(bad.stderr, /^silo: invalid --hibernate-after "soon"/);
   });
 
+  await t.test('migrate, backup and repair work on a hibernated tenant without waking it', async (t) => {
+    t.equal((await stack.cli(['tenant', 'sleep', 'client2'])).code, 0);
+    for (const args of [['migrate', '--tenant', 'client2'], ['tenant', 'backup', 'client2'], ['tenant', 'repair', 'client2']]) {
+      const r = await stack.cli(args);
+      t.equal(r.code, 0, `silo ${args.join(' ')}: ${r.stderr}`);
+    }
+    t.equal((await workerState(stack, 'client2')).worker, 'hibernated', 'still hibernated');
+    t.notMatch((await pm2Cli(stack, ['jlist'])).stdout, /"name":"tenant-client2"/, 'no worker was started');
+    t.same((await stack.http('client2.localhost', '/api/tenant')).json(), { tenant: 'client2' }, 'and it still wakes');
+  });
+
   await t.test('a tenant whose port another process took: 503 at once, and status names the holder', async (t) => {
     t.equal((await stack.cli(['tenant', 'sleep', 'awake'])).code, 0);
     const port = stack.workerPort('awake');
