@@ -142,7 +142,7 @@ try {
     await sleep(200);
     const w = await stop();
     const res = JSON.parse(r.stdout);
-    return { s: r.ms / 1000, bytes: res.backup.bytes, suspendedMs: res.suspendedMs, ...w };
+    return { s: r.ms / 1000, bytes: res.backup.bytes, suspendedMs: res.suspendedMs, stepMs: res.stepMs, ...w };
   });
 
   await sample('silo tenant move', async (i) => {
@@ -152,7 +152,7 @@ try {
     await sleep(200);
     const w = await stop();
     const res = JSON.parse(r.stdout);
-    return { s: r.ms / 1000, to, bytes: res.bytes, totalMs: res.totalMs, suspendedMs: res.suspendedMs, ...w };
+    return { s: r.ms / 1000, to, bytes: res.bytes, totalMs: res.totalMs, suspendedMs: res.suspendedMs, stepMs: res.stepMs, ...w };
   });
 } catch (err) {
   console.error(`bench:dayops failed: ${err.stack ?? err}`);
@@ -180,6 +180,12 @@ for (const [name, rows] of Object.entries(figures.cases)) {
   lines.push(
     `| ${name} | ${round(s, 2)} | ${name.startsWith('silo tenant move') || name.startsWith('silo tenant restore') || name.startsWith('silo tenant backup') || name.startsWith('pg_') ? round(mb(figures.databaseBytes) / s, 1) : '-'} | ${rows[0].dumpS !== undefined ? round(median(rows.map((r) => r.dumpS)), 2) : '-'} | ${rows[0].suspendedMs !== undefined ? Math.round(median(rows.map((r) => r.suspendedMs))) : '-'} | ${rows[0].clientWindowMs !== undefined ? Math.round(median(rows.map((r) => r.clientWindowMs))) : '-'} |`,
   );
+}
+for (const name of ['silo tenant restore', 'silo tenant move']) {
+  const rows = figures.cases[name];
+  if (!rows?.[0]?.stepMs) continue;
+  const steps = Object.keys(rows[0].stepMs).map((k) => `${k} ${median(rows.map((r) => r.stepMs[k] ?? 0))}`);
+  lines.push('', `${name}, ms per step (median): ${steps.join(', ')}`);
 }
 const md = lines.join('\n') + '\n';
 process.stdout.write(md);

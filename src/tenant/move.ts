@@ -48,6 +48,7 @@ import { workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
 import { adminUrl, withAdminOn } from '../servers/servers.js';
 import { runSteps, type Step } from './steps.js';
+import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { isAsleep } from '../hibernate/state.js';
 
@@ -67,10 +68,14 @@ export interface MoveResult {
   /** ms during which the proxy answered the tenant's hosts 503 */
   suspendedMs?: number;
   sourceKept: boolean;
+  /** ms per step that acted */
+  stepMs: Record<string, number>;
 }
 
 interface Ctx {
   cfg: SiloConfig;
+  /** ms each step that acted took */
+  stepMs: Record<string, number>;
   name: string;
   opts: MoveOptions;
   from: string;
@@ -283,9 +288,9 @@ export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOption
   validateServerName(opts.to);
   return withTenantLock(cfg.home, name, async () => {
     const started = performance.now();
-    const c: Ctx = { cfg, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', switched: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
+    const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', switched: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
     try {
-      await runSteps('move', steps, c);
+      await runSteps('move', timed(steps), c);
     } catch (err) {
       if (!c.from || c.nothingToDo) throw err;
       if (!c.switched) {
@@ -298,6 +303,6 @@ export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOption
       await c.target?.release();
       rmSync(join(cfg.home, 'hold-move-final-copy'), { force: true });
     }
-    return { name, from: c.from, to: opts.to, moved: !c.nothingToDo, bytes: c.bytes, totalMs: performance.now() - started, suspendedMs: c.suspendedMs, sourceKept: opts.keepSource === true };
+    return { name, from: c.from, to: opts.to, moved: !c.nothingToDo, bytes: c.bytes, totalMs: performance.now() - started, suspendedMs: c.suspendedMs, sourceKept: opts.keepSource === true, stepMs: c.stepMs };
   });
 }

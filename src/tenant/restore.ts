@@ -40,6 +40,7 @@ import { resumeTenant, suspendTenant } from './suspend.js';
 import { serverMajor } from './backup.js';
 import { validateTenantName } from '../common/names.js';
 import { runSteps, type Step } from './steps.js';
+import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -60,10 +61,14 @@ export interface RestoreResult {
   previousKept: boolean;
   /** ms during which the proxy answered the tenant's hosts 503 */
   suspendedMs?: number;
+  /** ms per step that acted */
+  stepMs: Record<string, number>;
 }
 
 interface Ctx {
   cfg: SiloConfig;
+  /** ms each step that acted took */
+  stepMs: Record<string, number>;
   name: string;
   opts: RestoreOptions;
   entry?: BackupEntry;
@@ -236,11 +241,11 @@ const steps: Step<Ctx>[] = [
 
 export async function restoreTenant(cfg: SiloConfig, name: string, opts: RestoreOptions): Promise<RestoreResult> {
   validateTenantName(name);
-  const ctx: Ctx = { cfg, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined) };
+  const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined) };
   try {
-    await runSteps('restore', steps, ctx);
+    await runSteps('restore', timed(steps), ctx);
     const previousKept = !opts.discardPrevious && !ctx.broughtBack;
-    return { name, backup: ctx.entry, schemaVersion: ctx.schemaVersion, broughtBack: ctx.broughtBack, previousKept, suspendedMs: ctx.suspendedMs };
+    return { name, backup: ctx.entry, schemaVersion: ctx.schemaVersion, broughtBack: ctx.broughtBack, previousKept, suspendedMs: ctx.suspendedMs, stepMs: ctx.stepMs };
   } finally {
     await ctx.server?.release();
   }
