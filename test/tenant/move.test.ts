@@ -116,7 +116,7 @@ await t.test('a target that dies half-way leaves the tenant serving from its sou
   t.same((await snapshot('client1')).length, before.length + 1);
 });
 
-for (const step of ['verify', 'resume', 'drop-source']) {
+for (const step of ['final-copy', 'verify', 'switch', 'resume', 'drop-source']) {
   await t.test(`a move killed at ${step} is finished by running it again`, async (t) => {
     const from = (await registry()).tenants.client1.server as string;
     const to = from === 'db2' ? 'local' : 'db2';
@@ -138,3 +138,13 @@ for (const step of ['verify', 'resume', 'drop-source']) {
     t.same((await databasesOn(to === 'db2' ? pg2.adminUrl : serverUrl(stack))).filter((d) => d.startsWith('client1')), ['client1'], 'no side database left on the target');
   });
 }
+
+await t.test('two moves of one tenant at once: one moves it, the other finds it there', async (t) => {
+  const from = (await registry()).tenants.client1.server as string;
+  const to = from === 'db2' ? 'local' : 'db2';
+  const [a, b] = await Promise.all([stack.cli(['tenant', 'move', 'client1', '--to', to]), stack.cli(['tenant', 'move', 'client1', '--to', to])]);
+  t.same([a.code, b.code], [0, 0], `${a.stderr}${b.stderr}`);
+  t.same([a.stdout, b.stdout].map((o) => (o.includes('already lives on') ? 'there' : o.includes('moved client1') ? 'moved' : o)).sort(), ['moved', 'there']);
+  t.equal((await registry()).tenants.client1.server, to);
+  t.equal((await api('client1', '/api/tenant')).json().tenant, 'client1');
+});
