@@ -1,10 +1,14 @@
 /**
  * A stack started with SILO_PROXY=caddy, then driven from a shell without it: commands
  * use the recorded proxy, a domain added later is served after `reload`, and a
- * conflicting environment value is one line.
+ * conflicting environment value is one line. While the stack is supposed to run, commands
+ * wait for its database server rather than start a private one.
  */
 import t from 'tap';
+import { join } from 'node:path';
 import { startStack } from '../helpers/stack.js';
+import { pm2Cli } from '../helpers/resilience.js';
+import { runningPid } from '../../src/postgres/embedded.js';
 
 t.setTimeout(170_000);
 
@@ -37,4 +41,21 @@ t.test('a conflicting environment value is one line and changes nothing', async 
   const up = await stack.cli(['up'], { SILO_PROXY: 'nginx' });
   t.equal(up.code, 1, 'up refuses to change the proxy of a running stack');
   t.equal((await stack.http('fourth.localhost', '/api/tenant')).status, 404);
+});
+
+t.test('while the stack is supposed to run, a command never starts a private database server', async (t) => {
+  // PM2 will not restart an app stopped by hand: the stack's server stays down.
+  const stopped = await pm2Cli(stack, ['stop', 'postgres-local']);
+  t.equal(stopped.code, 0, stopped.stderr);
+  t.teardown(() => pm2Cli(stack, ['start', 'postgres-local']));
+  const migrate = await stack.cli(['migrate'], bare);
+  t.equal(migrate.code, 1, 'migrate fails instead of migrating a private copy');
+  t.match(migrate.stdout, /^client1: FAILED: the stack's database server "local" does not answer .*run silo up/m, 'each tenant says why');
+  t.match(migrate.stderr, /^silo: migration failed for client1, client2/);
+  t.equal(runningPid(join(stack.home, 'postgres', 'local')), undefined, 'no postgres was started for it');
+  const status = JSON.parse((await stack.cli(['status', '--json'], bare)).stdout);
+  t.match(status.servers, [{ name: 'local', status: 'down', pm2: 'stopped' }], 'status says so');
+  const up = await stack.cli(['up'], bare);
+  t.equal(up.code, 0, up.stderr);
+  t.equal((await stack.cli(['migrate'], bare)).code, 0, 'after up, migrate works');
 });
