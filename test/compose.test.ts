@@ -27,6 +27,8 @@ import { loadConfig } from '../src/common/config.js';
 import { validateServerName, validateTenantName } from '../src/common/names.js';
 import { freePort } from '../src/common/ports.js';
 import { startEmbedded } from '../src/postgres/embedded.js';
+import { tenantUsersOf } from '../src/isolation/tenant-user.js';
+import { removeSystemUser } from '../src/isolation/os-users.js';
 import { httpRequest, processesOf } from './helpers/stack.js';
 import { root, runCli } from './helpers/silo-home.js';
 
@@ -405,6 +407,7 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     for (const stop of stops) await stop().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
     rmSync(pgWork, { recursive: true, force: true });
+    for (const user of tenantUsersOf(work)) removeSystemUser(user); // under root, one per tenant
   });
   for (const name of ['postgres-client1', 'postgres-client2']) {
     const svc = envOf(compose.services[name]);

@@ -46,6 +46,10 @@ const schema = {
     // src/apps/resolve.ts). Unset means the bundled polls sample.
     SILO_APP: { type: 'string', minLength: 1 },
     SILO_WORKER_MAX_MEMORY: { type: 'string', default: '200M', pattern: '^[0-9]+[KMG]$' },
+    // Per-tenant limits (src/isolation/limits.ts): requests per second at the proxy (0: none)
+    // and a CPU quota in percent of one core (0: none, an equal CPU weight only).
+    SILO_TENANT_RATE: { type: 'integer', minimum: 0, maximum: 1000000, default: 20000 },
+    SILO_TENANT_CPU: { type: 'integer', minimum: 0, maximum: 6400, default: 0 },
     // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
     // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
     SILO_WORKER_NODE_ARGS: { type: 'string', default: '', pattern: '^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( +|$))*$' },
@@ -72,6 +76,8 @@ export interface SiloConfig {
   /** SILO_APP: a path made absolute, or a package name; undefined means the bundled sample. */
   app?: string;
   workerMaxMemory: string;
+  tenantRate: number;
+  tenantCpu: number;
   workerNodeArgs: string[];
   backupCron?: string;
   backupKeep?: number;
@@ -92,6 +98,8 @@ interface RawEnv {
   SILO_MIGRATE_CONCURRENCY: number;
   SILO_APP?: string;
   SILO_WORKER_MAX_MEMORY: string;
+  SILO_TENANT_RATE: number;
+  SILO_TENANT_CPU: number;
   SILO_WORKER_NODE_ARGS: string;
   SILO_BACKUP_CRON?: string;
   SILO_BACKUP_KEEP?: number;
@@ -135,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     migrateConcurrency: raw.SILO_MIGRATE_CONCURRENCY,
     app: raw.SILO_APP ? (isPath(raw.SILO_APP) ? resolve(raw.SILO_APP) : raw.SILO_APP) : undefined,
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
+    tenantRate: raw.SILO_TENANT_RATE,
+    tenantCpu: raw.SILO_TENANT_CPU,
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,

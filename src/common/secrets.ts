@@ -1,6 +1,9 @@
 /**
  * Secrets (database passwords, admin URLs) live in files of mode 0600 under
  * $SILO_HOME/secrets (0700), never in the registry, the environment of a worker, or output.
+ * Under root the folders are 0711 instead (enter, never list): each tenant's worker runs
+ * as its own user and must reach its own password file, which is then 0400 and owned by
+ * that user (src/isolation/tenant-user.ts); every other file stays 0600, root's.
  */
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,9 +16,10 @@ export function generatePassword(): string {
 
 export function writeSecret(file: string, value: string): void {
   const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  chmodSync(dirname(dir), 0o700);
+  const dirMode = process.getuid?.() === 0 ? 0o711 : 0o700;
+  mkdirSync(dir, { recursive: true, mode: dirMode });
+  chmodSync(dir, dirMode);
+  chmodSync(dirname(dir), dirMode);
   writeFileAtomic(file, value + '\n', 0o600);
   chmodSync(file, 0o600);
 }

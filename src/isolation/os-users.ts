@@ -10,6 +10,31 @@ export interface OsUser {
   name: string;
   uid: number;
   gid: number;
+  /** the GECOS field: who made it and why */
+  comment?: string;
+}
+
+/** The name of a uid, from /etc/passwd. */
+export function userName(uid: number): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [user, , id] = line.split(':');
+      if (user && Number(id) === uid && id !== '') return user;
+    }
+  } catch {
+    // no passwd file: no name
+  }
+  return undefined;
+}
+
+/** The real uid a running process has (from /proc), if it runs. */
+export function processUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** From /etc/passwd (what PM2 and useradd use too). */
@@ -21,8 +46,8 @@ export function lookupUser(name: string): OsUser | undefined {
     return undefined;
   }
   for (const line of text.split('\n')) {
-    const [user, , uid, gid] = line.split(':');
-    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid) };
+    const [user, , uid, gid, comment] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid), comment };
   }
   return undefined;
 }

@@ -2,6 +2,7 @@
  * Renders the Caddyfile site block: one site on the listen address, a host matcher per
  * tenant, and a catch-all that answers 404 itself.
  */
+import { caddyRateLimitNote } from './rate-limit.js';
 import { caddySuspendedHandler } from './suspended.js';
 import type { ProxyModel, ProxyRoute } from './model.js';
 import { renderCaddyWake } from './caddy-wake.js';
@@ -36,7 +37,7 @@ ${tenantReverseProxy(r, '\t\t')}
   return `${base.trimEnd()}
 
 # Rendered by silo from the registry. Do not edit: run silo commands instead.
-http://:${model.listenPort} {
+${caddyRateLimitNote(model)}http://:${model.listenPort} {
 	bind ${model.listenHost}
 	request_body {
 		max_size ${model.bodyLimitBytes}

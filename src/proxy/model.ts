@@ -12,6 +12,8 @@ export interface ProxyRoute {
   port: number;
   /** set while the tenant is suspended: the proxy answers its hosts with this page */
   suspended?: SuspendedPage;
+  /** requests per second its hosts get (rate-limit.ts); 0 or unset: no limit */
+  rate?: number;
 }
 
 export interface ProxyModel {
@@ -32,7 +34,11 @@ export interface ProxyModelInput {
   bodyLimitBytes?: number;
   wakerPort?: number;
   suspendedDir?: string;
+  /** the stack's default request rate per tenant (SILO_TENANT_RATE) */
+  tenantRate?: number;
 }
+
+const rateOf = (rate: number) => (rate > 0 ? { rate } : {});
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
   const routes = Object.entries(registry.tenants)
@@ -43,6 +49,7 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
       port: t.port,
       hosts: tenantHosts(input, tenant, t),
       ...(t.suspended ? { suspended: pageFor(tenant, t.suspended) } : {}),
+      ...rateOf(t.limits?.rate ?? input.tenantRate ?? 0),
     }));
   return {
     listenHost: input.httpHost,

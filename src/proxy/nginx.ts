@@ -6,6 +6,7 @@
  * to a tenant.
  */
 import type { ProxyModel } from './model.js';
+import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRateZones } from './rate-limit.js';
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
 import { renderNginxWakeHttp, renderNginxWakeLocations } from './nginx-wake.js';
 
@@ -22,22 +23,23 @@ const OWN_ERRORS: [number, string, string][] = [
 ];
 
 /** The error_page lines; `wake`: a refused tenant (502) goes to the waker instead. */
-function errorPageLines(wake = false): string[] {
+function errorPageLines(model: ProxyModel, wake = false): string[] {
   // URI locations, not named ones: a request whose request line nginx rejected (a %00
   // in the path) has no URI to carry into a named location and would end as a 500.
-  return OWN_ERRORS.map(([code]) =>
-    wake && code === 502 ? `error_page 502 = @silo_wake;` : `error_page ${code === 400 ? '400 494' : code} /_silo_error/${code};`,
-  );
+  return [
+    ...OWN_ERRORS.map(([code]) => (wake && code === 502 ? `error_page 502 = @silo_wake;` : `error_page ${code === 400 ? '400 494' : code} /_silo_error/${code};`)),
+    ...nginxRateLimitErrorPage(model),
+  ];
 }
 
-function errorPages(): string {
+function errorPages(model: ProxyModel): string {
   const locations = OWN_ERRORS.map(
     ([code, error, message]) => `  location = /_silo_error/${code} {
     internal;
     return ${code} '{"statusCode":${code},"error":"${error}","message":"${message}"}';
   }`,
   );
-  return [...errorPageLines().map((l) => `  ${l}`), ...locations].join('\n');
+  return [...errorPageLines(model).map((l) => `  ${l}`), ...locations].join('\n');
 }
 
 /** How a request goes to its tenant's upstream (the first time, and again after a wake). */
@@ -88,23 +90,25 @@ map $host $silo_upstream {
   default "";
 ${mapLines.join('\n')}
 }
-${nginxSuspendedMaps(model)}
+${nginxSuspendedMaps(model)}${nginxRateZones(model)}
 server {
   listen ${listen(model)} default_server reuseport;
   server_name _;
   client_max_body_size ${model.bodyLimitBytes};
 
   default_type application/json;
-${errorPages()}
+${errorPages(model)}
 ${nginxSuspendedLocations(model)}
+${nginxRateLimitPage(model)}
 
   location / {
 ${nginxSuspendedCheck(model)}
     if ($silo_upstream = "") {
       return 404 '${NOT_FOUND}';
     }
+${nginxRateLimits(model)}
 ${tenantProxyDirectives('    ')}
-${wake ? errorPageLines(true).map((l) => `    ${l}`).join('\n') + '\n' : ''}  }
+${wake ? errorPageLines(model, true).map((l) => `    ${l}`).join('\n') + '\n' : ''}  }
 ${wake ? renderNginxWakeLocations(tenantProxyDirectives('    ')) : ''}}
 `;
 }

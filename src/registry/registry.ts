@@ -24,6 +24,8 @@ export interface TenantEntry {
   domains: string[];
   /** PM2 restarts this tenant's worker above this RSS (e.g. "300M"); default SILO_WORKER_MAX_MEMORY */
   maxMemory?: string;
+  /** its own limits (src/isolation/limits.ts); unset: the stack's SILO_TENANT_RATE / SILO_TENANT_CPU */
+  limits?: { rate?: number; cpu?: number };
   /** idle time before its worker hibernates (`15m`, `0` = never); default SILO_HIBERNATE_AFTER */
   hibernateAfter?: string;
   /**
@@ -90,7 +92,8 @@ export function readRegistry(file: string): Registry {
 }
 
 export function writeRegistry(file: string, registry: Registry): void {
-  writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o644);
+  // 0600: under root, tenant workers run as other users; the registry is not theirs to read.
+  writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o600);
 }
 
 type WaitReporter = (owner: LockOwner) => void;

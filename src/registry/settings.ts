@@ -21,6 +21,8 @@ const RECORDED = {
   workerPortBase: 'SILO_WORKER_PORT_BASE',
   poolMax: 'SILO_POOL_MAX',
   workerMaxMemory: 'SILO_WORKER_MAX_MEMORY',
+  tenantRate: 'SILO_TENANT_RATE',
+  tenantCpu: 'SILO_TENANT_CPU',
   workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
   // The stack's app: what a tenant without a release runs, whichever shell reloads it.
   app: 'SILO_APP',

@@ -16,6 +16,8 @@ import { tenantHosts } from '../common/names.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { tenantAppEntry } from '../tenant/app-migrations.js';
 import { APP_ERROR_EXIT } from '../worker/load-app.js';
+import { workerIsolation, workerIsolationEnv } from '../isolation/worker-app.js';
+import { workerCodeRoot } from '../isolation/worker-code.js';
 
 export const NAMESPACE = 'silo';
 export const PROXY_APP = 'proxy';
@@ -70,6 +72,7 @@ export function postgresApps(cfg: SiloConfig, registry: Registry, only?: string)
 
 export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): PM2App[] {
   const paths = homePaths(cfg.home);
+  const code = workerCodeRoot(cfg);
   return Object.entries(registry.tenants)
     .filter(([name, t]) => t.state === 'ready' && (!only || only === name))
     .sort(([a], [b]) => a.localeCompare(b))
@@ -78,8 +81,9 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
       return {
         name: workerApp(name),
         namespace: NAMESPACE,
-        script: join(projectRoot, 'dist', 'worker', 'server.js'),
-        cwd: projectRoot,
+        // projectRoot, or under root from a private folder a copy its user can read.
+        script: join(code, 'dist', 'worker', 'server.js'),
+        cwd: code,
         exec_mode: 'cluster',
         instances: 1,
         wait_ready: true,
@@ -93,7 +97,9 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
         // (measured by npm run bench) and nothing silo uses.
         pmx: false,
         disable_source_map_support: true,
-        node_args: cfg.workerNodeArgs,
+        // node_args (SILO_WORKER_NODE_ARGS), and under root the tenant's own Unix user and
+        // CPU group (src/isolation/worker-app.ts).
+        ...workerIsolation(cfg, name, code, cfg.workerNodeArgs),
         filter_env: SCRUB,
         env: {
           NODE_ENV: 'production',
@@ -110,6 +116,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           DB_POOL_MAX: String(cfg.poolMax),
           SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
           LOG_LEVEL: 'info',
+          ...workerIsolationEnv(cfg, name),
           // The tenant's release, or the stack's app; empty: the bundled sample.
           APP_MODULE: tenantAppEntry(cfg, t) ?? '',
         },

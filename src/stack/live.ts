@@ -68,7 +68,7 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
 export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
   const driver = driverFor(cfg);
   const suspendedDir = homePaths(cfg.home).suspendedPages;
-  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home), suspendedDir });
+  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home), suspendedDir, tenantRate: cfg.tenantRate });
   try {
     writeSuspendedPages(suspendedDir, reg);
     const changed = await installProxyConfig(driver, model);

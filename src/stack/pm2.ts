@@ -107,10 +107,17 @@ async function openClean(pm2: Pm2Api): Promise<Pm2Api> {
   // (the proxy then waits its whole proxy_read_timeout). With `none` the worker accepts
   // from the shared socket itself, so a crash loses no connection in transit.
   process.env.NODE_CLUSTER_SCHED_POLICY = 'none';
+  // Under root, tenant workers run as other users and open their own log files in the
+  // shared logs folder: every file the daemon creates (the other apps' logs) is private.
+  const umask = process.getuid?.() === 0 ? process.umask(0o077) : undefined;
+  // PM2 drops a worker to its uid and gid but keeps the daemon's supplementary groups:
+  // start the daemon with none, so no worker inherits root's.
+  if (umask !== undefined) process.setgroups?.([]);
   try {
     await call((cb) => pm2.connect(cb));
   } finally {
     delete process.env.NODE_CLUSTER_SCHED_POLICY;
+    if (umask !== undefined) process.umask(umask);
   }
   api = pm2;
   return pm2;

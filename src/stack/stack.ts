@@ -20,6 +20,9 @@ import * as pm2 from './pm2.js';
 import { importStackApp } from '../tenant/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
+import { tenantLimits } from '../isolation/limits.js';
+import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
+import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { refuseTakenPort, isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker, type Running } from './live.js';
 import { findOrphans } from './orphans.js';
 import { crashPoint, runSteps, type Step } from '../tenant/steps.js';
@@ -50,6 +53,7 @@ async function refresh(c: UpContext): Promise<void> {
   c.reg = readRegistry(homePaths(c.cfg.home).registry);
   c.procs = await running();
 }
+const readyTenants = (c: UpContext) => Object.keys(c.reg.tenants).filter((n) => c.reg.tenants[n]!.state === 'ready');
 const missingServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : embeddedServers(c.reg).filter((s) => !isOnline(c.procs.get(postgresApp(s)))));
 /** Workers to start: not online, and not hibernated (their first request starts them). */
 const missingWorkers = (c: UpContext) => {
@@ -126,6 +130,26 @@ export const upSteps: readonly Step<UpContext>[] = [
         c.log(`created demo tenant ${name}`);
       }
       await refresh(c);
+    },
+  },
+  {
+    // Under root each worker runs as its tenant's own Unix user: made here for tenants
+    // created before that (create makes it for new ones).
+    name: 'tenant-users',
+    done: (c) => !perTenantUsers() || readyTenants(c).every((n) => tenantUser(c.cfg, n) && !passwordFileProblem(c.cfg, n)),
+    run(c) {
+      for (const name of readyTenants(c)) {
+        ensureTenantUser(c.cfg, name);
+        handOverFiles(c.cfg, name);
+      }
+    },
+  },
+  {
+    // Where cgroups exist: each worker's CPU group with its quota (create makes it for new tenants).
+    name: 'cpu-groups',
+    done: (c) => readyTenants(c).every((n) => !cpuGroupNeedsWork(c.cfg.home, n, tenantLimits(c.cfg, c.reg.tenants[n]!).cpu)),
+    run(c) {
+      for (const name of readyTenants(c)) ensureTenantCgroup(c.cfg.home, name, tenantLimits(c.cfg, c.reg.tenants[name]!).cpu);
     },
   },
   {

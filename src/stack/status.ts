@@ -13,6 +13,10 @@ import { driverFor, running } from './live.js';
 import { tenantUrl } from './stack.js';
 import { releaseSummary } from '../apps/releases.js';
 import { hibernationStatus } from '../hibernate/stack-hooks.js';
+import { perTenantUsers } from '../isolation/tenant-user.js';
+import { tenantLimits } from '../isolation/limits.js';
+import { detectCgroups, readTenantCgroup } from '../isolation/cgroups.js';
+import { processUid, userName } from '../isolation/os-users.js';
 
 export interface TenantStatus {
   name: string;
@@ -32,6 +36,10 @@ export interface TenantStatus {
   lastRequestAt?: string;
   idle?: string;
   wakeError?: string;
+  /** the Unix user its worker process runs as */
+  user?: string;
+  /** requests per second at the proxy (0: none), CPU quota in percent of one core (0: none), and whether its worker is in its CPU group */
+  limits: { rate: number; cpu: number; cpuGroup: boolean };
 }
 
 export interface ServerStatus {
@@ -55,6 +63,10 @@ export interface StackStatus {
   supposedToRun: boolean;
   proxy: { kind: string; status: 'online' | 'down'; pm2: string; pid?: number; restarts?: number; listen: string };
   servers: ServerStatus[];
+  /** `own`: each worker runs as its tenant's own Unix user (silo runs as root); `shared`: all as silo's user */
+  workerUsers: 'own' | 'shared';
+  /** how CPU limits are enforced: `cgroup v2`, `cgroup v1`, or why they are not */
+  cpuLimits: string;
   /** scheduled backups (SILO_BACKUP_CRON), if set */
   backups?: { schedule: string; keep?: number; status: string };
   tenants: TenantStatus[];
@@ -82,6 +94,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
     };
   };
   const proxy = describe(PROXY_APP);
+  const cgroups = detectCgroups();
   const sleeping = hibernationStatus(cfg);
   const [answers, problems] = await Promise.all([
     proxyAnswers(cfg),
@@ -90,6 +103,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
   return {
     up: answers,
     supposedToRun: reg.settings?.running === true,
+    workerUsers: perTenantUsers() ? 'own' : 'shared',
+    cpuLimits: cgroups.version === 'unavailable' ? `unavailable: ${cgroups.reason}` : `cgroup ${cgroups.version}`,
     ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
     proxy: { kind: cfg.proxy, status: answers ? 'online' : 'down', pm2: proxy.status, pid: proxy.pid, restarts: proxy.restarts, listen: `${cfg.httpHost}:${cfg.httpPort}` },
     servers: Object.entries(reg.servers).map(([name, s], i) => {
@@ -122,6 +137,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           state: t.suspended ? 'suspended' : t.state,
           ...(t.suspended ? { suspended: t.suspended.by } : {}),
           release: releaseSummary(cfg, t.release?.id),
+          ...(d.pid !== undefined ? { user: userName(processUid(d.pid) ?? -1) } : {}),
+          limits: { ...tenantLimits(cfg, t), cpuGroup: d.pid !== undefined && (readTenantCgroup(cfg.home, name, cgroups)?.pids.includes(d.pid) ?? false) },
         };
       }),
   };

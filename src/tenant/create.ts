@@ -8,6 +8,10 @@
  *   register      place it on a server, allocate a port, record it as `provisioning`
  *                 (refused if that server already holds a role or database of the name)
  *   password      write its password file (0600)
+ *   os-user       under root: its own Unix user, which gets the password file (0400)
+ *                 and its log files; its worker runs as that user
+ *   cpu-group     where cgroups exist (root): its worker's CPU group, an equal weight
+ *                 and its CPU quota (src/isolation/cgroups.ts)
  *   role          create or align its role (login, no privileges, connection limit)
  *   database      create its database, owned by the role; revoke CONNECT from PUBLIC
  *   hide-catalogs in its database, revoke from PUBLIC the catalogs that list every
@@ -33,6 +37,9 @@ import { loadAppMigrations } from './app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from './steps.js';
+import { tenantLimits } from '../isolation/limits.js';
+import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
+import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { ensureWorker, isOnline, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy, waitWorker } from '../stack/live.js';
 import { workerApp, workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
@@ -46,6 +53,10 @@ export interface CreateOptions {
   server?: string;
   /** a memory ceiling for this tenant's worker, e.g. "300M" */
   maxMemory?: string;
+  /** requests per second at the proxy (0: none); default SILO_TENANT_RATE */
+  rate?: number;
+  /** CPU quota in percent of one core (0: none); default SILO_TENANT_CPU */
+  cpu?: number;
   /** idle time before its worker hibernates, e.g. "30m"; "0" never (default SILO_HIBERNATE_AFTER) */
   hibernateAfter?: string;
 }
@@ -103,6 +114,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
         port: await allocatePort(taken, c.cfg.workerPortBase),
         domains: c.domains,
         ...(c.opts.maxMemory ? { maxMemory: c.opts.maxMemory } : {}),
+        ...limitsOf(c.opts),
         ...(c.opts.hibernateAfter ? { hibernateAfter: c.opts.hibernateAfter } : {}),
         state: 'provisioning',
         schemaVersion: 0,
@@ -123,6 +135,19 @@ export const createSteps: readonly Step<CreateContext>[] = [
     name: 'password',
     done: (c) => readSecret(c.paths.tenantPassword(c.name)) !== undefined,
     run: (c) => writeSecret(c.paths.tenantPassword(c.name), generatePassword()),
+  },
+  {
+    name: 'os-user',
+    done: (c) => !perTenantUsers() || (tenantUser(c.cfg, c.name) !== undefined && passwordFileProblem(c.cfg, c.name) === undefined),
+    run(c) {
+      ensureTenantUser(c.cfg, c.name);
+      handOverFiles(c.cfg, c.name);
+    },
+  },
+  {
+    name: 'cpu-group',
+    done: (c) => !cpuGroupNeedsWork(c.cfg.home, c.name, tenantLimits(c.cfg, entryOf(c)).cpu),
+    run: (c) => ensureTenantCgroup(c.cfg.home, c.name, tenantLimits(c.cfg, entryOf(c)).cpu),
   },
   {
     name: 'role',
@@ -189,6 +214,12 @@ export const createSteps: readonly Step<CreateContext>[] = [
   },
 ];
 
+/** The limits a command line set, as registry fields. */
+function limitsOf(opts: CreateOptions): { limits?: { rate?: number; cpu?: number } } {
+  const set = { ...(opts.rate !== undefined ? { rate: opts.rate } : {}), ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}) };
+  return Object.keys(set).length ? { limits: set } : {};
+}
+
 function checkDomains(cfg: SiloConfig, reg: Registry, name: string, domains: string[]): string[] {
   const wanted = [...new Set(domains.map(normaliseHostName))];
   for (const d of wanted) {
@@ -228,6 +259,12 @@ function prepare(c: CreateContext): void {
   if (c.opts.maxMemory && c.opts.maxMemory !== existing.maxMemory) {
     existing.maxMemory = c.opts.maxMemory;
     c.changed = true;
+  }
+  // New limits need no restart: the proxy re-renders (route) and the CPU group is rewritten (cpu-group).
+  const limits = { ...existing.limits, ...limitsOf(c.opts).limits };
+  if (JSON.stringify(limits) !== JSON.stringify(existing.limits ?? {})) {
+    existing.limits = limits;
+    save(c);
   }
   if (c.opts.hibernateAfter && c.opts.hibernateAfter !== existing.hibernateAfter) {
     existing.hibernateAfter = c.opts.hibernateAfter;

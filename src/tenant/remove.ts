@@ -8,11 +8,13 @@
  *   unroute        if the stack is up: render the proxy config without it, reload, and
  *                  wait until its host answers 404
  *   stop-worker    delete its PM2 app
+ *   remove-cpu-group  its CPU group, if cgroups are in use
  *   backup         a `final` backup of its database (see backup.ts), unless this removal
  *                  already made one (a re-run makes no second one)
  *   drop-database  drop its database
  *   drop-role      drop its role
  *   forget-secret  delete its password file
+ *   remove-os-user under root: remove its Unix user (only one silo made for it)
  *   unregister     delete it from the registry
  */
 import type { SiloConfig } from '../common/config.js';
@@ -25,6 +27,8 @@ import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from './backup.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from './steps.js';
+import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
+import { removeTenantCgroup } from '../isolation/cgroups.js';
 import { primaryHost, removeWorker, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
 
 export interface RemoveResult {
@@ -94,6 +98,10 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
     run: (c) => removeWorker(c.name),
   },
   {
+    name: 'remove-cpu-group',
+    run: (c) => removeTenantCgroup(c.cfg.home, c.name),
+  },
+  {
     name: 'backup',
     done: async (c) => finalBackup(c) !== undefined || !(await databaseExists((await server(c)).admin, c.name)),
     run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'final' }),
@@ -109,6 +117,11 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   {
     name: 'forget-secret',
     run: (c) => removeSecret(c.paths.tenantPassword(c.name)),
+  },
+  {
+    name: 'remove-os-user',
+    done: (c) => tenantUser(c.cfg, c.name) === undefined,
+    run: (c) => removeTenantUser(c.cfg, c.name),
   },
   {
     name: 'unregister',

@@ -6,6 +6,7 @@
  *
  *   registry        a ready entry (an unfinished creation is completed by create)
  *   password-file   present, mode 0600 (a lost one is replaced; the role follows)
+ *   os-user         under root: its own Unix user, owning its password file (0400)
  *   role            exists, silo's, login without privileges, its connection limit,
  *                   and the password file's password opens its database
  *   database        exists (re-created empty and migrated if it was lost: restore it)
@@ -17,7 +18,7 @@
  *   route           if the stack is up: its host answers through the proxy (or shows
  *                   the suspended page, if it is suspended)
  */
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, statSync } from 'node:fs';
 import type { Sql } from 'postgres';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
@@ -36,6 +37,7 @@ import { ensureWorker, primaryHost, running, stackIsUp, syncProxy, waitThroughPr
 import { workerApp } from '../stack/ecosystem.js';
 import { probe } from '../common/http-probe.js';
 import { runSteps, type Step } from './steps.js';
+import { ensureTenantUser, handOverFiles, passwordFileProblem, passwordFileRule, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { SiloError } from '../common/errors.js';
 import { sleepsOnPurpose } from '../hibernate/state.js';
 
@@ -123,22 +125,30 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'password-file',
-    done: (c) => {
-      try {
-        return (statSync(c.paths.tenantPassword(c.name)).mode & 0o777) === 0o600;
-      } catch {
-        return false;
-      }
-    },
+    // Its mode (and under root its owner, the tenant's Unix user) as passwordFileRule says.
+    done: (c) => passwordFileProblem(c.cfg, c.name) === undefined,
     run(c) {
       const file = c.paths.tenantPassword(c.name);
+      const rule = passwordFileRule(c.cfg, c.name);
       if (readSecret(file) === undefined) {
         writeSecret(file, generatePassword());
         c.notes.set('password-file', 'it was missing: a new password was written (the role follows)');
       } else {
-        c.notes.set('password-file', `its mode was ${(statSync(file).mode & 0o777).toString(8)}: now 600`);
-        chmodSync(file, 0o600);
+        c.notes.set('password-file', `its mode was ${(statSync(file).mode & 0o777).toString(8)}: now ${rule.mode.toString(8)}`);
       }
+      const user = tenantUser(c.cfg, c.name);
+      chownSync(file, rule.uid, user && rule.uid === user.uid ? user.gid : (process.getgid?.() ?? 0));
+      chmodSync(file, rule.mode);
+    },
+  },
+  {
+    name: 'os-user',
+    done: (c) => !perTenantUsers() || (tenantUser(c.cfg, c.name) !== undefined && passwordFileProblem(c.cfg, c.name) === undefined),
+    run(c) {
+      const problem = tenantUser(c.cfg, c.name) ? passwordFileProblem(c.cfg, c.name) : 'its Unix user was missing';
+      ensureTenantUser(c.cfg, c.name);
+      handOverFiles(c.cfg, c.name);
+      c.notes.set('os-user', `${problem}: fixed`);
     },
   },
   {

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
+import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
+import { removeSystemUser } from '../../src/isolation/os-users.js';
+import { removeHomeCgroups } from '../../src/isolation/cgroups.js';
 
 export interface Stack {
   home: string;
@@ -86,7 +89,8 @@ export async function startStack(
     SILO_PG_PORT: String(await freePort()),
     // Below Linux's ephemeral range (32768+), where an outgoing connection could take the port.
     SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 12000)),
-    SILO_PROXY: opts.proxy ?? 'nginx',
+    // SILO_TEST_PROXY=caddy runs a scenario through Caddy (test/resilience/through-caddy.test.ts).
+    SILO_PROXY: opts.proxy ?? (process.env.SILO_TEST_PROXY === 'caddy' ? 'caddy' : 'nginx'),
     ...opts.env,
   };
   const cli = (args: string[], extra?: NodeJS.ProcessEnv) => runCli({ ...env, ...extra }, args);
@@ -102,6 +106,9 @@ export async function startStack(
       }
     }
     rmSync(home, { recursive: true, force: true });
+    // Under root every tenant got a Unix user: they go with the home.
+    for (const user of tenantUsersOf(home)) removeSystemUser(user);
+    removeHomeCgroups(home);
   });
   const up = await cli(['up']);
   if (up.code !== 0) throw new Error(`silo up failed: ${up.stderr || up.stdout}`);

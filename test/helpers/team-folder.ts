@@ -9,6 +9,8 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from './silo-home.js';
+import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
+import { removeSystemUser } from '../../src/isolation/os-users.js';
 
 export function teamFolder(t: { teardown(fn: () => unknown): void }, example = 'notes'): string {
   const base = mkdtempSync(join(tmpdir(), 'silo-team-'));
@@ -16,7 +18,10 @@ export function teamFolder(t: { teardown(fn: () => unknown): void }, example = '
   // A team's folder is usually 0755; mkdtemp's 0700 would keep the embedded server's
   // `postgres` user (under root) from reaching .silo/postgres inside it.
   chmodSync(base, 0o755);
-  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  t.teardown(() => {
+    rmSync(base, { recursive: true, force: true });
+    for (const user of tenantUsersOf(base)) removeSystemUser(user); // under root, one per tenant
+  });
   cpSync(join(root, 'examples', example), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|\.silo)$/.test(src) });
   const modules = join(dir, 'node_modules');
   mkdirSync(join(modules, '.bin'), { recursive: true });

@@ -13,6 +13,8 @@ import { freePort } from '../../src/common/ports.js';
 import { defaultHome } from '../../src/common/config.js';
 import { httpRequest, processesOf } from '../helpers/stack.js';
 import { root } from '../helpers/silo-home.js';
+import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
+import { removeSystemUser } from '../../src/isolation/os-users.js';
 
 t.setTimeout(300_000);
 
@@ -50,7 +52,10 @@ t.teardown(() => {
       // gone
     }
   }
-  for (const dir of cleanup) rmSync(dir, { recursive: true, force: true });
+  for (const dir of cleanup) {
+    rmSync(dir, { recursive: true, force: true });
+    for (const user of tenantUsersOf(dir)) removeSystemUser(user);
+  }
 });
 execFileSync('git', ['clone', '--quiet', '--no-hardlinks', root, project]);
 cpSync(join(root, 'node_modules'), join(project, 'node_modules'), { recursive: true, verbatimSymlinks: true });
@@ -72,9 +77,11 @@ async function baseEnv(): Promise<NodeJS.ProcessEnv> {
   };
 }
 
-async function startAndCheck(t: Test, env: NodeJS.ProcessEnv, home: string) {
-  const install = await sh('npm', ['install'], project, env);
-  t.equal(install.code, 0, 'npm install succeeds', { output: install.out.slice(-2000) });
+async function startAndCheck(t: Test, env: NodeJS.ProcessEnv, home: string, install = true) {
+  if (install) {
+    const i = await sh('npm', ['install'], project, env);
+    t.equal(i.code, 0, 'npm install succeeds', { output: i.out.slice(-2000) });
+  }
   const start = await sh('npm', ['start'], project, env);
   t.teardown(() => sh(process.execPath, ['bin/silo.js', 'down'], project, env));
   t.equal(start.code, 0, 'npm start succeeds', { output: start.out.slice(-2000) });
@@ -84,6 +91,9 @@ async function startAndCheck(t: Test, env: NodeJS.ProcessEnv, home: string) {
   t.same(r.status === 200 ? r.json() : undefined, { tenant: 'client1' });
   t.ok(existsSync(join(home, 'postgres', 'local', 'PG_VERSION')), `the data lives in ${home}`);
   t.equal(mode(priv), '700', 'the private folder is still 0700');
+  const status = await sh(process.execPath, ['bin/silo.js', 'status', '--json'], project, env);
+  const workers = (JSON.parse(status.out) as { tenants: { name: string; user?: string }[] }).tenants;
+  t.ok(workers.length === 2 && workers.every((w) => w.user && w.user !== 'root' && w.user.endsWith(`-${w.name}`)), 'each worker runs as its own user', { workers });
   const stop = await sh('npm', ['stop'], project, env);
   t.equal(stop.code, 0, 'npm stop succeeds');
 }
@@ -100,7 +110,7 @@ await t.test('npm start as root with SILO_HOME=$(mktemp -d)', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'silo-home-private-'));
   cleanup.push(home);
   t.equal(mode(home), '700');
-  await startAndCheck(t, { ...(await baseEnv()), SILO_HOME: home }, home);
+  await startAndCheck(t, { ...(await baseEnv()), SILO_HOME: home }, home, false); // installed above
 });
 
 await t.test('a SILO_HOME inside a private folder is one line with the fix', async (t) => {

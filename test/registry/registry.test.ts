@@ -19,7 +19,7 @@ t.test('a missing registry reads as empty, a written one reads back', async (t) 
   reg.servers.local = { kind: 'embedded', host: '127.0.0.1', port: 5432 };
   writeRegistry(file, reg);
   t.same(readRegistry(file), reg);
-  t.equal(statSync(file).mode & 0o777, 0o644);
+  t.equal(statSync(file).mode & 0o777, 0o600, 'readable by silo only (tenant workers run as other users under root)');
 });
 
 t.test('a corrupt registry is a clear error, not a silent reset', async (t) => {

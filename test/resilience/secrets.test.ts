@@ -106,19 +106,22 @@ await t.test('secrets stay in their files; tenant roles stay in their databases'
   }
   t.same(leaks, [], `no secret in ${texts.length} outputs and files`);
 
-  // Secret files 0600, their folders 0700.
+  // Secret files 0600, their folders 0700; under root each tenant's password belongs to its
+  // own Unix user (0400) and the folders can be entered, not listed (0711).
+  const root = process.getuid?.() === 0;
   const modes: string[] = [];
   for (const dir of ['secrets', 'secrets/tenants', 'secrets/servers']) {
     const m = statSync(join(stack.home, dir)).mode & 0o777;
-    if (m !== 0o700) modes.push(`${dir} is 0${m.toString(8)}`);
+    if (m !== (root ? 0o711 : 0o700)) modes.push(`${dir} is 0${m.toString(8)}`);
   }
   const secretFiles = walk(join(stack.home, 'secrets'));
   for (const f of secretFiles) {
     const m = statSync(f).mode & 0o777;
-    if (m !== 0o600) modes.push(`${f.replace(stack.home, '$SILO_HOME')} is 0${m.toString(8)}`);
+    const want = root && f.includes('/secrets/tenants/') ? 0o400 : 0o600;
+    if (m !== want) modes.push(`${f.replace(stack.home, '$SILO_HOME')} is 0${m.toString(8)}`);
   }
   t.ok(secretFiles.length >= 5, `${secretFiles.length} secret files`);
-  t.same(modes, [], 'secret folders 0700, files 0600');
+  t.same(modes, [], root ? 'secret folders 0711, tenant passwords 0400, other files 0600' : 'secret folders 0700, files 0600');
 
   // A worker's environment: its own password file, nothing of anyone else, no secrets.
   const envProblems: string[] = [];

@@ -1,5 +1,6 @@
 /** `silo up | down | status | reload`. */
 import type { Command } from 'commander';
+import { userInfo } from 'node:os';
 import type { SiloConfig } from '../../common/config.js';
 import { down, reload, up } from '../../stack/stack.js';
 import { status } from '../../stack/status.js';
@@ -40,12 +41,18 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       for (const db of s.servers) {
         printLine(`database ${db.name}: ${db.kind} ${db.status}${pm2(db.pm2, db.status === 'online')} on ${db.host}:${db.port}${db.error ? `: ${db.error}` : ''}`);
       }
+      printLine(
+        s.workerUsers === 'own'
+          ? "workers: each runs as its tenant's own Unix user"
+          : `workers: all share silo's Unix user (${userInfo().username}); run silo as root for one user per tenant`,
+      );
+      printLine(`cpu limits: ${s.cpuLimits}`);
       if (s.backups) printLine(`backups: ${s.backups.status}, "${s.backups.schedule}"${s.backups.keep ? `, keeping ${s.backups.keep} per tenant` : ''}`);
       if (s.supposedToRun && !s.up) printLine('the stack should be up but its proxy does not answer: run silo up');
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
-        s.tenants.map((t) => ({ ...t, memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
-        ['name', 'state', 'worker', 'idle', 'pid', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
+        s.tenants.map((t) => ({ ...t, rate: t.limits.rate ? `${t.limits.rate}/s` : 'none', cpu: t.limits.cpu ? `${t.limits.cpu}%` : 'shared', memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
+        ['name', 'state', 'worker', 'idle', 'pid', 'user', 'rate', 'cpu', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
       );
     });
 

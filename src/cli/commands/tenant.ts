@@ -1,5 +1,6 @@
 /** `silo tenant create | list | remove`. */
 import type { Command } from 'commander';
+import { parseLimit } from '../../isolation/limits.js';
 import type { SiloConfig } from '../../common/config.js';
 import { createTenant, tenantHosts } from '../../tenant/create.js';
 import { tenantUrl } from '../../stack/stack.js';
@@ -21,14 +22,20 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--domain <host>', 'an extra hostname for this tenant (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--server <name>', 'the database server to place it on (default: the one with the fewest tenants)')
     .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
+    .option('--rate <per-second>', 'requests per second its hosts get through the proxy; 0 no limit (default SILO_TENANT_RATE, 20000)')
+    .option('--cpu <percent>', "a CPU quota for its worker in percent of one core; 0 none (default SILO_TENANT_CPU, 0)")
     .option('--hibernate-after <duration>', 'stop its worker after this long without a request, e.g. 30m; 0 never (default SILO_HIBERNATE_AFTER)')
-    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; hibernateAfter?: string }) => {
+    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; rate?: string; cpu?: string; hibernateAfter?: string }) => {
       const cfg = config();
+      const rate = opts.rate === undefined ? undefined : parseLimit('rate', opts.rate);
+      const cpu = opts.cpu === undefined ? undefined : parseLimit('cpu', opts.cpu);
       await checkStackApp(cfg);
       const result = await createTenant(cfg, name, {
         domains: opts.domain.length ? opts.domain : undefined,
         server: opts.server,
         maxMemory: opts.maxMemory,
+        rate,
+        cpu,
         hibernateAfter: opts.hibernateAfter,
       });
       const url = tenantUrl(cfg, name, result.entry.domains);

@@ -1,0 +1,60 @@
+/**
+ * The code a worker runs (silo's dist/ and node_modules) must be readable by the tenant's
+ * Unix user. From a project others can enter, workers run it in place. Under root from a
+ * private folder (/root is 0700), silo keeps a copy in $SILO_HOME/runtime/<stamp>/ instead,
+ * without opening up the operator's folder: dist/ and package.json copied, node_modules
+ * hard-linked (instant, no space; npm replaces files rather than rewriting them). The stamp
+ * is a hash of the lock file and of dist/'s file names, sizes and times, so a rebuild
+ * makes a new copy and running workers keep theirs.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { projectRoot, type SiloConfig } from '../common/config.js';
+import { blockingFolder, isRoot } from './reach.js';
+
+function stamp(root: string): string {
+  const h = createHash('sha256');
+  for (const f of ['package-lock.json', 'package.json']) if (existsSync(join(root, f))) h.update(readFileSync(join(root, f)));
+  const dist = join(root, 'dist');
+  for (const rel of (readdirSync(dist, { recursive: true }) as string[]).sort()) {
+    const st = statSync(join(dist, rel));
+    h.update(`${rel}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+const needsCopy = (): boolean => isRoot() && blockingFolder(join(projectRoot, 'dist', 'worker', 'server.js')) !== undefined;
+
+/**
+ * The folder whose dist/worker/server.js PM2 runs for a tenant, making the copy when one
+ * is needed and missing (so `pm2 start ecosystem.config.js` and `silo reload` after a
+ * rebuild get it too).
+ */
+export function workerCodeRoot(cfg: SiloConfig): string {
+  if (!needsCopy()) return projectRoot;
+  const runtime = join(cfg.home, 'runtime');
+  const target = join(runtime, stamp(projectRoot));
+  if (existsSync(join(target, 'package.json'))) return target;
+  mkdirSync(runtime, { recursive: true, mode: 0o711 });
+  chmodSync(runtime, 0o711);
+  const staging = `${target}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o755 });
+  cpSync(join(projectRoot, 'dist'), join(staging, 'dist'), { recursive: true });
+  try {
+    execFileSync('cp', ['-al', join(projectRoot, 'node_modules'), join(staging, 'node_modules')], { stdio: 'pipe' });
+  } catch {
+    cpSync(join(projectRoot, 'node_modules'), join(staging, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  }
+  copyFileSync(join(projectRoot, 'package.json'), join(staging, 'package.json')); // last: it marks the copy complete
+  chmodSync(staging, 0o755);
+  try {
+    renameSync(staging, target);
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(target, 'package.json'))) throw err;
+  }
+  return target;
+}
