@@ -159,10 +159,16 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
       return { ok: false, status: 503, message: 'the tenant could not be started; try again shortly', retryAfterS: Math.ceil((timings.coolDownMs - (started - t.wakeFailedAt)) / 1000) };
     }
     const before = await workerProcess(name);
-    const online = before?.pm2_env?.status === 'online';
+    const status = before?.pm2_env?.status;
+    const online = status === 'online';
     let failure: string | undefined;
     if (online) {
       failure = await waitReady(name, entry.port, before?.pm2_env?.restart_time ?? 0);
+    } else if (status === 'launching' || status === 'waiting restart') {
+      // A worker that crashed is being restarted by PM2 itself (its own back-off): wait
+      // for that restart (one is allowed) instead of replacing the app, which would race
+      // PM2 and hide the crash from the worker's restart count.
+      failure = await waitReady(name, entry.port, (before?.pm2_env?.restart_time ?? 0) + 1);
     } else {
       const [app] = workerApps(cfg, reg, name);
       if (!app) return { ok: false, status: 404, message: 'no tenant serves this host' };
