@@ -41,11 +41,11 @@ t.test('a conflicting value is one line naming the variable and both values', as
 t.test('a setting set for the first time later is recorded without touching the others', async (t) => {
   const reg = emptyRegistry();
   recordSettings(reg, loadConfig(env({ SILO_PROXY: 'caddy' })));
-  t.notOk('migrationsDir' in reg.settings!);
-  const withDir = loadConfig(env({ SILO_MIGRATIONS_DIR: '/srv/app/migrations' }));
-  t.ok(unrecorded(reg, withDir));
-  recordSettings(reg, applySettings(withDir, env({ SILO_MIGRATIONS_DIR: '/srv/app/migrations' }), reg.settings));
-  t.equal(reg.settings?.migrationsDir, '/srv/app/migrations');
+  t.notOk('app' in reg.settings!);
+  const withApp = loadConfig(env({ SILO_APP: '/srv/app' }));
+  t.ok(unrecorded(reg, withApp));
+  recordSettings(reg, applySettings(withApp, env({ SILO_APP: '/srv/app' }), reg.settings));
+  t.equal(reg.settings?.app, '/srv/app');
   t.equal(reg.settings?.proxy, 'caddy');
 });
 
