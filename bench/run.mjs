@@ -17,7 +17,8 @@
  *      of src/ changes: log level, pool size, fork mode), then `silo up` restores it.
  *   D. the remaining tenants created hot (onboarding samples), idle memory with 50.
  *   E. `silo migrate` over all tenants with an extra migration (SILO_APP: the polls app plus one migration).
- *   F. hibernation: the first response of a hibernated tenant through nginx
+ *   F. (run before E, whose extra migration puts every database ahead of the code the
+ *      workers run, so a woken worker would never be ready) hibernation: the first response of a hibernated tenant through nginx
  *      (BENCH_WAKE_SAMPLES), a wake storm (BENCH_STORM tenants at once), the stack's
  *      memory with every tenant awake and idle, then with every tenant hibernated.
  * Compared cases run as interleaved groups (lib/load.mjs): BENCH_ROUNDS rounds of
@@ -666,22 +667,7 @@ try {
   results.createFailures = createFailures;
   await stackMemory(`${P.totalTenants} tenants, idle (nginx)`);
 
-  // ----- E. migrate ------------------------------------------------------------------
-  log(`E: silo migrate over ${P.totalTenants} tenants`);
-  const { dir: migApp, nextVersion } = benchApp(join(stack.home, 'bench-app'), '0.0.2', 'votes_voter_index', 'create index votes_voter on votes (voter);');
-  const migEnv = { SILO_APP: migApp };
-  const mig = await stack.cli(['migrate', '--json'], migEnv);
-  const migResults = JSON.parse(mig.stdout.slice(mig.stdout.indexOf('[')));
-  const migOk = migResults.filter((r) => r.ok && r.to === nextVersion).length;
-  const migNoop = await stack.cli(['migrate', '--json'], migEnv);
-  const cliFloor = [];
-  for (let i = 0; i < 3; i++) cliFloor.push((await stack.cli(['tenant', 'list', '--json'])).ms);
-  results.migrate = { tenants: migResults.length, migrated: migOk, ms: Math.round(mig.ms), noopMs: Math.round(migNoop.ms), concurrency: 4, cliFloorMs: Math.round(median(cliFloor)) };
-  timing(`\`silo migrate\`, ${migResults.length} tenants, one new migration (index on votes)`, fmtMs(mig.ms), `${migOk}/${migResults.length} migrated to ${nextVersion}; SILO_MIGRATE_CONCURRENCY default 4`);
-  timing(`\`silo migrate\` again (nothing to do)`, fmtMs(migNoop.ms), 'fixed cost: CLI, embedded server check, one connection per tenant');
-  timing('CLI floor: `silo tenant list --json`', fmtMs(median(cliFloor)), 'median of 3; part of every command above');
-
-  // ----- F. hibernation --------------------------------------------------------------
+  // ----- F. hibernation (before E: E migrates the databases past the running code) ---
   {
     const all = Array.from({ length: P.totalTenants }, (_, i) => name(i + 1));
     log(`F: wake latency through nginx (${P.wakeSamples} samples), then a wake storm of ${Math.min(P.storm, all.length)}`);
@@ -712,6 +698,21 @@ try {
       results.targets.push({ target: 'USS per awake idle worker <= 20 MB', measured: `median ${uss} MB (PSS ${awakeIdle.workerMedianMB.pss} MB, RSS ${awakeIdle.workerMedianMB.rss} MB)`, value: uss, pass: uss <= 20 });
     }
   }
+
+  // ----- E. migrate ------------------------------------------------------------------
+  log(`E: silo migrate over ${P.totalTenants} tenants`);
+  const { dir: migApp, nextVersion } = benchApp(join(stack.home, 'bench-app'), '0.0.2', 'votes_voter_index', 'create index votes_voter on votes (voter);');
+  const migEnv = { SILO_APP: migApp };
+  const mig = await stack.cli(['migrate', '--json'], migEnv);
+  const migResults = JSON.parse(mig.stdout.slice(mig.stdout.indexOf('[')));
+  const migOk = migResults.filter((r) => r.ok && r.to === nextVersion).length;
+  const migNoop = await stack.cli(['migrate', '--json'], migEnv);
+  const cliFloor = [];
+  for (let i = 0; i < 3; i++) cliFloor.push((await stack.cli(['tenant', 'list', '--json'])).ms);
+  results.migrate = { tenants: migResults.length, migrated: migOk, ms: Math.round(mig.ms), noopMs: Math.round(migNoop.ms), concurrency: 4, cliFloorMs: Math.round(median(cliFloor)) };
+  timing(`\`silo migrate\`, ${migResults.length} tenants, one new migration (index on votes)`, fmtMs(mig.ms), `${migOk}/${migResults.length} migrated to ${nextVersion}; SILO_MIGRATE_CONCURRENCY default 4`);
+  timing(`\`silo migrate\` again (nothing to do)`, fmtMs(migNoop.ms), 'fixed cost: CLI, embedded server check, one connection per tenant');
+  timing('CLI floor: `silo tenant list --json`', fmtMs(median(cliFloor)), 'median of 3; part of every command above');
 
   // ----- onboarding summary, targets --------------------------------------------------
   const firstN = results.onboarding.slice(0, P.onboardSamples);
