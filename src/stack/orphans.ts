@@ -12,7 +12,8 @@ import type { Registry } from '../registry/registry.js';
 import { runningPid, stopByPid } from '../postgres/embedded.js';
 import { runningProxyPid } from '../proxy/driver.js';
 import { isAlive, waitForExit } from '../lib/processes.js';
-import { PROXY_APP, embeddedServers, postgresApp } from './ecosystem.js';
+import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp } from './ecosystem.js';
+import { pm2Home } from './pm2.js';
 import { driverFor, isOnline, type Running } from './live.js';
 
 export interface Orphan {
@@ -44,6 +45,24 @@ function abandoned(pid: number, siblingDir?: string): boolean {
   } catch {
     return true;
   }
+}
+
+/** Processes PM2 started from `home` (its PM2_HOME) in silo's namespace, now parented by init. */
+function abandonedApps(home: string): { pid: number; name: string }[] {
+  const found: { pid: number; name: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!env.includes(`PM2_HOME=${home}`) || !env.includes(`namespace=${NAMESPACE}`)) continue;
+      const ppid = parentOf(Number(entry));
+      if (ppid !== undefined && ppid > 1 && isAlive(ppid)) continue;
+      found.push({ pid: Number(entry), name: env.find((v) => v.startsWith('name='))?.slice(5) ?? 'an app' });
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }
 
 /** Abandoned processes whose working directory is `dir`. */
@@ -93,6 +112,13 @@ export function findOrphans(cfg: SiloConfig, reg: Registry, procs: Running): Orp
     // (SIGTERM), not a graceful one that would wait on clients' keep-alive connections.
     const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
     orphans.push({ what: `${driver.kind} (pid ${proxyPid})`, pid: proxyPid, stop: () => stopProcess(proxyPid, signals) });
+  }
+  // Any other app PM2 started for this stack (the waker, the backup scheduler, a worker)
+  // that outlived its daemon: PM2 marks each app's environment with its PM2_HOME and
+  // namespace, and such a process has been reparented to init.
+  for (const { pid, name } of abandonedApps(pm2Home())) {
+    if (orphans.some((o) => o.pid === pid)) continue;
+    orphans.push({ what: `${name} (pid ${pid})`, pid, stop: () => stopProcess(pid, ['SIGTERM', 'SIGKILL']) });
   }
   // nginx workers outlive a SIGKILLed master and keep serving the old config on their
   // reuseport sockets: every abandoned process running in the proxy's folder goes.

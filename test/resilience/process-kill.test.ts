@@ -6,7 +6,7 @@
  * by themselves (PM2); after the daemon itself is gone, `silo up` brings everything back.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, processesOf } from '../helpers/stack.js';
 import { printFigures, send, sleep, tenantLoad, waitUntil } from '../helpers/resilience.js';
@@ -101,9 +101,14 @@ t.test('kill -9 of the PM2 daemon: status says so; silo up brings every tenant b
   t.equal(r.wrong, 0);
 });
 
-t.test('silo down leaves nothing behind, orphans included', async (t) => {
+t.test('after the PM2 daemon dies, silo down stops what it left running', async (t) => {
+  const godPid = Number(readFileSync(join(stack.env.PM2_HOME!, 'pm2.pid'), 'utf8').trim());
+  process.kill(godPid, 'SIGKILL');
+  await waitUntil('the daemon to exit', 10_000, () => !existsSync(`/proc/${godPid}`));
   const down = await stack.cli(['down']);
   t.equal(down.code, 0, down.stderr);
+  t.match(down.stdout, /stopped nginx \(pid \d+\), left running without PM2/, 'the orphaned proxy');
   await waitUntil('every process of the stack to exit', 15_000, () => processesOf(stack.home).length === 0);
-  t.same(processesOf(stack.home), []);
+  t.same(processesOf(stack.home), [], 'nothing of the stack is left');
+  t.not((await send(stack.httpPort, 'client1.localhost', '/api/tenant')).status, 200, 'the port is free');
 });
