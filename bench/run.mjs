@@ -16,11 +16,16 @@
  *      started by plain node, module import costs; variants of the worker (prototypes
  *      of src/ changes: log level, pool size, fork mode), then `silo up` restores it.
  *   D. the remaining tenants created hot (onboarding samples), idle memory with 50.
- *   E. `silo migrate` over all tenants with an extra migration (SILO_APP: the polls app plus one migration).
  *   F. (run before E, whose extra migration puts every database ahead of the code the
  *      workers run, so a woken worker would never be ready) hibernation: the first response of a hibernated tenant through nginx
  *      (BENCH_WAKE_SAMPLES), a wake storm (BENCH_STORM tenants at once), the stack's
  *      memory with every tenant awake and idle, then with every tenant hibernated.
+ *   E. every tenant woken, then `silo migrate` over all tenants with an extra migration
+ *      (SILO_APP: the polls app plus one migration) and `silo reload` of every worker: how
+ *      a schema change ships today; then `silo deploy <app> --all` of a release with one
+ *      more migration (per tenant migrate and a zero-downtime worker switch onto the
+ *      release), and the same deploy again.
+ * BENCH_ONLY=deploy: only E, on BENCH_TOTAL_TENANTS tenants created without samples.
  * Compared cases run as interleaved groups (lib/load.mjs): BENCH_ROUNDS rounds of
  * BENCH_SLICE seconds each per case, warm-up in round 1 only.
  * Tunables (environment): BENCH_ROUNDS=2 BENCH_SLICE=3 BENCH_WARMUP=1 BENCH_CONNECTIONS=50
@@ -42,16 +47,20 @@ import { hibernate, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
 import { httpRequest, now, percentiles, round, run, sleep, waitExit, waitUntil } from './lib/util.mjs';
 
 /**
- * The bundled polls app as its own app folder (for SILO_APP or `silo deploy`) with one
- * extra migration, so `silo migrate` and `silo deploy` do real work.
+ * The bundled polls app as its own app folder (for SILO_APP or `silo deploy`) with extra
+ * migrations ([name, sql] pairs, numbered after the app's), so `silo migrate` and
+ * `silo deploy` do real work.
  */
-function benchApp(dir, version, migrationName, migrationSql) {
+function benchApp(dir, version, extra) {
   mkdirSync(join(dir, 'migrations'), { recursive: true });
   const appMigrations = join(root, 'dist', 'app', 'migrations');
   const existing = readdirSync(appMigrations).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
   for (const f of existing) copyFileSync(join(appMigrations, f), join(dir, 'migrations', f));
-  const nextVersion = existing.length + 1;
-  writeFileSync(join(dir, 'migrations', `${String(nextVersion).padStart(4, '0')}_bench_${migrationName}.sql`), `-- bench only\n${migrationSql}\n`);
+  extra.forEach(([migrationName, migrationSql], i) => {
+    const v = String(existing.length + 1 + i).padStart(4, '0');
+    writeFileSync(join(dir, 'migrations', `${v}_bench_${migrationName}.sql`), `-- bench only\n${migrationSql}\n`);
+  });
+  const nextVersion = existing.length + extra.length;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bench-polls', version, type: 'module', main: 'index.js' }));
   writeFileSync(
     join(dir, 'index.js'),
@@ -103,6 +112,7 @@ const results = {
   timings: [],
   coldStart: {},
   migrate: {},
+  deploy: {},
   variants: [],
   targets: [],
   teardown: null,
@@ -420,9 +430,90 @@ const answers200 = (port, host, path = '/api/polls') => async () => (await httpR
 const timing = (label, figure, detail, data = {}) => results.timings.push({ label, figure, detail, ...data });
 const fmtMs = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
+/** E: `silo migrate` (SILO_APP with one more migration), then `silo reload` of every worker. */
+async function migrateSection() {
+  log(`E: silo migrate over ${P.totalTenants} tenants, then silo reload`);
+  const { dir: migApp, nextVersion } = benchApp(join(stack.home, 'bench-app'), '0.0.2', [['votes_voter_index', 'create index votes_voter on votes (voter);']]);
+  const migEnv = { SILO_APP: migApp };
+  const mig = await stack.cli(['migrate', '--json'], migEnv);
+  const migResults = JSON.parse(mig.stdout.slice(mig.stdout.indexOf('[')));
+  const migOk = migResults.filter((r) => r.ok && r.to === nextVersion).length;
+  const migNoop = await stack.cli(['migrate', '--json'], migEnv);
+  // The running workers still run the old code (and /readyz says 503 until they reload).
+  const reload = await stack.cli(['reload'], migEnv);
+  const cliFloor = [];
+  for (let i = 0; i < 3; i++) cliFloor.push((await stack.cli(['tenant', 'list', '--json'])).ms);
+  results.migrate = {
+    tenants: migResults.length,
+    migrated: migOk,
+    ms: Math.round(mig.ms),
+    noopMs: Math.round(migNoop.ms),
+    reloadMs: Math.round(reload.ms),
+    reloadOk: reload.code === 0,
+    concurrency: 4,
+    cliFloorMs: Math.round(median(cliFloor)),
+  };
+  timing(`\`silo migrate\`, ${migResults.length} tenants, one new migration (index on votes)`, fmtMs(mig.ms), `${migOk}/${migResults.length} migrated to ${nextVersion}; SILO_MIGRATE_CONCURRENCY default 4`);
+  timing(`\`silo migrate\` again (nothing to do)`, fmtMs(migNoop.ms), 'fixed cost: CLI, embedded server check, one connection per tenant');
+  timing(`\`silo reload\`, ${migResults.length} workers one at a time`, fmtMs(reload.ms), `${reload.code === 0 ? 'ok' : `FAILED: ${reload.stderr.trim()}`}; with migrate: ${fmtMs(mig.ms + reload.ms)} for a schema change today`);
+  timing('CLI floor: `silo tenant list --json`', fmtMs(median(cliFloor)), 'median of 3; part of every command above');
+  return { migApp, migResults, mig, migOk };
+}
+
+/** E, continued: `silo deploy --all` of a release with one more migration, then again. */
+async function deploySection() {
+  log(`E: silo deploy --all over ${P.totalTenants} tenants`);
+  const { dir: app, nextVersion } = benchApp(join(stack.home, 'bench-app-0.0.3'), '0.0.3', [
+    ['votes_voter_index', 'create index votes_voter on votes (voter);'],
+    ['polls_created_at_index', 'create index polls_created_at on polls (created_at);'],
+  ]);
+  const dep = await stack.cli(['deploy', app, '--all', '--json'], {}, { allowFail: true });
+  const out = JSON.parse(dep.stdout.slice(dep.stdout.indexOf('{')) || '{"tenants":[]}');
+  const ok = out.tenants.filter((t) => t.ok && t.schemaTo === nextVersion).length;
+  const switches = out.tenants.map((t) => t.switchMs).filter((x) => typeof x === 'number');
+  const sw = percentiles(switches.length ? switches : [0], [50, 95]);
+  const again = await stack.cli(['deploy', app, '--all', '--json']);
+  results.deploy = {
+    tenants: out.tenants.length,
+    deployed: ok,
+    ms: Math.round(dep.ms),
+    againMs: Math.round(again.ms),
+    switchMsP50: Math.round(sw.p50),
+    switchMsP95: Math.round(sw.p95),
+    switchMsMax: Math.round(Math.max(0, ...switches)),
+    failed: out.tenants.filter((t) => !t.ok).map((t) => `${t.tenant}: ${t.error}`),
+    code: dep.code,
+  };
+  timing(
+    `\`silo deploy <app> --all\`, ${out.tenants.length} tenants, one new migration (index on polls)`,
+    fmtMs(dep.ms),
+    `${ok}/${out.tenants.length} on release ${out.release?.version ?? '?'} at schema ${nextVersion}; snapshot + check, then per tenant migrate (4 at a time) and a worker switch (one at a time): switch p50 ${fmtMs(sw.p50)}, p95 ${fmtMs(sw.p95)}`,
+  );
+  timing('`silo deploy <app> --all` again (nothing to do)', fmtMs(again.ms), 'release already registered; every step finds its work done');
+  results.targets.push({
+    target: `(no target) \`silo deploy --all\`, ${out.tenants.length} tenants, vs \`silo migrate\` + \`silo reload\``,
+    measured: `${fmtMs(dep.ms)} vs ${fmtMs(results.migrate.ms + results.migrate.reloadMs)}`,
+    value: dep.ms,
+    pass: null,
+  });
+}
+
 // ---------------------------------------------------------------------------------
 try {
   results.machine = await machineInfo();
+  if (process.env.BENCH_ONLY === 'deploy') {
+    log(`BENCH_ONLY=deploy: ${P.totalTenants} tenants, then E only`);
+    await stack.cli(['tenant', 'create', name(1)]);
+    const up = await stack.cli(['up']);
+    if (up.code !== 0) throw new Error(`silo up: ${up.stderr}`);
+    for (let i = 2; i <= P.totalTenants; i++) {
+      const c = await stack.cli(['tenant', 'create', name(i)]);
+      if (c.code !== 0) throw new Error(`tenant create ${name(i)}: ${c.stderr}`);
+    }
+    await migrateSection();
+    await deploySection();
+    await finish(0);
+  }
   const loadNames = Array.from({ length: P.loadTenants }, (_, i) => name(i + 1));
   const one = [name(1)];
 
@@ -699,20 +790,17 @@ try {
     }
   }
 
-  // ----- E. migrate ------------------------------------------------------------------
-  log(`E: silo migrate over ${P.totalTenants} tenants`);
-  const { dir: migApp, nextVersion } = benchApp(join(stack.home, 'bench-app'), '0.0.2', 'votes_voter_index', 'create index votes_voter on votes (voter);');
-  const migEnv = { SILO_APP: migApp };
-  const mig = await stack.cli(['migrate', '--json'], migEnv);
-  const migResults = JSON.parse(mig.stdout.slice(mig.stdout.indexOf('[')));
-  const migOk = migResults.filter((r) => r.ok && r.to === nextVersion).length;
-  const migNoop = await stack.cli(['migrate', '--json'], migEnv);
-  const cliFloor = [];
-  for (let i = 0; i < 3; i++) cliFloor.push((await stack.cli(['tenant', 'list', '--json'])).ms);
-  results.migrate = { tenants: migResults.length, migrated: migOk, ms: Math.round(mig.ms), noopMs: Math.round(migNoop.ms), concurrency: 4, cliFloorMs: Math.round(median(cliFloor)) };
-  timing(`\`silo migrate\`, ${migResults.length} tenants, one new migration (index on votes)`, fmtMs(mig.ms), `${migOk}/${migResults.length} migrated to ${nextVersion}; SILO_MIGRATE_CONCURRENCY default 4`);
-  timing(`\`silo migrate\` again (nothing to do)`, fmtMs(migNoop.ms), 'fixed cost: CLI, embedded server check, one connection per tenant');
-  timing('CLI floor: `silo tenant list --json`', fmtMs(median(cliFloor)), 'median of 3; part of every command above');
+  // ----- E. migrate + reload, then deploy ---------------------------------------------
+  {
+    // F left every tenant hibernated: wake them (a request through nginx), so reload and
+    // deploy switch 50 running workers, as on a busy day.
+    const all = Array.from({ length: P.totalTenants }, (_, i) => name(i + 1));
+    for (let i = 0; i < all.length; i += 5) {
+      await Promise.all(all.slice(i, i + 5).map((n) => httpRequest(stack.httpPort, hostOf(n), '/readyz', { timeoutMs: 30_000 })));
+    }
+  }
+  const { migResults, mig, migOk } = await migrateSection();
+  await deploySection();
 
   // ----- onboarding summary, targets --------------------------------------------------
   const firstN = results.onboarding.slice(0, P.onboardSamples);

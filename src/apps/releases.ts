@@ -9,8 +9,8 @@
  * temporary folder and renamed into place, so a release folder is always complete.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
 import { checkApp } from './check.js';
@@ -67,6 +67,26 @@ function hashFolder(dir: string, skip: (path: string) => boolean): string {
   return hash.digest('hex');
 }
 
+/**
+ * Copy a folder, leaving out what `skip` names. Not fs.cpSync: the release store is
+ * usually inside the app's own folder ($SILO_HOME = ./.silo), and cpSync refuses to copy
+ * a folder into its own subfolder whatever its filter says. Relative symlinks (npm's
+ * `file:` links) are made absolute, so they still point at their target from the copy.
+ */
+function copyTree(from: string, to: string, skip: (path: string) => boolean): void {
+  mkdirSync(to, { recursive: true, mode: statSync(from).mode & 0o777 });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const src = join(from, entry.name);
+    const dest = join(to, entry.name);
+    if (skip(src)) continue;
+    if (entry.isSymbolicLink()) {
+      const target = readlinkSync(src);
+      symlinkSync(isAbsolute(target) ? target : resolve(dirname(src), target), dest);
+    } else if (entry.isDirectory()) copyTree(src, dest, skip);
+    else if (entry.isFile()) copyFileSync(src, dest);
+  }
+}
+
 /** Snapshot and check the app named by `spec`; returns the (possibly existing) release. */
 export async function registerRelease(cfg: SiloConfig, spec: string, from: string = process.cwd()): Promise<Release> {
   const app = resolveApp(spec, from);
@@ -82,8 +102,8 @@ export async function registerRelease(cfg: SiloConfig, spec: string, from: strin
   rmSync(tmp, { recursive: true, force: true });
   try {
     // node_modules is copied (not hashed): the release runs the dependencies it was
-    // deployed with. Relative symlinks (npm's file: links) are made absolute by cpSync.
-    cpSync(app.dir, tmp, { recursive: true, filter: (src) => src === app.dir || !(['.git', '.silo'].includes(src.slice(src.lastIndexOf(sep) + 1)) || resolve(src) === home) });
+    // deployed with.
+    copyTree(app.dir, tmp, (src) => ['.git', '.silo'].includes(src.slice(src.lastIndexOf(sep) + 1)) || resolve(src) === home);
     const entry = join(tmp, relative(app.dir, app.entry));
     const info = await checkApp(entry, spec);
     const finalEntry = join(target, relative(app.dir, app.entry));

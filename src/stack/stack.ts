@@ -47,6 +47,8 @@ interface UpContext {
   reg: Registry;
   procs: Running;
   started: number;
+  /** the release demo tenants start on (a snapshot of SILO_APP) */
+  release?: string;
 }
 
 async function refresh(c: UpContext): Promise<void> {
@@ -120,7 +122,7 @@ export const upSteps: readonly Step<UpContext>[] = [
     async run(c) {
       const app = await importStackApp(c.cfg);
       for (const name of DEMO_TENANTS) {
-        await createTenant(c.cfg, name);
+        await createTenant(c.cfg, name, { release: c.release });
         const sql = connectAs(tenantCredentials(c.cfg, readRegistry(homePaths(c.cfg.home).registry), name));
         try {
           await app.seed?.(sql, name);
@@ -208,11 +210,11 @@ export const upSteps: readonly Step<UpContext>[] = [
   },
 ];
 
-export async function up(cfg: SiloConfig, log: Log): Promise<{ urls: string[]; already: boolean }> {
+export async function up(cfg: SiloConfig, log: Log, opts: { release?: string } = {}): Promise<{ urls: string[]; already: boolean }> {
   const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
-  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0 };
+  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0, release: opts.release };
   await withRegistryLock(paths.registry, async () => {
     await refresh(c);
     await runSteps('up', upSteps, c);

@@ -59,6 +59,8 @@ export interface CreateOptions {
   cpu?: number;
   /** idle time before its worker hibernates, e.g. "30m"; "0" never (default SILO_HIBERNATE_AFTER) */
   hibernateAfter?: string;
+  /** the app release it starts on (a snapshot of SILO_APP); unset: the stack's app */
+  release?: string;
 }
 
 const MEMORY = /^[1-9][0-9]*[KMG]$/;
@@ -116,6 +118,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
         ...(c.opts.maxMemory ? { maxMemory: c.opts.maxMemory } : {}),
         ...limitsOf(c.opts),
         ...(c.opts.hibernateAfter ? { hibernateAfter: c.opts.hibernateAfter } : {}),
+        ...(c.opts.release ? { release: { id: c.opts.release } } : {}),
         state: 'provisioning',
         schemaVersion: 0,
         createdAt: new Date().toISOString(),

@@ -43,6 +43,8 @@ export interface TenantDeploy {
   ok: boolean;
   /** what it ran before (a release label, or "the stack's app") */
   from: string;
+  /** it was on this release already (a re-run, or the canary of a later --all) */
+  unchanged?: boolean;
   schemaFrom?: number;
   schemaTo?: number;
   /** how long the worker switch took (undefined: its worker does not run) */
@@ -176,7 +178,8 @@ export async function deploy(
     let done = 0;
     try {
       const tenants = await mapLimit(names, cfg.migrateConcurrency, async (name) => {
-        const result: TenantDeploy = { tenant: name, ok: false, from: releaseLabel(cfg, reg.tenants[name]!.release?.id) };
+        const before = reg.tenants[name]!.release?.id;
+        const result: TenantDeploy = { tenant: name, ok: false, from: releaseLabel(cfg, before), ...(before === release.id ? { unchanged: true } : {}) };
         try {
           const server = await serverOf(name);
           await runSteps('deploy', deploySteps, { cfg, paths, reg, name, release, migrations, server, result, oneAtATime });

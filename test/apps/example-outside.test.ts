@@ -5,7 +5,7 @@
  * Then the example's own tap tests, which use silo/testing, pass in that folder.
  */
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { freePort } from '../../src/common/ports.js';
@@ -68,6 +68,24 @@ t.test('npx silo up from a team folder serves the notes app per tenant', async (
   const created = await npx(['tenant', 'create', 'third']);
   t.equal(created.code, 0, created.stderr);
   t.same((await httpRequest(httpPort, 'third.localhost', '/api/notes')).json(), [], 'a new tenant runs the app too, unseeded');
+
+  // A release from the team folder itself (SILO_HOME, .silo/, is inside it) to one tenant.
+  const pkgFile = join(dir, 'package.json');
+  writeFileSync(pkgFile, readFileSync(pkgFile, 'utf8').replace('"version": "1.0.0"', '"version": "1.1.0"'));
+  writeFileSync(join(dir, 'migrations', '0002_note_pinned.sql'), 'alter table notes add column pinned boolean not null default false;\n');
+  const deployed = await npx(['deploy', '.', '--tenant', 'client1']);
+  t.equal(deployed.code, 0, deployed.stderr);
+  t.match(deployed.stdout, /client1: notes@1\.0\.0 \([0-9a-f]{16}\) -> notes@1\.1\.0 \([0-9a-f]{16}\), schema 1 -> 2/, 'up had registered 1.0.0 as the tenants\' release');
+  t.same((await httpRequest(httpPort, 'client1.localhost', '/api/version')).json(), { app: 'notes', version: '1.1.0' });
+  t.same((await httpRequest(httpPort, 'client2.localhost', '/api/version')).json(), { app: 'notes', version: '1.0.0' }, 'client2 stays on 1.0.0: its snapshot, not the edited folder');
+  const releases = readdirSync(join(home, 'releases')).filter((d) => /^[0-9a-f]{16}$/.test(d));
+  t.equal(releases.length, 2, 'two releases in .silo/releases: 1.0.0 (from up) and 1.1.0');
+  for (const id of releases) {
+    t.notOk(existsSync(join(home, 'releases', id, '.silo')), 'a snapshot leaves out .silo/');
+    t.ok(existsSync(join(home, 'releases', id, 'node_modules', 'ms', 'package.json')), 'a snapshot keeps its dependencies');
+  }
+  const list = JSON.parse((await npx(['tenant', 'list', '--json'])).stdout);
+  t.same(list.map((x: { release: { version: string } }) => x.release.version), ['1.1.0', '1.0.0', '1.0.0'], 'client1 1.1.0; client2 and third 1.0.0');
 });
 
 t.test("the example's own tests pass in the team folder (silo/testing)", async (t) => {

@@ -12,6 +12,8 @@
  * Figures: sent/failed per tenant, and each tenant's switch time, per deploy.
  */
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startStack } from '../helpers/stack.js';
 import { startLoad, type LoadReport } from '../helpers/load.js';
 import { printFigures } from '../helpers/resilience.js';
@@ -139,4 +141,17 @@ t.test('rollback: refused when the schema moved on, done when it did not', async
   t.equal(await version('client3'), '1.2.0');
   const again = await stack.cli(['rollback', 'client3']);
   t.match(again.stderr, /^silo: tenant client3 has no previous release recorded/);
+});
+
+t.test('a broken release is one line, and no tenant is touched', async (t) => {
+  const broken = pollsApp(t, { version: '9.9.9' });
+  writeFileSync(join(broken, 'index.js'), "export const name = 'polls'; export const migrationsDir = '/nowhere';\n");
+  const before = JSON.parse((await stack.cli(['tenant', 'list', '--json'])).stdout);
+  const r = await stack.cli(['deploy', broken, '--all']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^silo: app \/.*: .*does not export plugin/);
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  t.same(JSON.parse((await stack.cli(['tenant', 'list', '--json'])).stdout), before, 'every tenant as it was');
+  const none = await stack.cli(['deploy', broken]);
+  t.match(none.stderr, /^silo: say which tenants: --tenant <name> \(repeatable\) or --all\n$/);
 });

@@ -29,7 +29,8 @@ export function register(program: Command, config: () => SiloConfig): void {
       else {
         printLine(`release ${r.label} from ${r.release.source}`);
         for (const t of r.tenants) {
-          if (t.ok) printLine(`${t.tenant}: ${t.from} -> ${r.label}, schema ${t.schemaFrom} -> ${t.schemaTo}, ${seconds(t.switchMs)}`);
+          if (t.ok && t.unchanged && t.switchMs === undefined) printLine(`${t.tenant}: already on ${r.label}`);
+          else if (t.ok) printLine(`${t.tenant}: ${t.from} -> ${r.label}, schema ${t.schemaFrom} -> ${t.schemaTo}, ${seconds(t.switchMs)}`);
           else printLine(`${t.tenant}: FAILED: ${t.error} (still on ${t.from}, serving)`);
         }
         printLine(`${r.tenants.length - failed.length} of ${r.tenants.length} tenants on ${r.label}, ${failed.length} failed`);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { run } from '../../stack/run.js';
-import { checkStackApp } from '../../apps/stack-app.js';
+import { stackRelease } from '../../apps/stack-app.js';
 import { printLine } from '../output.js';
 import { disconnect } from '../../stack/pm2.js';
 
@@ -12,8 +12,8 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .description('the stack in the foreground: silo up, stream the logs, silo down on SIGTERM/SIGINT (for containers)')
     .action(async () => {
       const cfg = config({ forUp: true });
-      await checkStackApp(cfg);
-      const r = await run(cfg, { log: (l) => printLine(`silo: ${l}`) });
+      const release = await stackRelease(cfg);
+      const r = await run(cfg, { log: (l) => printLine(`silo: ${l}`), release });
       printLine('silo is running (SIGTERM or Ctrl-C stops it):');
       for (const url of r.urls) printLine(`  ${url}`);
       const code = await r.done;

@@ -6,7 +6,7 @@ import { down, reload, up } from '../../stack/stack.js';
 import { status } from '../../stack/status.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
-import { checkStackApp } from '../../apps/stack-app.js';
+import { stackRelease } from '../../apps/stack-app.js';
 import { releaseShort } from '../../apps/releases.js';
 
 export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
@@ -15,8 +15,8 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .description('start the embedded database, every tenant worker and the proxy; print the URLs')
     .action(async () => {
       const cfg = config({ forUp: true });
-      await checkStackApp(cfg);
-      const r = await up(cfg, (l) => printLine(l));
+      const release = await stackRelease(cfg);
+      const r = await up(cfg, (l) => printLine(l), { release });
       printLine(r.already ? 'the stack is already up:' : 'silo is up:');
       for (const url of r.urls) printLine(`  ${url}`);
     });

@@ -9,7 +9,7 @@ import { readRegistry } from '../../registry/registry.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
 import { printJson, printLine, printTable } from '../output.js';
-import { checkStackApp } from '../../apps/stack-app.js';
+import { stackRelease } from '../../apps/stack-app.js';
 import { releaseShort, releaseSummary } from '../../apps/releases.js';
 import { group } from './group.js';
 
@@ -29,7 +29,7 @@ export function register(program: Command, config: () => SiloConfig): void {
       const cfg = config();
       const rate = opts.rate === undefined ? undefined : parseLimit('rate', opts.rate);
       const cpu = opts.cpu === undefined ? undefined : parseLimit('cpu', opts.cpu);
-      await checkStackApp(cfg);
+      const release = await stackRelease(cfg);
       const result = await createTenant(cfg, name, {
         domains: opts.domain.length ? opts.domain : undefined,
         server: opts.server,
@@ -37,6 +37,7 @@ export function register(program: Command, config: () => SiloConfig): void {
         rate,
         cpu,
         hibernateAfter: opts.hibernateAfter,
+        release,
       });
       const url = tenantUrl(cfg, name, result.entry.domains);
       const where = result.live ? `live at ${url}` : `${url} (start the stack with silo up)`;
