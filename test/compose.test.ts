@@ -17,7 +17,7 @@
  * 3. `docker compose config` when a compose client is installed (skipped otherwise).
  */
 import t from 'tap';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -388,6 +388,8 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
   // The stack's folders; the stand-in servers live elsewhere, so processesOf(work) is
   // exactly what the entry script started.
   const work = mkdtempSync(join(tmpdir(), 'silo-compose-'));
+  // As /var/lib in the image: not private (under root, tenant users must reach SILO_HOME).
+  chmodSync(work, 0o755);
   const pgWork = mkdtempSync(join(tmpdir(), 'silo-compose-pg-'));
   const pids = new Set<number>();
   t.teardown(async () => {

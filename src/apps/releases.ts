@@ -9,7 +9,7 @@
  * temporary folder and renamed into place, so a release folder is always complete.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
@@ -98,12 +98,16 @@ export async function registerRelease(cfg: SiloConfig, spec: string, from: strin
 
   const target = join(releasesDir(cfg), id);
   const tmp = join(releasesDir(cfg), `.tmp-${id}-${process.pid}`);
-  mkdirSync(releasesDir(cfg), { recursive: true });
+  // Under root each tenant's worker runs as its own user (src/isolation/): it must be
+  // able to enter the store and its release, whatever the mode of the team's folder.
+  mkdirSync(releasesDir(cfg), { recursive: true, mode: 0o711 });
+  chmodSync(releasesDir(cfg), 0o711);
   rmSync(tmp, { recursive: true, force: true });
   try {
     // node_modules is copied (not hashed): the release runs the dependencies it was
     // deployed with.
     copyTree(app.dir, tmp, (src) => ['.git', '.silo'].includes(src.slice(src.lastIndexOf(sep) + 1)) || resolve(src) === home);
+    chmodSync(tmp, 0o755);
     const entry = join(tmp, relative(app.dir, app.entry));
     const info = await checkApp(entry, spec);
     const finalEntry = join(target, relative(app.dir, app.entry));
