@@ -28,7 +28,9 @@ export interface Figures {
 export function printFigures(t: { comment(...a: unknown[]): void }, scenario: string, f: Figures): string {
   const { sent, failed, wrongTenant, ...extra } = f;
   const rest = Object.entries(extra).map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v) : v}`);
-  const line = [`figures: scenario=${scenario}`, `sent=${sent}`, `failed=${failed}`, `wrongTenant=${wrongTenant}`, ...rest].join(' ');
+  // Through Caddy (SILO_TEST_PROXY=caddy, see through-caddy.test.ts) the line says so.
+  const via = process.env.SILO_TEST_PROXY === 'caddy' ? ['proxy=caddy'] : [];
+  const line = [`figures: scenario=${scenario}`, `sent=${sent}`, `failed=${failed}`, `wrongTenant=${wrongTenant}`, ...rest, ...via].join(' ');
   t.comment(line);
   return line;
 }

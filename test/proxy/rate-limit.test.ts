@@ -40,7 +40,7 @@ t.test('nginx: one zone per distinct rate, keyed by tenant; 429 JSON with Retry-
   t.match(text, /limit_req_zone \$silo_rate_50 zone=silo_rate_50:1m rate=50r\/s;/);
   t.match(text, /limit_req_zone \$silo_rate_20000 zone=silo_rate_20000:1m rate=20000r\/s;/);
   t.notMatch(text, /tenant_free free;/, 'a tenant without a rate is in no zone');
-  t.match(text, /    limit_req zone=silo_rate_50 burst=50 nodelay;\n    limit_req zone=silo_rate_20000 burst=20000 nodelay;\n    limit_req_status 429;/);
+  t.match(text, /    limit_req zone=silo_rate_50 burst=50 delay=5;\n    limit_req zone=silo_rate_20000 burst=20000 delay=2000;\n    limit_req_status 429;/);
   t.match(text, /error_page 429 \/_silo_error\/429;/);
   t.match(text, /add_header Retry-After 1 always;\n    return 429 '\{"statusCode":429,"error":"Too Many Requests","message":"[^']+"\}';/);
   t.notMatch(renderNginx(proxyModel(fixture(), { ...input, tenantRate: 0 })).replace(/noisy|also_50/g, ''), /silo_rate_20000/, 'no default zone when the default is none');
