@@ -41,7 +41,7 @@ export interface TenantEntry {
   /** set while the proxy answers this tenant's hosts 503: `silo tenant suspend`, or a restore or move */
   suspended?: Suspension;
   /** a move under way (or whose source copy is not dropped yet): the server it leaves */
-  moving?: { from: string; to: string };
+  moving?: { from: string; to: string; /** its copy is in place on the target: no way back */ promoted?: boolean };
   /** The app release this tenant runs (`silo deploy`); unset: the stack's app (SILO_APP). */
   release?: TenantRelease;
 }

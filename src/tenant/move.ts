@@ -3,24 +3,26 @@
  * another PostgreSQL server. A first copy is made while the tenant serves (it proves the
  * target: role, restore, schema); then the tenant is suspended, its sessions on the
  * source are closed (a write still in flight fails unacknowledged, none is lost), and
- * the final copy is made, checked table by table against the source, put in place on
- * the target, the registry switched and the worker restarted on it; then it resumes.
- * Until the registry switch the source is the tenant's database: any failure (a target
- * that dies half-way) reopens it and resumes the tenant there. The registry records the
- * move (`moving`), so an interrupted move is finished by running it again.
+ * the final copy is made while PM2 reloads the worker onto the target; the copy is
+ * checked table by table against the source and renamed into place, and the tenant
+ * resumes. Until the copy is in place ("promoted", recorded in the registry) the source
+ * is the tenant's database: any failure (a target that dies half-way) puts the registry
+ * and the worker back on the source and resumes the tenant there. The registry records
+ * the move (`moving`), so an interrupted move is finished by running it again.
  *
  *   check          the tenant and the target exist; a move under way is to the same place
  *   record-move    registry: moving = { from, to }
  *   open-servers
- *   reopen-source  before the switch: the tenant's role may log in on the source
+ *   reopen-source  until promoted: the tenant's role may log in on the source
  *   target-role    the tenant's role on the target, same password and limits
  *   first-copy     pg_dump | pg_restore into <name>_incoming on the target, as the role
  *   suspend        the proxy answers 503 + Retry-After
  *   close-source   the role may not log in on the source; its sessions are ended
- *   final-copy     again, from a source nobody writes to
+ *   switch         registry: the tenant lives on the target
+ *   final-copy     again, from a source nobody writes to; the worker reloads meanwhile
  *   verify         schema version and the row count of every table equal the source's
- *   promote        <name>_incoming becomes <name> on the target
- *   switch         registry: the tenant lives on the target; its worker restarts there
+ *   promote        <name>_incoming becomes <name> on the target; registry: promoted
+ *   worker         the reloaded worker answers /readyz on the target
  *   resume
  *   drop-source    its database and role on the source (--keep-source: kept, closed)
  *   finish         registry: the move is over
@@ -86,8 +88,10 @@ interface Ctx {
   bytes?: number;
   suspendedAt?: number;
   suspendedMs?: number;
-  /** the registry already says the tenant lives on the target */
-  switched: boolean;
+  /** its copy is in place on the target (recorded in the registry): no way back */
+  promoted: boolean;
+  /** the worker's reload onto the target, started with the final copy */
+  reloading?: Promise<void | Error>;
   nothingToDo: boolean;
   log: (line: string) => void;
 }
@@ -126,6 +130,16 @@ async function copy(c: Ctx): Promise<void> {
   c.bytes = d.bytes;
 }
 
+/** The tenant's worker, reloaded by PM2 from its definition in `reg` (new process ready first). */
+async function reloadWorker(c: Ctx, reg: Registry): Promise<void> {
+  if (!(await stackIsUp())) return;
+  const [app] = workerApps(c.cfg, reg, c.name);
+  if (app && (await running()).has(app.name)) await pm2.reloadApp(app);
+  else await ensureWorker(c.cfg, reg, c.name);
+}
+
+const promoted = (c: Ctx) => c.nothingToDo || c.promoted;
+
 const steps: Step<Ctx>[] = [
   {
     name: 'check',
@@ -135,7 +149,7 @@ const steps: Step<Ctx>[] = [
       if (!c.reg.servers[c.opts.to]) throw new SiloError(`unknown server "${c.opts.to}" (see silo server list)`);
       if (t.moving && t.moving.to !== c.opts.to) throw new SiloError(`a move of "${c.name}" to "${t.moving.to}" is under way: finish it first (silo tenant move ${c.name} --to ${t.moving.to})`);
       c.from = t.moving?.from ?? t.server;
-      c.switched = t.server === c.opts.to && t.moving !== undefined;
+      c.promoted = t.moving?.promoted === true;
       c.nothingToDo = t.server === c.opts.to && !t.moving;
       const password = readSecret(homePaths(c.cfg.home).tenantPassword(c.name));
       if (!password) throw new SiloError(`the password file of tenant "${c.name}" is missing (silo tenant repair ${c.name})`);
@@ -161,17 +175,17 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'reopen-source',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     run: (c) => roleLogin(c.source!.admin, c.name, true),
   },
   {
     name: 'target-role',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     run: (c) => ensureRole(c.target!.admin, c.name, c.password, { connectionLimit: connectionLimit(c.cfg) }),
   },
   {
     name: 'first-copy',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       await copy(c);
       c.log(`copied ${c.name} to ${c.opts.to} (${c.bytes} bytes) while it serves; now the final copy`);
@@ -179,7 +193,7 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'suspend',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       await suspendTenant(c.cfg, c.name, { by: 'move' });
       c.suspendedAt = performance.now();
@@ -187,23 +201,41 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'close-source',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       await roleLogin(c.source!.admin, c.name, false);
       await c.source!.admin`select pg_terminate_backend(pid, 5000) from pg_stat_activity where usename = ${c.name} and pid <> pg_backend_pid()`;
     },
   },
   {
+    name: 'switch',
+    done: promoted,
+    async run(c) {
+      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+        reg.tenants[c.name]!.server = c.opts.to;
+        c.reg = reg;
+      });
+    },
+  },
+  {
     name: 'final-copy',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       await holdPoint(c, 'final-copy');
+      // The worker reloads onto the target meanwhile: its new process starts and listens
+      // without touching the database (which appears under its name at promote), and no
+      // request reaches it while the tenant is suspended. The reload is over before the
+      // next step (PM2's calls run with a reduced process.env, which nothing else may
+      // read meanwhile: the copy only reads PATH, which stays).
+      c.reloading = reloadWorker(c, c.reg).catch((err: Error) => err);
       await copy(c);
+      const reloaded = await c.reloading;
+      if (reloaded instanceof Error) throw reloaded;
     },
   },
   {
     name: 'verify',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       const src = connectAdmin(adminUrl(c.cfg, c.from), c.name);
       const dst = connectAs({ host: c.target!.entry.host, port: c.target!.entry.port, user: c.name, password: c.password, database: sideName(c.name, 'incoming') });
@@ -218,31 +250,24 @@ const steps: Step<Ctx>[] = [
   },
   {
     name: 'promote',
-    done: (c) => c.nothingToDo || c.switched,
+    done: promoted,
     async run(c) {
       await swapIn(c.target!.admin, c.name, 'incoming');
       await dropSide(c.target!.admin, c.name, 'previous'); // a copy an interrupted move had promoted
+      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
+        reg.tenants[c.name]!.moving!.promoted = true;
+        c.reg = reg;
+      });
+      c.promoted = true;
     },
   },
   {
-    name: 'switch',
-    done: (c) => c.nothingToDo || c.switched,
+    name: 'worker',
+    done: (c) => c.nothingToDo,
     async run(c) {
-      await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
-        reg.tenants[c.name]!.server = c.opts.to;
-        c.reg = reg;
-      });
-      c.switched = true;
-      // The worker's database settings change: PM2 reloads it from its new definition
-      // (the new process is ready before the old one stops).
-      if (await stackIsUp()) {
-        const [app] = workerApps(c.cfg, c.reg, c.name);
-        if (app && (await running()).has(app.name)) {
-          await pm2.reloadApp(app);
-          await waitWorker(c.reg.tenants[c.name]!.port);
-        } else if (!isAsleep(c.cfg.home, c.name)) await ensureWorker(c.cfg, c.reg, c.name);
-        // (a hibernated tenant starts from the registry, on its new server, when it wakes)
-      }
+      // Reloaded with the final copy, or (a re-run after a crash) now.
+      if (!c.reloading) await reloadWorker(c, c.reg);
+      if (await stackIsUp()) await waitWorker(c.reg.tenants[c.name]!.port);
     },
   },
   {
@@ -272,15 +297,27 @@ const steps: Step<Ctx>[] = [
   },
 ];
 
-/** Before the switch, a failed move leaves the tenant on its source, open and resumed. */
+/**
+ * Before its copy is promoted on the target, a failed move goes back: the tenant lives
+ * on its source again (registry, worker, role), resumed; the partial copy goes.
+ */
 async function rollBack(c: Ctx): Promise<void> {
+  if (c.reloading) await c.reloading;
   if (c.source) await roleLogin(c.source.admin, c.name, true).catch(() => undefined);
+  const reg = await updateRegistry(homePaths(c.cfg.home).registry, (r) => {
+    const t = r.tenants[c.name];
+    if (t) {
+      t.server = c.from;
+      delete t.moving;
+    }
+    return r;
+  }).catch(() => undefined);
+  if (reg?.tenants[c.name]) {
+    await reloadWorker(c, reg).catch(() => undefined);
+    if (await stackIsUp().catch(() => false)) await waitWorker(reg.tenants[c.name]!.port).catch(() => undefined);
+  }
   await resumeTenant(c.cfg, c.name, 'move').catch(() => undefined);
   if (c.target) await dropSide(c.target.admin, c.name, 'incoming').catch(() => undefined);
-  await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
-    const t = reg.tenants[c.name];
-    if (t && t.server === c.from) delete t.moving;
-  }).catch(() => undefined);
 }
 
 export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOptions): Promise<MoveResult> {
@@ -288,12 +325,12 @@ export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOption
   validateServerName(opts.to);
   return withTenantLock(cfg.home, name, async () => {
     const started = performance.now();
-    const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', switched: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
+    const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', promoted: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
     try {
       await runSteps('move', timed(steps), c);
     } catch (err) {
       if (!c.from || c.nothingToDo) throw err;
-      if (!c.switched) {
+      if (!c.promoted) {
         await rollBack(c);
         throw new SiloError(`moving "${name}" to "${opts.to}" failed: ${(err as Error).message}; it still serves from "${c.from}"`);
       }
