@@ -11,6 +11,7 @@
  * Without `tenants`, `silo up` creates the demo tenants client1 and client2 and calls
  * the app's `seed` for each.
  */
+import { forgetHome } from '../isolation/cleanup.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -135,6 +136,7 @@ export async function startTenants(opts: StartOptions): Promise<TenantStack> {
       }
     }
     rmSync(home, { recursive: true, force: true });
+    forgetHome(home); // under root: its tenants' Unix users and CPU groups
   };
   const names = typeof opts.tenants === 'number' ? Array.from({ length: opts.tenants }, (_, i) => `t${i + 1}`) : opts.tenants;
   try {

@@ -11,9 +11,7 @@ import { loadConfig, type SiloConfig } from '../../src/common/config.js';
 import { adminUrl, embeddedOptions, ensureDefaultServer, EMBEDDED } from '../../src/servers/servers.js';
 import { startEmbedded } from '../../src/postgres/embedded.js';
 import { freePort } from '../../src/common/ports.js';
-import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
-import { removeSystemUser } from '../../src/isolation/os-users.js';
-import { removeHomeCgroups } from '../../src/isolation/cgroups.js';
+import { forgetHome } from '../../src/isolation/cleanup.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const siloBin = join(root, 'bin', 'silo.js');
@@ -68,8 +66,7 @@ export async function makeSiloHome(
   t.teardown(async () => {
     await stop?.();
     rmSync(home, { recursive: true, force: true });
-    for (const user of tenantUsersOf(home)) removeSystemUser(user);
-    removeHomeCgroups(home);
+    forgetHome(home);
   });
   return { cfg, env, adminUrl: url, cli: (args, extra) => runCli({ ...env, ...extra }, args) };
 }

@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
-import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
-import { removeSystemUser } from '../../src/isolation/os-users.js';
-import { removeHomeCgroups } from '../../src/isolation/cgroups.js';
+import { forgetHome } from '../../src/isolation/cleanup.js';
 
 export interface Stack {
   home: string;
@@ -107,8 +105,7 @@ export async function startStack(
     }
     rmSync(home, { recursive: true, force: true });
     // Under root every tenant got a Unix user: they go with the home.
-    for (const user of tenantUsersOf(home)) removeSystemUser(user);
-    removeHomeCgroups(home);
+    forgetHome(home);
   });
   const up = await cli(['up']);
   if (up.code !== 0) throw new Error(`silo up failed: ${up.stderr || up.stdout}`);

@@ -3,6 +3,7 @@
  * through the proxy, streams the apps' log lines prefixed with their names, and on
  * SIGTERM stops everything it started and exits 0, leaving no process behind.
  */
+import { forgetHome } from '../../src/isolation/cleanup.js';
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,7 @@ t.test('silo run: up in the foreground, logs streamed, SIGTERM stops it cleanly'
       }
     }
     rmSync(home, { recursive: true, force: true });
+    forgetHome(home); // under root: its tenants' Unix users and CPU groups
   });
 
   const child = spawn(process.execPath, [siloBin, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
