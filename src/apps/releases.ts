@@ -13,6 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
+import { isAlive } from '../lib/processes.js';
 import { checkApp } from './check.js';
 import { resolveApp } from './resolve.js';
 
@@ -103,6 +104,11 @@ export async function registerRelease(cfg: SiloConfig, spec: string, from: strin
   mkdirSync(releasesDir(cfg), { recursive: true, mode: 0o711 });
   chmodSync(releasesDir(cfg), 0o711);
   rmSync(tmp, { recursive: true, force: true });
+  // A snapshot half-copied by a command that died (kill -9) is its own folder: drop it.
+  for (const stale of readdirSync(releasesDir(cfg))) {
+    const pid = Number(/^\.tmp-[0-9a-f]{16}-(\d+)$/.exec(stale)?.[1]);
+    if (pid && !isAlive(pid)) rmSync(join(releasesDir(cfg), stale), { recursive: true, force: true });
+  }
   try {
     // node_modules is copied (not hashed): the release runs the dependencies it was
     // deployed with.
