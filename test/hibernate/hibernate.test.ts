@@ -182,4 +182,15 @@ t.test('hibernation through nginx', async (t) => {
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
     await waitUntil('awake serves once its port is free', 30_000, async () => (await stack.http('awake.localhost', '/api/tenant')).status === 200, 500);
   });
+
+  await t.test('down, then up: a hibernated tenant stays asleep, and its next request wakes it', async (t) => {
+    t.equal((await stack.cli(['tenant', 'sleep', 'client1'])).code, 0);
+    t.equal((await stack.cli(['down'])).code, 0);
+    const up = await stack.cli(['up']);
+    t.equal(up.code, 0, up.stderr);
+    t.notMatch(up.stdout, /started tenant-client1/, 'up did not start it');
+    t.match(up.stdout, /started waker/);
+    t.equal((await workerState(stack, 'client1')).worker, 'hibernated');
+    t.same((await stack.http('client1.localhost', '/api/tenant')).json(), { tenant: 'client1' });
+  });
 });
