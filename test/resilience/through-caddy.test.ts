@@ -1,11 +1,9 @@
 /**
  * The resilience scenarios where the proxy is the subject, run again through Caddy
  * (SILO_TEST_PROXY=caddy makes startStack choose it): host isolation under spoofed hosts,
- * and the noisy neighbour (Caddy has no request-rate module: only the CPU limits act
- * there). Left out, to keep the suite within minutes on 2 cores: `crash` (it passes
- * through Caddy but for its "restarted once" check, which fails through nginx as well
- * today: the worker comes back as a new PM2 app, restarts 0), the rolling reload under
- * votes (about 20 s more; a candidate when there is time), the database
+ * a killed worker, and the noisy neighbour (Caddy has no request-rate module: only the
+ * CPU limits act there). Left out, to keep the suite within minutes on 2 cores: the
+ * rolling reload under votes (about 20 s more; a candidate when there is time), the database
  * faults, memory and secrets (they do not depend on the proxy) and bad input (it tests
  * nginx's own directives; Caddy's answers differ case by case).
  * Each scenario runs as its own process, one after another; its figures lines come through.
@@ -18,7 +16,7 @@ import { root } from '../helpers/silo-home.js';
 
 t.setTimeout(175_000);
 
-const SCENARIOS = ['cross-tenant', 'noisy-neighbour'];
+const SCENARIOS = ['cross-tenant', 'crash', 'noisy-neighbour'];
 // The loader tap itself runs .ts test files with.
 const tsLoader = pathToFileURL(join(root, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs')).href;
 
