@@ -40,6 +40,18 @@ export function connectAs(c: TenantCredentials): Sql {
   });
 }
 
+/** Does this pool answer a query? Undefined if it does, else why not. Ends the pool. */
+export async function connectionProblem(sql: Sql): Promise<string | undefined> {
+  try {
+    await sql`select 1`;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+  }
+}
+
 /** Quote an identifier that has already passed the name allowlist. */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

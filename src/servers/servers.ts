@@ -5,7 +5,7 @@
  * original's one Postgres server per client.
  */
 import postgres, { type Sql } from 'postgres';
-import { connectAdmin } from '../postgres/admin.js';
+import { connectAdmin, connectionProblem } from '../postgres/admin.js';
 import { runningPid, startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../postgres/embedded.js';
 import { hardenServer } from '../postgres/tenant-ddl.js';
 import type { SiloConfig } from '../common/config.js';
@@ -215,13 +215,5 @@ export async function serverProblem(cfg: SiloConfig, name: string, timeoutS = 2)
   } catch (err) {
     return (err as Error).message;
   }
-  const sql = postgres(url, { max: 1, connect_timeout: timeoutS, idle_timeout: 1, onnotice: () => {}, connection: { application_name: 'silo-status' } });
-  try {
-    await sql`select 1`;
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  } finally {
-    await sql.end({ timeout: 1 }).catch(() => undefined);
-  }
+  return connectionProblem(postgres(url, { max: 1, connect_timeout: timeoutS, idle_timeout: 1, onnotice: () => {}, connection: { application_name: 'silo-status' } }));
 }

@@ -27,7 +27,7 @@ import { readRegistry, withRegistryLock, type Registry } from '../registry/regis
 import { openServer, withAdminOn, type OpenServer } from '../servers/servers.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { connectAs, ident } from '../postgres/admin.js';
+import { connectAs, connectionProblem, ident } from '../postgres/admin.js';
 import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy, serverCatalogsHidden } from '../postgres/tenant-ddl.js';
 import { allowsConnections, setAllowConnections } from '../postgres/side-database.js';
 import { appliedVersion, migrate } from '../migrate/run.js';
@@ -63,16 +63,8 @@ async function admin(c: Ctx): Promise<Sql> {
   return c.server.admin;
 }
 
-async function opensAsTenant(c: Ctx): Promise<string | undefined> {
-  const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
-  try {
-    await sql`select 1`;
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  } finally {
-    await sql.end({ timeout: 2 });
-  }
+function opensAsTenant(c: Ctx): Promise<string | undefined> {
+  return connectionProblem(connectAs(tenantCredentials(c.cfg, c.reg, c.name)));
 }
 
 async function roleProblems(c: Ctx): Promise<string[]> {
