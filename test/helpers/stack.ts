@@ -92,7 +92,10 @@ export async function startStack(
     ...opts.env,
   };
   const cli = (args: string[], extra?: NodeJS.ProcessEnv) => runCli({ ...env, ...extra }, args);
-  t.teardown(async () => {
+  let tornDown = false;
+  const teardown = async () => {
+    if (tornDown) return;
+    tornDown = true;
     await cli(['down']);
     // Whatever `down` missed is a leak: stop it by pid so the machine stays clean, and
     // let the test that checks for leaks report it.
@@ -106,9 +109,15 @@ export async function startStack(
     rmSync(home, { recursive: true, force: true });
     // Under root every tenant got a Unix user: they go with the home.
     forgetHome(home);
-  });
+  };
+  t.teardown(teardown);
   const up = await cli(['up']);
-  if (up.code !== 0) throw new Error(`silo up failed: ${up.stderr || up.stdout}`);
+  if (up.code !== 0) {
+    // A test file that fails at its top level exits before tap runs teardowns: clean up
+    // here, or a half-started stack outlives the run.
+    await teardown();
+    throw new Error(`silo up failed: ${up.stderr || up.stdout}`);
+  }
   const stack: Stack = {
     home,
     env,
