@@ -11,9 +11,9 @@
  * Without `tenants`, `silo up` creates the demo tenants client1 and client2 and calls
  * the app's `seed` for each.
  */
-import { forgetHome } from '../isolation/cleanup.js';
+import { discardHome } from './home.js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -77,20 +77,6 @@ function run(env: Record<string, string>, args: string[], cwd: string): Promise<
   });
 }
 
-/** pids of processes whose command line or environment mentions `home`. */
-function processesOf(home: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(home) || readFileSync(`/proc/${entry}/environ`, 'utf8').includes(home)) pids.push(Number(entry));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
-
 function send(port: number, host: string, path: string, opts: RequestOptions = {}): Promise<Response> {
   const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   const headers: Record<string, string> = { host, ...opts.headers };
@@ -126,18 +112,7 @@ export async function startTenants(opts: StartOptions): Promise<TenantStack> {
     ...opts.env,
   };
   const silo = (args: string[], extra?: Record<string, string>) => run({ ...env, ...extra }, args, cwd);
-  const stop = async () => {
-    await silo(['down']);
-    for (const pid of processesOf(home)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(home, { recursive: true, force: true });
-    forgetHome(home); // under root: its tenants' Unix users and CPU groups
-  };
+  const stop = () => discardHome(home, () => silo(['down']));
   const names = typeof opts.tenants === 'number' ? Array.from({ length: opts.tenants }, (_, i) => `t${i + 1}`) : opts.tenants;
   try {
     for (const name of names ?? []) {

@@ -3,13 +3,13 @@
  * and free ports, brought up with the real `silo up` and torn down with `silo down`,
  * after which no process of it may remain.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
-import { forgetHome } from '../../src/isolation/cleanup.js';
+import { discardHome } from '../../src/testing/home.js';
 
 export interface Stack {
   home: string;
@@ -55,21 +55,7 @@ export function httpRequest(port: number, host: string, path: string, opts: Http
   });
 }
 
-/** pids of processes whose command line mentions this SILO_HOME or PM2_HOME. */
-export function processesOf(home: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const env = readFileSync(`/proc/${entry}/environ`, 'utf8');
-      if (cmd.includes(home) || env.includes(home)) pids.push(Number(entry));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
+export { processesOf } from '../../src/testing/home.js';
 
 export async function startStack(
   t: { teardown(fn: () => unknown): void },
@@ -96,19 +82,8 @@ export async function startStack(
   const teardown = async () => {
     if (tornDown) return;
     tornDown = true;
-    await cli(['down']);
-    // Whatever `down` missed is a leak: stop it by pid so the machine stays clean, and
-    // let the test that checks for leaks report it.
-    for (const pid of processesOf(home)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(home, { recursive: true, force: true });
-    // Under root every tenant got a Unix user: they go with the home.
-    forgetHome(home);
+    // Whatever `down` missed is a leak: stopped by pid, for the leak checks to report.
+    await discardHome(home, () => cli(['down']));
   };
   t.teardown(teardown);
   const up = await cli(['up']);

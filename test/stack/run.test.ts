@@ -3,9 +3,9 @@
  * through the proxy, streams the apps' log lines prefixed with their names, and on
  * SIGTERM stops everything it started and exits 0, leaving no process behind.
  */
-import { forgetHome } from '../../src/isolation/cleanup.js';
+import { discardHome } from '../../src/testing/home.js';
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -34,18 +34,7 @@ t.test('silo run: up in the foreground, logs streamed, SIGTERM stops it cleanly'
     SILO_PG_PORT: String(await freePort()),
     SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 12000)),
   };
-  t.teardown(async () => {
-    await runCli(env, ['down']);
-    for (const pid of processesOf(home)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    rmSync(home, { recursive: true, force: true });
-    forgetHome(home); // under root: its tenants' Unix users and CPU groups
-  });
+  t.teardown(() => discardHome(home, () => runCli(env, ['down'])));
 
   const child = spawn(process.execPath, [siloBin, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
