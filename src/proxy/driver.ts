@@ -14,6 +14,7 @@ import { findProgram } from './binaries.js';
 import { renderCaddy } from './caddy.js';
 import type { ProxyModel } from './model.js';
 import { renderNginx } from './nginx.js';
+import { keepQueuedConnectionsOnReload } from './reuseport.js';
 import { childPids, isAlive } from '../lib/processes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { probe } from '../common/http-probe.js';
@@ -123,11 +124,13 @@ function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
       // old one (each worker has its own reuseport socket): wait, so that "reloaded"
       // means every connection from now on sees the new config.
       const old = childPids(pid);
+      keepQueuedConnectionsOnReload();
       process.kill(pid, 'SIGHUP');
       await waitForAllExit(old, 15_000);
     },
     command() {
       tempDirs();
+      keepQueuedConnectionsOnReload();
       return { script: binary, args: ['-e', 'stderr', '-p', dir, '-c', config, '-g', 'daemon off;'], env: env(dir) };
     },
   };
