@@ -3,13 +3,12 @@
  * through the proxy, streams the apps' log lines prefixed with their names, and on
  * SIGTERM stops everything it started and exits 0, leaving no process behind.
  */
-import { discardHome } from '../../src/testing/home.js';
+import { discardHome, hermeticEnv } from '../../src/testing/home.js';
 import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { freePort } from '../../src/common/ports.js';
 import { httpRequest, processesOf } from '../helpers/stack.js';
 import { runCli, siloBin } from '../helpers/silo-home.js';
 
@@ -24,16 +23,8 @@ async function until(what: string, ms: number, fn: () => boolean | Promise<boole
 
 t.test('silo run: up in the foreground, logs streamed, SIGTERM stops it cleanly', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'silo-run-'));
-  const httpPort = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    SILO_HOME: home,
-    PM2_HOME: join(home, 'pm2'),
-    SILO_HTTP_PORT: String(httpPort),
-    SILO_PG_PORT: String(await freePort()),
-    SILO_WORKER_PORT_BASE: String(20000 + Math.floor(Math.random() * 12000)),
-  };
+  const env: NodeJS.ProcessEnv = await hermeticEnv(home);
+  const httpPort = Number(env.SILO_HTTP_PORT);
   t.teardown(() => discardHome(home, () => runCli(env, ['down'])));
 
   const child = spawn(process.execPath, [siloBin, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
