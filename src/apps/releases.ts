@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
-import { isAlive } from '../lib/processes.js';
+import { isAlive } from '../common/processes.js';
 import { checkApp } from './check.js';
 import { resolveApp } from './resolve.js';
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { blockingFolder, isRoot } from '../isolation/reach.js';
+import { blockingFolder, isRoot } from './reach.js';
 import { DURATION_PATTERN } from './duration.js';
 
 /** silo's own folder (works from src/ under tap and from dist/ under node). */

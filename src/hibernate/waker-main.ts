@@ -5,7 +5,7 @@
  * leaks into the workers it starts.
  */
 import type { SiloConfig } from '../common/config.js';
-import { ACTIVITY_MESSAGE, type ActivityReport } from '../worker/activity.js';
+import { ACTIVITY_MESSAGE, type ActivityReport } from '../contract/worker.js';
 import * as pm2 from '../stack/pm2.js';
 import { createWaker } from './waker.js';
 import { createWakerServer } from './waker-http.js';

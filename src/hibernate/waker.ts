@@ -26,7 +26,7 @@ import { portInUse } from '../common/port-holder.js';
 import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
 import { NAMESPACE, workerApp, workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
-import type { ActivityReport } from '../worker/activity.js';
+import type { ActivityReport } from '../contract/worker.js';
 import { readState, writeState, type HibernationState, type TenantSleep } from './state.js';
 
 export interface WakerTimings {

@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { isRoot } from './reach.js';
+import { isRoot } from '../common/reach.js';
 
 const ROOT = '/sys/fs/cgroup';
 

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { ensureSystemUser, lookupUser, removeSystemUser, type OsUser } from './os-users.js';
-import { blockingFolder, isRoot } from './reach.js';
+import { blockingFolder, isRoot } from '../common/reach.js';
 
 /** Each tenant's worker runs as its own user (silo runs as root). */
 export const perTenantUsers = (): boolean => isRoot();

@@ -12,7 +12,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../common/config.js';
-import { blockingFolder, isRoot } from './reach.js';
+import { blockingFolder, isRoot } from '../common/reach.js';
 
 function stamp(root: string): string {
   const h = createHash('sha256');

@@ -19,8 +19,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { waitForExit } from '../lib/processes.js';
-import { blockingFolder, isRoot } from '../isolation/reach.js';
+import { waitForExit } from '../common/processes.js';
+import { blockingFolder, isRoot } from '../common/reach.js';
 import { ensureSystemUser, type OsUser } from '../isolation/os-users.js';
 import { serverBinaries } from './server-binaries.js';
 

@@ -8,7 +8,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { blockingFolder, isRoot } from '../isolation/reach.js';
+import { blockingFolder, isRoot } from '../common/reach.js';
 
 /** Machine-wide home of the reachable copies (root-owned, 0755). */
 export const SHARED_BIN_ROOT = '/var/lib/silo';

@@ -15,7 +15,7 @@ import { renderCaddy } from './caddy.js';
 import type { ProxyModel } from './model.js';
 import { renderNginx } from './nginx.js';
 import { keepQueuedConnectionsOnReload } from './reuseport.js';
-import { childPids, isAlive } from '../lib/processes.js';
+import { childPids, isAlive } from '../common/processes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { probe } from '../common/http-probe.js';
 

@@ -14,8 +14,8 @@ import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
 import type { ProxyDriver } from '../proxy/driver.js';
-import { tenantAppEntry } from '../tenant/app-migrations.js';
-import { APP_ERROR_EXIT } from '../worker/load-app.js';
+import { tenantAppEntry } from '../apps/app-migrations.js';
+import { APP_ERROR_EXIT } from '../contract/worker.js';
 import { workerIsolation, workerIsolationEnv } from '../isolation/worker-app.js';
 import { workerCodeRoot } from '../isolation/worker-code.js';
 

@@ -11,7 +11,7 @@ import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
 import { runningPid, stopByPid } from '../postgres/embedded.js';
 import { runningProxyPid } from '../proxy/driver.js';
-import { isAlive, waitForExit } from '../lib/processes.js';
+import { isAlive, waitForExit } from '../common/processes.js';
 import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp } from './ecosystem.js';
 import { pm2Home } from './pm2.js';
 import { driverFor, isOnline, type Running } from './live.js';

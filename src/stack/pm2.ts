@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { PM2App } from './ecosystem.js';
-import { isAlive, waitForExit } from '../lib/processes.js';
+import { isAlive, waitForExit } from '../common/processes.js';
 
 type Cb<T = unknown> = (err: Error | null, result: T) => void;
 interface Pm2Api {

@@ -17,7 +17,7 @@ import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
-import { importStackApp } from '../tenant/app-migrations.js';
+import { importStackApp } from '../apps/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
 import { tenantLimits } from '../isolation/limits.js';
@@ -25,7 +25,7 @@ import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { refuseTakenPort, isOnline, driverFor, running, syncProxy, waitThroughProxy, waitWorker, type Running } from './live.js';
 import { findOrphans } from './orphans.js';
-import { crashPoint, runSteps, type Step } from '../tenant/steps.js';
+import { crashPoint, runSteps, type Step } from '../common/steps.js';
 
 export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
@@ -64,7 +64,7 @@ const missingWorkers = (c: UpContext) => {
 };
 
 /**
- * `silo up` as a step list (see tenant/steps.ts), run under the registry lock so the
+ * `silo up` as a step list (see common/steps.ts), run under the registry lock so the
  * workers and the proxy config are derived from the registry as it is now and no
  * create or remove runs meanwhile. Every step starts only what is missing, so `up`
  * after a crash (of `up` itself, of a process, of the PM2 daemon) completes the stack.

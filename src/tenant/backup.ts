@@ -16,7 +16,7 @@ import { dumpToFile, findPgDump, type DumpTarget } from '../postgres/pg-dump.js'
 import { appliedVersion } from '../migrate/run.js';
 import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from '../backup/manifest.js';
 import { mapLimit } from './migrate.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 
 export interface BackupOptions {

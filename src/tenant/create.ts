@@ -33,10 +33,10 @@ import { generatePassword, readSecret, writeSecret } from '../common/secrets.js'
 import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy } from '../postgres/tenant-ddl.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
-import { loadAppMigrations } from './app-migrations.js';
+import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { tenantLimits } from '../isolation/limits.js';
 import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';

@@ -29,7 +29,7 @@ import { loadMigrations, type Migration } from '../migrate/files.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { describeRelease, readRelease, registerRelease, type Release } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { mapLimit } from './migrate.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 

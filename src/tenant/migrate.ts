@@ -9,10 +9,10 @@ import { readRegistry, updateRegistry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { connectAs } from '../postgres/admin.js';
 import { migrate } from '../migrate/run.js';
-import { loadAppMigrations } from './app-migrations.js';
+import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
-import { crashPoint } from './steps.js';
+import { crashPoint } from '../common/steps.js';
 
 export interface TenantMigration {
   tenant: string;

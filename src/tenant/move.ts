@@ -49,7 +49,7 @@ import { ensureWorker, running, stackIsUp, waitWorker } from '../stack/live.js';
 import { workerApps } from '../stack/ecosystem.js';
 import * as pm2 from '../stack/pm2.js';
 import { adminUrl, withAdminOn } from '../servers/servers.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { isAsleep } from '../hibernate/state.js';

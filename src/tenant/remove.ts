@@ -26,7 +26,7 @@ import { databaseExists, dropDatabase, dropRole, ownedBy } from '../postgres/ten
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from './backup.js';
 import { SiloError } from '../common/errors.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
 import { removeTenantCgroup } from '../isolation/cgroups.js';
 import { primaryHost, removeWorker, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';

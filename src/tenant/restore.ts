@@ -34,12 +34,12 @@ import { digestFile, findPgDump, restoreDatabase } from '../postgres/pg-dump.js'
 import { allowsConnections, closeDatabase, createSide, dropSide, setAllowConnections, sideExists, sideName, swapIn } from '../postgres/side-database.js';
 import { appliedVersion, migrate } from '../migrate/run.js';
 import { listBackups, readEntry, type BackupEntry } from '../backup/manifest.js';
-import { loadAppMigrations } from './app-migrations.js';
+import { loadAppMigrations } from '../apps/app-migrations.js';
 import { createTenant } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { serverMajor } from './backup.js';
 import { validateTenantName } from '../common/names.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { existsSync } from 'node:fs';

@@ -17,8 +17,8 @@ import { appliedVersion } from '../migrate/run.js';
 import { latestVersion } from '../migrate/pending.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
-import { runSteps, type Step } from './steps.js';
-import { loadAppMigrations } from './app-migrations.js';
+import { runSteps, type Step } from '../common/steps.js';
+import { loadAppMigrations } from '../apps/app-migrations.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 import { releaseLabel } from './deploy.js';
 

@@ -2,7 +2,7 @@
  * How long each step of an operation took, for its --json output and the bench (where a
  * move's unavailable window goes). Wraps a step list without changing what it does.
  */
-import type { Step } from './steps.js';
+import type { Step } from '../common/steps.js';
 
 export function timed<C extends { stepMs: Record<string, number> }>(steps: readonly Step<C>[]): Step<C>[] {
   return steps.map((s) => ({

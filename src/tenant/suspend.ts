@@ -13,7 +13,7 @@ import { readRegistry, withRegistryLock, writeRegistry, type Suspension } from '
 import { stackIsUp, syncProxy } from '../stack/live.js';
 import { tenantHosts } from './create.js';
 import { probe, waitFor } from '../common/http-probe.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 
 const MESSAGE = /^[^\x00-\x1f\x7f]{1,300}$/;

@@ -11,7 +11,7 @@ import { SiloError } from '../common/errors.js';
 import { workerApp, workerApps } from '../stack/ecosystem.js';
 import { isOnline, running, waitWorker } from '../stack/live.js';
 import * as pm2 from '../stack/pm2.js';
-import { tenantAppEntry } from './app-migrations.js';
+import { tenantAppEntry } from '../apps/app-migrations.js';
 
 /** The registry with `name` on `release` (undefined: the stack's app), for rendering. */
 function withRelease(reg: Registry, name: string, release: TenantRelease | undefined): Registry {

@@ -7,16 +7,9 @@
  * app's name, so a worker can only speak for itself. Outside PM2 (tests) it is inert.
  */
 import fp from 'fastify-plugin';
+import { ACTIVITY_MESSAGE, type ActivityReport } from '../contract/worker.js';
 
-/** The message type the waker listens for on PM2's bus. */
-export const ACTIVITY_MESSAGE = 'silo:activity';
 export const REPORT_EVERY_MS = 1000;
-
-export interface ActivityReport {
-  /** epoch ms of the last request that finished or started */
-  lastRequestAt: number;
-  inFlight: number;
-}
 
 const HEALTH = new Set(['/healthz', '/readyz']);
 

@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
-import type { TenantApp } from './app-contract.js';
+import type { TenantApp } from '../contract/app-contract.js';
 import { activityPlugin } from './activity.js';
 import { bodyParsersPlugin } from './body-parsers.js';
 import { configPlugin, type WorkerConfig } from './config.js';

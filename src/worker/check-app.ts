@@ -15,7 +15,7 @@ import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
 import { buildWorker } from './app.js';
 import { loadConfig } from './config.js';
-import { loadApp } from './load-app.js';
+import { loadApp } from '../apps/load-app.js';
 
 const READY_TIMEOUT_MS = 10_000;
 

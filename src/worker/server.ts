@@ -7,7 +7,8 @@
  */
 import closeWithGrace from 'close-with-grace';
 import { buildWorker } from './app.js';
-import { APP_ERROR_EXIT, loadApp } from './load-app.js';
+import { loadApp } from '../apps/load-app.js';
+import { APP_ERROR_EXIT } from '../contract/worker.js';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.js';
 import { isDriverWriteAfterClose } from './db.js';
 

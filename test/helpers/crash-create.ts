@@ -8,7 +8,7 @@
 import { startStack } from './stack.js';
 import { inconsistencies, WAITED } from './consistency.js';
 import { createSteps } from '../../src/tenant/create.js';
-import { stepNames } from '../../src/tenant/steps.js';
+import { stepNames } from '../../src/common/steps.js';
 
 export async function crashCreateHalf(t: Tap, half: 0 | 1): Promise<void> {
   const stack = await startStack(t);

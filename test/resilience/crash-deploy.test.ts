@@ -12,7 +12,7 @@ import { startStack } from '../helpers/stack.js';
 import { cliKilledAfter, inconsistencies, WAITED } from '../helpers/consistency.js';
 import { pollsApp } from '../helpers/polls-app.js';
 import { deploySteps } from '../../src/tenant/deploy.js';
-import { stepNames } from '../../src/tenant/steps.js';
+import { stepNames } from '../../src/common/steps.js';
 
 t.setTimeout(175_000);
 

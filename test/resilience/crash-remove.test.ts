@@ -7,7 +7,7 @@ import t from 'tap';
 import { startStack } from '../helpers/stack.js';
 import { finalBackups, inconsistencies, WAITED } from '../helpers/consistency.js';
 import { removeSteps } from '../../src/tenant/remove.js';
-import { stepNames } from '../../src/tenant/steps.js';
+import { stepNames } from '../../src/common/steps.js';
 
 t.setTimeout(175_000);
 

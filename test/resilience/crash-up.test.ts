@@ -7,7 +7,7 @@ import t from 'tap';
 import { startStack } from '../helpers/stack.js';
 import { inconsistencies, WAITED } from '../helpers/consistency.js';
 import { upSteps } from '../../src/stack/stack.js';
-import { stepNames } from '../../src/tenant/steps.js';
+import { stepNames } from '../../src/common/steps.js';
 
 t.setTimeout(175_000);
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { runSteps, stepNames, type Step } from '../../src/tenant/steps.js';
+import { runSteps, stepNames, type Step } from '../../src/common/steps.js';
 import { root } from '../helpers/silo-home.js';
 
 t.test('steps run in order; a step whose check says done is skipped', async (t) => {
@@ -41,7 +41,7 @@ t.test('a failing step stops the list with its own error', async (t) => {
 });
 
 t.test('SILO_TEST_CRASH_AT kills the process just before the named step acts', async (t) => {
-  const stepsJs = join(root, 'dist', 'tenant', 'steps.js');
+  const stepsJs = join(root, 'dist', 'common', 'steps.js');
   const script = `
     const { runSteps } = await import(${JSON.stringify(stepsJs)});
     const step = (name) => ({ name, run: () => process.stdout.write(name + ' ') });

@@ -33,7 +33,7 @@
  * steps and check that running it again completes. Code outside a step list can offer a
  * crash point too, with `crashPoint(operation, name)`.
  */
-import { crashPoint } from '../common/crash-point.js';
+import { crashPoint } from './crash-point.js';
 
 export interface Step<C> {
   name: string;

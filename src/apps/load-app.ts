@@ -6,15 +6,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { TenantApp } from './app-contract.js';
+import type { TenantApp } from '../contract/app-contract.js';
 
 /** A tenant app that cannot run; the message is one line naming what is wrong. */
 export class AppError extends Error {
   override name = 'AppError';
 }
-
-/** The exit code of a worker whose app cannot load: PM2 is told not to restart on it. */
-export const APP_ERROR_EXIT = 78;
 
 function describeExports(mod: Record<string, unknown>): string {
   const names = Object.keys(mod);

@@ -6,11 +6,11 @@
 import type { SiloConfig } from '../common/config.js';
 import { projectFolder } from '../common/config.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
-import { resolveApp } from '../apps/resolve.js';
-import { readRelease } from '../apps/releases.js';
-import { loadApp } from '../worker/load-app.js';
+import { resolveApp } from './resolve.js';
+import { readRelease } from './releases.js';
+import { loadApp } from './load-app.js';
 import type { TenantEntry } from '../registry/registry.js';
-import type { TenantApp } from '../worker/app-contract.js';
+import type { TenantApp } from '../contract/app-contract.js';
 import { SiloError } from '../common/errors.js';
 
 /** The stack app's entry module; undefined means the bundled sample. */
