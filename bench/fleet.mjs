@@ -56,7 +56,7 @@ async function finish(code) {
   if (tearingDown) return;
   tearingDown = true;
   try {
-    await (await dist('stack/pm2.js')).disconnect();
+    await (await dist('pm2/pm2.js')).disconnect();
   } catch {
     // not connected
   }

@@ -120,7 +120,7 @@ const results = {
 };
 
 const stack = await createStack({ poolMax: P.poolMax });
-// Before anything imports pm2 (dist/stack/pm2.js imports it lazily): never ~/.pm2.
+// Before anything imports pm2 (dist/pm2/pm2.js imports it lazily): never ~/.pm2.
 process.env.PM2_HOME = stack.env.PM2_HOME;
 log(`SILO_HOME ${stack.home}, proxy port ${stack.httpPort}`);
 
@@ -129,7 +129,7 @@ async function finish(exitCode) {
   if (tearingDown) return;
   tearingDown = true;
   try {
-    const pm2 = await import(join(root, 'dist', 'stack', 'pm2.js'));
+    const pm2 = await import(join(root, 'dist', 'pm2', 'pm2.js'));
     await pm2.disconnect();
   } catch {
     // not connected
@@ -611,8 +611,8 @@ try {
 
   // ----- C. cold start and variants ---------------------------------------------------
   log('C: cold start of one worker');
-  const pm2 = await import(join(root, 'dist', 'stack', 'pm2.js'));
-  const { workerApps } = await import(join(root, 'dist', 'stack', 'ecosystem.js'));
+  const pm2 = await import(join(root, 'dist', 'pm2', 'pm2.js'));
+  const { workerApps } = await import(join(root, 'dist', 'pm2', 'ecosystem.js'));
   const { loadConfig } = await import(join(root, 'dist', 'common', 'config.js'));
   const { readRegistry } = await import(join(root, 'dist', 'registry', 'registry.js'));
   const cfg = loadConfig({ ...stack.env });

@@ -147,7 +147,7 @@ export function renderMarkdown(r) {
   if (r.variants?.length) {
     out.push(`## Variants of the worker (prototypes for src/ changes; direct, 1 tenant each, all running at once, interleaved ${r.params.variantRounds} x ${r.params.variantSlice} s)`);
     out.push('');
-    out.push('Each variant is a PM2 app started from the same app definition silo builds (src/stack/ecosystem.ts) with one setting changed, in place of one tenant\'s worker. Throughput ratios are noisy here; CPU per request (worker + PM2 daemon) is the steadier evidence.');
+    out.push('Each variant is a PM2 app started from the same app definition silo builds (src/pm2/ecosystem.ts) with one setting changed, in place of one tenant\'s worker. Throughput ratios are noisy here; CPU per request (worker + PM2 daemon) is the steadier evidence.');
     out.push('');
     out.push(
       table(

@@ -1,7 +1,7 @@
 /**
  * Which app a tenant runs, and so which migrations its database follows: its release
  * (`silo deploy`) if it has one, else the stack's app (SILO_APP, or the bundled polls
- * sample). The worker gets the same answer as its APP_MODULE (stack/ecosystem.ts).
+ * sample). The worker gets the same answer as its APP_MODULE (pm2/ecosystem.ts).
  */
 import type { SiloConfig } from '../common/config.js';
 import { projectFolder } from '../common/config.js';

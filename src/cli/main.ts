@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { SiloConfig } from '../common/config.js';
 import { loadStackConfig } from '../registry/settings.js';
-import { disconnect } from '../stack/pm2.js';
+import { disconnect } from '../pm2/pm2.js';
 import { SiloError } from '../common/errors.js';
 import { fail, notice } from './output.js';
 import { onRegistryLockWait } from '../registry/registry.js';

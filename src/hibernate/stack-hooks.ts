@@ -5,7 +5,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { ago } from '../common/duration.js';
-import * as pm2 from '../stack/pm2.js';
+import * as pm2 from '../pm2/pm2.js';
 import { ensureWakerPort, wakerApp, WAKER_APP } from './waker-app.js';
 import { readState, readWakerPort } from './state.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { freePort, isPortFree } from '../common/ports.js';
-import { NAMESPACE, type PM2App } from '../stack/ecosystem.js';
+import { NAMESPACE, type PM2App } from '../pm2/ecosystem.js';
 import { readWakerPort, writeWakerPort } from './state.js';
 
 export const WAKER_APP = 'waker';

@@ -6,7 +6,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { ACTIVITY_MESSAGE, type ActivityReport } from '../contract/worker.js';
-import * as pm2 from '../stack/pm2.js';
+import * as pm2 from '../pm2/pm2.js';
 import { createWaker } from './waker.js';
 import { createWakerServer } from './waker-http.js';
 

@@ -24,8 +24,8 @@ import { homePaths } from '../common/paths.js';
 import { probe } from '../common/http-probe.js';
 import { portInUse } from '../common/port-holder.js';
 import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { NAMESPACE, workerApp, workerApps } from '../stack/ecosystem.js';
-import * as pm2 from '../stack/pm2.js';
+import { NAMESPACE, workerApp, workerApps } from '../pm2/ecosystem.js';
+import * as pm2 from '../pm2/pm2.js';
 import type { ActivityReport } from '../contract/worker.js';
 import { readState, writeState, type HibernationState, type TenantSleep } from './state.js';
 

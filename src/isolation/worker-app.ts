@@ -1,5 +1,5 @@
 /**
- * What isolation adds to a tenant's PM2 app definition (stack/ecosystem.ts), kept here so
+ * What isolation adds to a tenant's PM2 app definition (pm2/ecosystem.ts), kept here so
  * that file only spreads it in: under root the tenant's own Unix user, and where cgroups
  * exist the preload that moves the worker into its CPU group before PM2 switches user.
  */

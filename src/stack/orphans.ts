@@ -12,9 +12,10 @@ import type { Registry } from '../registry/registry.js';
 import { runningPid, stopByPid } from '../postgres/embedded.js';
 import { runningProxyPid } from '../proxy/driver.js';
 import { isAlive, waitForExit } from '../common/processes.js';
-import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp } from './ecosystem.js';
-import { pm2Home } from './pm2.js';
-import { driverFor, isOnline, type Running } from './live.js';
+import { NAMESPACE, PROXY_APP, embeddedServers, postgresApp } from '../pm2/ecosystem.js';
+import { pm2Home } from '../pm2/pm2.js';
+import { driverFor } from './live.js';
+import { isOnline, type Running } from '../pm2/workers.js';
 
 export interface Orphan {
   /** e.g. "nginx (pid 123)" */

@@ -7,7 +7,7 @@
  * policy takes over instead of a container that runs nothing.
  */
 import type { SiloConfig } from '../common/config.js';
-import * as pm2 from './pm2.js';
+import * as pm2 from '../pm2/pm2.js';
 import { down, up } from './stack.js';
 
 type Log = (line: string) => void;

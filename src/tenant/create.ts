@@ -40,9 +40,10 @@ import { runSteps, type Step } from '../common/steps.js';
 import { tenantLimits } from '../isolation/limits.js';
 import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
-import { ensureWorker, isOnline, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy, waitWorker } from '../stack/live.js';
-import { workerApp, workerApps } from '../stack/ecosystem.js';
-import * as pm2 from '../stack/pm2.js';
+import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
+import { ensureWorker, isOnline, running, waitWorker } from '../pm2/workers.js';
+import { workerApp, workerApps } from '../pm2/ecosystem.js';
+import * as pm2 from '../pm2/pm2.js';
 import type { Migration } from '../migrate/files.js';
 import { isDuration } from '../common/duration.js';
 

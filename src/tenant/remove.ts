@@ -29,7 +29,8 @@ import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
 import { removeTenantCgroup } from '../isolation/cgroups.js';
-import { primaryHost, removeWorker, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
+import { primaryHost, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
+import { removeWorker } from '../pm2/workers.js';
 
 export interface RemoveResult {
   name: string;

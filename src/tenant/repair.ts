@@ -33,8 +33,9 @@ import { allowsConnections, setAllowConnections } from '../postgres/side-databas
 import { appliedVersion, migrate } from '../migrate/run.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { connectionLimit, createTenant } from './create.js';
-import { ensureWorker, primaryHost, running, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
-import { workerApp } from '../stack/ecosystem.js';
+import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
+import { ensureWorker, running } from '../pm2/workers.js';
+import { workerApp } from '../pm2/ecosystem.js';
 import { probe } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, passwordFileRule, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';

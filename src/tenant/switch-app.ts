@@ -8,9 +8,9 @@
 import type { SiloConfig } from '../common/config.js';
 import type { Registry, TenantRelease } from '../registry/registry.js';
 import { SiloError } from '../common/errors.js';
-import { workerApp, workerApps } from '../stack/ecosystem.js';
-import { isOnline, running, waitWorker } from '../stack/live.js';
-import * as pm2 from '../stack/pm2.js';
+import { workerApp, workerApps } from '../pm2/ecosystem.js';
+import { isOnline, running, waitWorker } from '../pm2/workers.js';
+import * as pm2 from '../pm2/pm2.js';
 import { tenantAppEntry } from '../apps/app-migrations.js';
 
 /** The registry with `name` on `release` (undefined: the stack's app), for rendering. */

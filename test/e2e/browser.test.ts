@@ -27,7 +27,7 @@ const started = Date.now();
 // The stack's PM2 daemon is spawned here first, through `env -i` with the environment silo
 // gives it (PATH, HOME, LANG, PM2_HOME), and `silo up` then finds it running. Spawned by
 // `silo up` under tap, the daemon gets tap's processinfo hook back into NODE_OPTIONS
-// (src/stack/pm2.ts keeps PATH/HOME/... but drops _TAPJS_PROCESSINFO_COVERAGE_=0): it
+// (src/pm2/pm2.ts keeps PATH/HOME/... but drops _TAPJS_PROCESSINFO_COVERAGE_=0): it
 // and every worker then write coverage as orphan processes, and `tap --disable-coverage`
 // exits 1 with every assertion passing. This keeps them out of tap's instrumentation.
 const pm2Home = mkdtempSync(join(tmpdir(), 'silo-browser-pm2-'));
@@ -48,7 +48,7 @@ const cleanPm2 = async () => {
   rmSync(pm2Home, { recursive: true, force: true });
 };
 // Plus whatever silo sets for the daemon it spawns (NAME = 'value' in connect()).
-const siloDaemonEnv = [...readFileSync(join(root, 'src', 'stack', 'pm2.ts'), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`);
+const siloDaemonEnv = [...readFileSync(join(root, 'src', 'pm2', 'pm2.ts'), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`);
 const daemonEnv = [
   `PATH=${process.env.PATH}`,
   `HOME=${process.env.HOME}`,

@@ -11,7 +11,7 @@ import { compiledWorker, projectRoot } from './worker-process.js';
 import { passwordFile } from './password-file.js';
 import { freePort } from '../../src/common/ports.js';
 import { loadConfig } from '../../src/common/config.js';
-import { workerApps } from '../../src/stack/ecosystem.js';
+import { workerApps } from '../../src/pm2/ecosystem.js';
 
 const base = mkdtempSync(join(tmpdir(), 'silo-bad-app-'));
 t.teardown(() => rmSync(base, { recursive: true, force: true }));

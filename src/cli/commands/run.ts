@@ -4,7 +4,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { run } from '../../stack/run.js';
 import { stackRelease } from '../../apps/stack-app.js';
 import { printLine } from '../output.js';
-import { disconnect } from '../../stack/pm2.js';
+import { disconnect } from '../../pm2/pm2.js';
 
 export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
   program
