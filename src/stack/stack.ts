@@ -10,14 +10,10 @@ import { readRegistry, updateRegistry, withRegistryLock, writeRegistry, type Reg
 import { recordSettings } from '../registry/settings.js';
 import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
 import { isPortFree } from '../common/ports.js';
-import { createTenant } from '../tenant/create.js';
 import { tenantHosts } from '../common/names.js';
-import { tenantCredentials } from '../servers/tenant-credentials.js';
-import { connectAs } from '../postgres/admin.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
-import { importStackApp } from '../apps/app-migrations.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
 import { tenantLimits } from '../isolation/limits.js';
@@ -31,9 +27,10 @@ import { crashPoint, runSteps, type Step } from '../common/steps.js';
 export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
 
-export const DEMO_TENANTS = ['client1', 'client2'];
-
 type Log = (line: string) => void;
+
+/** Creates the demo tenants on an empty registry (tenant/demo.ts: stack/ cannot import tenant/). */
+export type DemoTenants = (cfg: SiloConfig, log: Log, release?: string) => Promise<void>;
 
 export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = []): string {
   const host = tenantHosts(cfg, name, { domains })[0];
@@ -50,6 +47,7 @@ interface UpContext {
   started: number;
   /** the release demo tenants start on (a snapshot of SILO_APP) */
   release?: string;
+  demoTenants?: DemoTenants;
 }
 
 async function refresh(c: UpContext): Promise<void> {
@@ -117,21 +115,12 @@ export const upSteps: readonly Step<UpContext>[] = [
     },
   },
   {
-    // On an empty registry, or one whose first demo creation was interrupted.
+    // On an empty registry, or one whose first demo creation was interrupted: the demo
+    // tenants, made by the tenant layer (tenant/demo.ts) through the hook `up` is given.
     name: 'demo-tenants',
     done: (c) => Object.values(c.reg.tenants).some((t) => t.state === 'ready'),
     async run(c) {
-      const app = await importStackApp(c.cfg);
-      for (const name of DEMO_TENANTS) {
-        await createTenant(c.cfg, name, { release: c.release });
-        const sql = connectAs(tenantCredentials(c.cfg, readRegistry(homePaths(c.cfg.home).registry), name));
-        try {
-          await app.seed?.(sql, name);
-        } finally {
-          await sql.end({ timeout: 5 });
-        }
-        c.log(`created demo tenant ${name}`);
-      }
+      await c.demoTenants?.(c.cfg, c.log, c.release);
       await refresh(c);
     },
   },
@@ -211,11 +200,11 @@ export const upSteps: readonly Step<UpContext>[] = [
   },
 ];
 
-export async function up(cfg: SiloConfig, log: Log, opts: { release?: string } = {}): Promise<{ urls: string[]; already: boolean }> {
+export async function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
   const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
-  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0, release: opts.release };
+  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0, release: opts.release, demoTenants: opts.demoTenants };
   await withRegistryLock(paths.registry, async () => {
     await refresh(c);
     await runSteps('up', upSteps, c);

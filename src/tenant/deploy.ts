@@ -30,7 +30,7 @@ import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { describeRelease, readRelease, registerRelease, type Release } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
-import { mapLimit } from './migrate.js';
+import { mapLimit } from '../common/map-limit.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 
 export interface DeployTarget {

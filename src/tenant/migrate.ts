@@ -13,6 +13,7 @@ import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { crashPoint } from '../common/steps.js';
+import { mapLimit } from '../common/map-limit.js';
 
 export interface TenantMigration {
   tenant: string;
@@ -26,20 +27,6 @@ export interface MigrateOptions {
   tenant?: string;
   concurrency?: number;
   onResult?: (r: TenantMigration, done: number, total: number) => void;
-}
-
-/** Run `fn` over items with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
 }
 
 export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {}): Promise<TenantMigration[]> {

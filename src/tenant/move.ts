@@ -41,7 +41,7 @@ import { dropDatabase, dropRole, ensureRole, hideServerCatalogs } from '../postg
 import { copyDatabase, findPgDump } from '../postgres/pg-dump.js';
 import { createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
 import { appliedVersion } from '../migrate/run.js';
-import { adminTarget, serverMajor } from './backup.js';
+import { adminTarget, serverMajor } from '../backup/backup.js';
 import { connectionLimit } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { withTenantLock } from './tenant-lock.js';

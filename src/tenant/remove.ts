@@ -24,7 +24,7 @@ import { openServer, type OpenServer } from '../servers/servers.js';
 import { removeSecret } from '../common/secrets.js';
 import { databaseExists, dropDatabase, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
-import { backupOn } from './backup.js';
+import { backupOn } from '../backup/backup.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';

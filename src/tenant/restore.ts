@@ -37,7 +37,7 @@ import { listBackups, readEntry, type BackupEntry } from '../backup/manifest.js'
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { createTenant } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
-import { serverMajor } from './backup.js';
+import { serverMajor } from '../backup/backup.js';
 import { validateTenantName } from '../common/names.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';

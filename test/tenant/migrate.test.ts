@@ -6,7 +6,7 @@ import t from 'tap';
 import { makeSiloHome } from '../helpers/silo-home.js';
 import { pollsApp } from '../helpers/polls-app.js';
 import { createTenant } from '../../src/tenant/create.js';
-import { mapLimit } from '../../src/tenant/migrate.js';
+import { mapLimit } from '../../src/common/map-limit.js';
 import { readRegistry } from '../../src/registry/registry.js';
 import { homePaths } from '../../src/common/paths.js';
 import { tenantCredentials } from '../../src/servers/tenant-credentials.js';

@@ -1,7 +1,7 @@
 /** `silo tenant backup <name>`, `silo backup --all [--keep <n>]`, `silo backup list`. */
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
-import { backupAll, backupTenant } from '../../tenant/backup.js';
+import { backupAll, backupTenant } from '../../backup/backup.js';
 import { listBackups, type BackupEntry } from '../../backup/manifest.js';
 import { validateTenantName } from '../../common/names.js';
 import { SiloError } from '../../common/errors.js';

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { run } from '../../stack/run.js';
+import { createDemoTenants } from '../../tenant/demo.js';
 import { stackRelease } from '../../apps/stack-app.js';
 import { printLine } from '../output.js';
 import { disconnect } from '../../pm2/pm2.js';
@@ -13,7 +14,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .action(async () => {
       const cfg = config({ forUp: true });
       const release = await stackRelease(cfg);
-      const r = await run(cfg, { log: (l) => printLine(`silo: ${l}`), release });
+      const r = await run(cfg, { log: (l) => printLine(`silo: ${l}`), release, demoTenants: createDemoTenants });
       printLine('silo is running (SIGTERM or Ctrl-C stops it):');
       for (const url of r.urls) printLine(`  ${url}`);
       const code = await r.done;

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { SiloConfig } from '../../common/config.js';
-import { down, reload, up } from '../../stack/stack.js';
+import { down, reload } from '../../stack/stack.js';
+import { upWithDemo } from '../../tenant/demo.js';
 import { status } from '../../stack/status.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
@@ -16,7 +17,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
     .action(async () => {
       const cfg = config({ forUp: true });
       const release = await stackRelease(cfg);
-      const r = await up(cfg, (l) => printLine(l), { release });
+      const r = await upWithDemo(cfg, (l) => printLine(l), { release });
       printLine(r.already ? 'the stack is already up:' : 'silo is up:');
       for (const url of r.urls) printLine(`  ${url}`);
     });

@@ -14,8 +14,8 @@ import { connectAdmin } from '../postgres/admin.js';
 import { databaseExists } from '../postgres/tenant-ddl.js';
 import { dumpToFile, findPgDump, type DumpTarget } from '../postgres/pg-dump.js';
 import { appliedVersion } from '../migrate/run.js';
-import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from '../backup/manifest.js';
-import { mapLimit } from './migrate.js';
+import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
+import { mapLimit } from '../common/map-limit.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 
