@@ -3,25 +3,16 @@
  * from the proxy model, validate a candidate with the proxy's own checker, tell the
  * running proxy to load the installed config, report its status (its pid file, and a
  * real request), and how to run it in the foreground. Nothing outside this folder asks which proxy
- * it is.
+ * it is. Each kind implements it in its own folder (nginx/, caddy/); kinds.ts lists them.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { projectRoot } from '../common/config.js';
-import { findProgram } from './binaries.js';
-import { renderCaddy } from './caddy.js';
 import type { ProxyModel } from './model.js';
-import { renderNginx } from './nginx.js';
-import { keepQueuedConnectionsOnReload } from './reuseport.js';
-import { childPids, isAlive } from '../common/processes.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { probe } from '../common/http-probe.js';
 
-const run = promisify(execFile);
+import type { ProxyKind } from './kinds.js';
 
-export type ProxyKind = 'nginx' | 'caddy';
+export type { ProxyKind };
 
 export interface ProxyDriver {
   kind: ProxyKind;
@@ -55,7 +46,7 @@ async function answers(listen: { host: string; port: number }): Promise<boolean>
   }
 }
 
-function withStatus(d: Omit<ProxyDriver, 'status'>): ProxyDriver {
+export function withStatus(d: Omit<ProxyDriver, 'status'>): ProxyDriver {
   const driver: ProxyDriver = { ...d, status: async (listen) => ({ pid: runningProxyPid(driver), answers: await answers(listen) }) };
   return driver;
 }
@@ -76,17 +67,12 @@ export function runningProxyPid(driver: ProxyDriver): number | undefined {
   }
 }
 
-async function waitForAllExit(pids: number[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (pids.some(isAlive) && Date.now() < deadline) await sleep(20);
-}
-
-function lastLine(err: unknown): string {
+export function lastLine(err: unknown): string {
   const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
   return stderr.split('\n').filter(Boolean).pop() ?? (err as Error).message;
 }
 
-function env(dir: string): Record<string, string> {
+export function proxyEnv(dir: string): Record<string, string> {
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
     HOME: dir,
@@ -94,87 +80,4 @@ function env(dir: string): Record<string, string> {
     XDG_DATA_HOME: join(dir, 'data'),
     SILO_CADDY_ADMIN: join(dir, 'admin.sock'),
   };
-}
-
-function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
-  const config = join(dir, 'nginx.conf');
-  const tempDirs = () => {
-    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'tmp', t), { recursive: true });
-  };
-  return {
-    kind: 'nginx',
-    dir,
-    config,
-    pidFile: join(dir, 'nginx.pid'), // `pid nginx.pid;` in proxy/nginx.conf, relative to the prefix
-    render: (model) => ({
-      'nginx.conf': readFileSync(join(projectRoot, 'proxy', 'nginx.conf'), 'utf8'),
-      'tenants.conf': renderNginx(model),
-    }),
-    async validate(stagingDir) {
-      tempDirs();
-      try {
-        await run(binary, ['-t', '-q', '-e', 'stderr', '-p', dir, '-c', join(stagingDir, 'nginx.conf')]);
-      } catch (err) {
-        throw new Error(`the rendered nginx config is invalid: ${lastLine(err)}`);
-      }
-    },
-    async reload(pid) {
-      // The master starts workers with the new config and tells the old ones to finish
-      // their requests and exit. Until they have, a new connection can still land on an
-      // old one (each worker has its own reuseport socket): wait, so that "reloaded"
-      // means every connection from now on sees the new config.
-      const old = childPids(pid);
-      keepQueuedConnectionsOnReload();
-      process.kill(pid, 'SIGHUP');
-      await waitForAllExit(old, 15_000);
-    },
-    command() {
-      tempDirs();
-      keepQueuedConnectionsOnReload();
-      return { script: binary, args: ['-e', 'stderr', '-p', dir, '-c', config, '-g', 'daemon off;'], env: env(dir) };
-    },
-  };
-}
-
-function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
-  const config = join(dir, 'Caddyfile');
-  const adminSocket = join(dir, 'admin.sock');
-  const pidFile = join(dir, 'caddy.pid');
-  return {
-    kind: 'caddy',
-    dir,
-    config,
-    pidFile,
-    render: (model) => ({ Caddyfile: renderCaddy(readFileSync(join(projectRoot, 'proxy', 'Caddyfile.base'), 'utf8'), model) }),
-    async validate(stagingDir) {
-      try {
-        await run(binary, ['validate', '--config', join(stagingDir, 'Caddyfile'), '--adapter', 'caddyfile'], { env: env(dir) });
-      } catch (err) {
-        throw new Error(`the rendered caddy config is invalid: ${lastLine(err)}`);
-      }
-    },
-    async reload() {
-      // Through the admin API: an atomic swap that keeps the old config on error.
-      try {
-        await run(binary, ['reload', '--config', config, '--adapter', 'caddyfile', '--address', `unix/${adminSocket}`], { env: env(dir) });
-      } catch (err) {
-        throw new Error(`caddy reload failed: ${lastLine(err)}`);
-      }
-    },
-    command: () => ({ script: binary, args: ['run', '--config', config, '--adapter', 'caddyfile', '--pidfile', pidFile], env: env(dir) }),
-  };
-}
-
-/** The driver for `kind`, keeping its files under `proxyHome/<kind>`. */
-export function proxyDriver(proxyHome: string, kind: ProxyKind): ProxyDriver {
-  const binary = findProgram(kind);
-  if (!binary) {
-    throw new Error(
-      kind === 'nginx'
-        ? 'nginx is not installed (Debian: apt-get install nginx-light), or set SILO_PROXY=caddy'
-        : 'caddy is not installed (Debian: apt-get install caddy), or set SILO_PROXY=nginx',
-    );
-  }
-  const dir = join(proxyHome, kind);
-  return withStatus(kind === 'nginx' ? nginxDriver(dir, binary) : caddyDriver(dir, binary));
 }

@@ -1,8 +1,9 @@
 /**
  * A suspended tenant: the proxy answers its hosts itself with 503 and `Retry-After`,
  * an HTML page for a browser (Accept: text/html) and the JSON error shape for anything
- * else, and never reaches its worker. Everything about it lives in this file; nginx.ts
- * and caddy.ts each call it at one place. nginx looks for a page file per request (no
+ * else, and never reaches its worker. The pages and their files live in this file; each
+ * kind's config pieces in its own folder (nginx/suspended.ts, caddy/suspended.ts), which
+ * its renderer calls at one place. nginx looks for a page file per request (no
  * reload); Caddy's config is re-rendered (its reload is atomic). The operator's message is escaped here into
  * a safe alphabet, so no character of it can end a string of either config language.
  */
@@ -10,11 +11,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Registry, Suspension } from '../registry/registry.js';
-import type { ProxyModel, ProxyRoute } from './model.js';
 
 /** Retry-After of an operator's maintenance window, and of a restore's or move's seconds. */
-const OPERATOR_RETRY_AFTER = 300;
-const OPERATION_RETRY_AFTER = 5;
+export const OPERATOR_RETRY_AFTER = 300;
+export const OPERATION_RETRY_AFTER = 5;
 
 export interface SuspendedPage {
   retryAfterSeconds: number;
@@ -56,66 +56,6 @@ export function pageFor(tenant: string, s: Suspension): SuspendedPage {
   return suspendedPage(tenant, `${tenant} is ${what}.`, OPERATION_RETRY_AFTER);
 }
 
-// ---------------------------------------------------------------------------------------
-// nginx: the config does not change when a tenant is suspended or resumed, so nginx is
-// never reloaded for it (a reload closes every tenant's idle keep-alive connections, and
-// a request sent on one at that instant fails). A tenant is suspended while its page
-// file exists in `suspendedDir` (writeSuspendedPages): two stat() calls per request.
-
-export function nginxSuspendedMaps(model: ProxyModel): string {
-  if (!model.suspendedDir) return '';
-  return `
-# Suspended tenants (silo tenant suspend, restore, move): the proxy answers 503 itself
-# while ${model.suspendedDir}/<tenant>.json exists.
-map $host $silo_tenant {
-  hostnames;
-  default "";
-${model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} ${r.tenant};`)).join('\n')}
-}
-
-map $http_accept $silo_page {
-  default json;
-  "~*text/html" html;
-}
-`;
-}
-
-export function nginxSuspendedCheck(model: ProxyModel): string {
-  if (!model.suspendedDir) return '';
-  const dir = model.suspendedDir;
-  return `    set $silo_retry_after ${OPERATOR_RETRY_AFTER};
-    if (-f ${dir}/$silo_tenant.soon) {
-      set $silo_retry_after ${OPERATION_RETRY_AFTER};
-    }
-    if (-f ${dir}/$silo_tenant.$silo_page) {
-      rewrite ^ /_silo_suspended last;
-    }`;
-}
-
-export function nginxSuspendedLocations(model: ProxyModel): string {
-  if (!model.suspendedDir) return '';
-  // The 503 comes from an error_page of this location's own (one in \`location /\` or the
-  // server would change which error pages the other locations inherit); its body is the
-  // tenant's page file, served by the next location.
-  return `  location = /_silo_suspended {
-    internal;
-    error_page 599 =503 /_silo_suspended_page/$silo_tenant.$silo_page;
-    return 599;
-  }
-  location ^~ /_silo_suspended_page/ {
-    internal;
-    alias ${model.suspendedDir}/;
-    types {
-      application/json json;
-      text/html html;
-    }
-    charset utf-8;
-    etag off;
-    add_header Retry-After $silo_retry_after always;
-    add_header Cache-Control "no-store" always;
-  }`;
-}
-
 /**
  * Make `dir` hold the page files of exactly the suspended tenants of `reg`. Suspending
  * writes `.soon` (a short Retry-After) before the pages; resuming deletes the pages first.
@@ -136,29 +76,4 @@ export function writeSuspendedPages(dir: string, reg: Registry): void {
   }
   const order = (f: string) => (f.endsWith('.json') ? 0 : f.endsWith('.html') ? 1 : 2);
   for (const f of readdirSync(dir).sort((a, b) => order(a) - order(b))) if (!wanted.has(f)) rmSync(join(dir, f), { force: true });
-}
-
-// ---------------------------------------------------------------------------------------
-// Caddy: the tenant's handle block answers instead of proxying.
-
-export function caddySuspendedHandler(r: ProxyRoute): string {
-  const p = r.suspended!;
-  const name = r.tenant;
-  return `	@${name}_browser {
-		host ${r.hosts.join(' ')}
-		header Accept *text/html*
-	}
-	handle @${name}_browser {
-		header Retry-After ${p.retryAfterSeconds}
-		header Cache-Control no-store
-		header Content-Type "text/html; charset=utf-8"
-		respond \`${p.html}\` 503
-	}
-	@${name} host ${r.hosts.join(' ')}
-	handle @${name} {
-		header Retry-After ${p.retryAfterSeconds}
-		header Cache-Control no-store
-		header Content-Type application/json
-		respond \`${p.json}\` 503
-	}`;
 }

@@ -8,7 +8,7 @@ import { loadStackConfig } from '../registry/settings.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from '../pm2/ecosystem.js';
-import { proxyDriver } from '../proxy/driver.js';
+import { proxyDriver } from '../proxy/kinds.js';
 import { wakerApp } from '../hibernate/waker-app.js';
 import { readWakerPort } from '../hibernate/state.js';
 

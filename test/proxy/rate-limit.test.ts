@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
-import { renderNginx } from '../../src/proxy/nginx.js';
-import { renderCaddy } from '../../src/proxy/caddy.js';
+import { renderNginx } from '../../src/proxy/nginx/render.js';
+import { renderCaddy } from '../../src/proxy/caddy/render.js';
 import { installProxyConfig } from '../../src/proxy/config-files.js';
-import { proxyDriver } from '../../src/proxy/driver.js';
+import { proxyDriver } from '../../src/proxy/kinds.js';
 import { tenantLimits } from '../../src/isolation/limits.js';
 
 function fixture() {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const module = fileURLToPath(new URL('../../dist/proxy/reuseport.js', import.meta.url));
+const module = fileURLToPath(new URL('../../dist/proxy/nginx/reuseport.js', import.meta.url));
 const ns = `silo-reuseport-${process.pid}`;
 const run = (...args: string[]) => spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
 

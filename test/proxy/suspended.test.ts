@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
-import { renderNginx } from '../../src/proxy/nginx.js';
+import { renderNginx } from '../../src/proxy/nginx/render.js';
 import { suspendedPage, writeSuspendedPages } from '../../src/proxy/suspended.js';
 import { installProxyConfig } from '../../src/proxy/config-files.js';
-import { proxyDriver } from '../../src/proxy/driver.js';
+import { proxyDriver } from '../../src/proxy/kinds.js';
 
 const HOSTILE = `back at 5 $host ' " \` { } ; \\ <script>x</script> 🚧`;
 

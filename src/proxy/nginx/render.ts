@@ -5,10 +5,10 @@
  * no tenant owns maps to "" and the proxy answers 404 itself: it never falls through
  * to a tenant.
  */
-import type { ProxyModel } from './model.js';
+import type { ProxyModel } from '../model.js';
 import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRateZones } from './rate-limit.js';
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
-import { renderNginxWakeHttp, renderNginxWakeLocations } from './nginx-wake.js';
+import { renderNginxWakeHttp, renderNginxWakeLocations } from './wake.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 

@@ -6,8 +6,8 @@
  * closed the request body, so a request with a body cannot be sent again; the waker
  * answers those 503 with `Retry-After: 1` once the tenant is awake (nginx replays them).
  */
-import type { ProxyModel } from './model.js';
-import { tenantReverseProxy } from './caddy.js';
+import type { ProxyModel } from '../model.js';
+import { tenantReverseProxy } from './render.js';
 
 export function renderCaddyWake(model: ProxyModel): string {
   return model.routes

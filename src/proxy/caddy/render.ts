@@ -4,8 +4,8 @@
  */
 import { caddyRateLimitNote } from './rate-limit.js';
 import { caddySuspendedHandler } from './suspended.js';
-import type { ProxyModel, ProxyRoute } from './model.js';
-import { renderCaddyWake } from './caddy-wake.js';
+import type { ProxyModel, ProxyRoute } from '../model.js';
+import { renderCaddyWake } from './wake.js';
 
 /** How a request goes to its tenant's worker (the first time, and again after a wake). */
 export function tenantReverseProxy(r: ProxyRoute, indent: string): string {

@@ -9,7 +9,7 @@
  * A 502 or 504 in either named location gets the usual JSON error page
  * (`recursive_error_pages`), never nginx's HTML one.
  */
-import type { ProxyModel } from './model.js';
+import type { ProxyModel } from '../model.js';
 
 export function renderNginxWakeHttp(model: ProxyModel): string {
   const names = model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} ${r.tenant};`));
