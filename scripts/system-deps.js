@@ -24,6 +24,8 @@ const PACKAGES = {
     { pkg: 'caddy', has: () => program('caddy'), why: 'the suite runs the proxy scenarios through Caddy too' },
     { pkg: 'postgresql-client-15', has: () => executable('/usr/lib/postgresql/15/bin/pg_dump'), why: 'pg_dump 15 for the backup, restore and move tests' },
     { pkg: 'chromium', has: () => program('chromium'), why: 'the browser test (driven by playwright-core, never a downloaded browser)' },
+    { pkg: 'iproute2', has: () => program('ip'), why: 'network namespaces (ip netns) for the tests that change kernel settings' },
+    { pkg: 'git', has: () => program('git'), why: 'the root-start test clones the project into a private folder' },
   ],
 };
 
