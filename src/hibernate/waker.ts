@@ -163,7 +163,12 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     const online = status === 'online';
     let failure: string | undefined;
     if (online) {
-      failure = await waitReady(name, entry.port, before?.pm2_env?.restart_time ?? 0);
+      // The proxy comes here only when the worker refused its connection. "Online" then
+      // most often means it has just died and PM2 has not handled its exit yet: the port
+      // closes before PM2's status and restart count change. PM2's restart of it is
+      // allowed (one), as below; taking it for a failed wake removed the app in the middle
+      // of that restart and answered 503 for the cool-down.
+      failure = await waitReady(name, entry.port, (before?.pm2_env?.restart_time ?? 0) + 1);
     } else if (status === 'launching' || status === 'waiting restart') {
       // A worker that crashed is being restarted by PM2 itself (its own back-off): wait
       // for that restart (one is allowed) instead of replacing the app, which would race
