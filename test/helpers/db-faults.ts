@@ -124,6 +124,12 @@ export async function databaseFaultScenario(t: Test, scenario: string, setup: (t
     t.comment(`victim during the outage: ${during.length} requests, statuses ${statuses(during)}; spanning the heal: ${statuses(spanning)}`);
     const at = (s: Sample) => `${s.kind} ${s.status || s.error} [${Math.round(s.start - failedAt)}..${Math.round(s.end - failedAt)} ms after the fault]`;
     for (const s of [...badDuring, ...badSpanning, ...hung].slice(0, 10)) t.comment(`bad: ${at(s)}`);
+    if (badDuring.length + badSpanning.length > 0) {
+      // What the worker logged for answers other than the expected 503s: the error's code names the cause.
+      const { readFileSync } = await import('node:fs');
+      const lines = readFileSync(`${stack.home}/logs/tenant-victim.out.log`, 'utf8').split('\n');
+      t.comment(lines.filter((l) => /"level":50/.test(l) && !/"statusCode":503/.test(l)).slice(-5).join('\n').slice(0, 4000));
+    }
     if (after.restarts !== before.restarts) {
       const { readFileSync } = await import('node:fs');
       t.comment(`victim restarted; its error log:\n${readFileSync(`${stack.home}/logs/tenant-victim.err.log`, 'utf8').slice(-2000)}`);

@@ -75,7 +75,7 @@ export function send(port: number, host: string, path: string, opts: SendOptions
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 30_000} ms`)));
       req.on('error', (err) => {
-        if (retry && req.reusedSocket && (method === 'GET' || method === 'HEAD') && /ECONNRESET|socket hang up/.test(err.message)) {
+        if (retry && req.reusedSocket && (method === 'GET' || method === 'HEAD') && /ECONNRESET|EPIPE|socket hang up/.test(err.message)) {
           if (counters) counters.retried++;
           attempt(false).then(resolve);
           return;
