@@ -4,8 +4,16 @@
  * database. postgres.js reconnects by itself after the server comes back; requests that
  * would wait on a server that never answers are cut by REQUEST_TIMEOUT_MS (deadline.ts).
  *
+ * postgres.js 4.x, not 3.4.9: 3.4.9's pool aged (porsager/postgres#747). Its queues
+ * (src/queue.js) only reset when a shift() empties them, and the `busy` queue never runs
+ * empty while more queries than connections are in flight, so it kept one dead slot per
+ * query; src/index.js's move(), run for every query, does `queue.remove(c)`, an indexOf
+ * over all those slots. CPU per query grew with the queries served (36 -> 118 us in 25 s
+ * of a bare loop, a worker's 87 -> 234 us per request in two minutes). 4.x's pool
+ * compacts its queues (src/pool.js, Waiting). See test/worker/pool-aging.test.ts.
+ *
  * `fastify.sql` is a stable handle over a pool that can be replaced (`renewSqlPool`):
- * postgres.js 3.4.9 has a defect (porsager/postgres#1154, #1208, fix proposed in #1168)
+ * postgres.js 3.4.9 had a defect (porsager/postgres#1154, #1208, fix proposed in #1168)
  * where a transaction whose server connection dies sends its ROLLBACK on the closed
  * connection from a setImmediate: `socket.write` on null, an uncaught TypeError that
  * would take the whole process down, and the connection object is left unable to flush

@@ -1,9 +1,10 @@
 /**
  * The compiled worker when a transaction's database connection dies under it (the server
  * restarts, an admin terminates the backend, idle_in_transaction_session_timeout fires).
- * postgres.js 3.4.9 then writes the ROLLBACK on the closed connection from a setImmediate
- * and throws an uncaught TypeError (porsager/postgres#1154, #1208): the worker must answer
- * that request 503, keep running (same process) and serve the next ones on a fresh pool.
+ * postgres.js 3.4.9 then wrote the ROLLBACK on the closed connection from a setImmediate
+ * and threw an uncaught TypeError (porsager/postgres#1154, #1208; 4.x no longer does): the
+ * worker must answer that request 503, keep running (same process) and serve the next
+ * ones (on a fresh pool, if the driver threw).
  */
 import t from 'tap';
 import postgres from 'postgres';
@@ -67,6 +68,6 @@ t.test('a transaction whose backend is terminated: 503, the worker lives on and 
     const list = await client({ method: 'GET', url: '/api/polls' });
     t.equal(list.statusCode, 200, `round ${round}: reads work`);
   }
-  t.match(worker.stdout(), /database pool renewed/, 'the pool was renewed');
+  // postgres.js 4 no longer throws there, so the pool is renewed only on a 3.x driver.
   t.notMatch(worker.stdout(), /closing after an unexpected error/);
 });
