@@ -2,8 +2,8 @@
  * A throwaway SILO_HOME's processes and its removal: shared by `silo/testing` and silo's
  * own test helpers, so every hermetic stack is torn down the same way.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { forgetHome } from '../isolation/cleanup.js';
 import { freePort } from '../common/ports.js';
 
@@ -22,12 +22,27 @@ export function processesOf(home: string): number[] {
 }
 
 /**
+ * SILO_TEST_KEEP_LOGS=<folder>: before a throwaway home goes, its logs (silo's, the
+ * workers', the waker's, the proxy's, PM2's own) are copied to <folder>/<time>-<home>,
+ * so a run that failed once can be read afterwards.
+ */
+function keepLogs(home: string): void {
+  const keep = process.env.SILO_TEST_KEEP_LOGS;
+  if (!keep) return;
+  const dest = join(keep, `${Date.now()}-${basename(home)}`);
+  for (const part of ['logs', 'pm2/logs', 'pm2/pm2.log']) {
+    if (existsSync(join(home, part))) cpSync(join(home, part), join(dest, part), { recursive: true });
+  }
+}
+
+/**
  * Stop a stack (`down` is its own `silo down`), then SIGKILL whatever of it `down` missed
  * (a leak the caller's checks report), delete the folder and, under root, its tenants'
  * Unix users and CPU groups.
  */
 export async function discardHome(home: string, down: () => Promise<unknown>): Promise<void> {
   await down();
+  keepLogs(home);
   for (const pid of processesOf(home)) {
     try {
       process.kill(pid, 'SIGKILL');
