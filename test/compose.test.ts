@@ -26,7 +26,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../src/common/config.js';
 import { validateServerName, validateTenantName } from '../src/common/names.js';
 import { freePort } from '../src/common/ports.js';
-import { startEmbedded } from '../src/postgres/embedded.js';
+import { startEmbeddedWithPassword } from './helpers/postgres.js';
 import { tenantUsersOf } from '../src/isolation/tenant-user.js';
 import { removeSystemUser } from '../src/isolation/os-users.js';
 import { httpRequest, processesOf } from './helpers/stack.js';
@@ -414,7 +414,7 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
   for (const name of ['postgres-client1', 'postgres-client2']) {
     const svc = envOf(compose.services[name]);
     const port = await freePort();
-    const running = await startEmbedded({ dataDir: join(pgWork, name, 'data'), port, password: svc.POSTGRES_PASSWORD!, maxConnections: 100 });
+    const running = await startEmbeddedWithPassword({ dataDir: join(pgWork, name, 'data'), port, password: svc.POSTGRES_PASSWORD!, maxConnections: 100 });
     stops.push(running.stop);
     servers.set(name, { port, url: '' });
   }

@@ -12,6 +12,7 @@
  * the app's `seed` for each.
  */
 import { discardHome } from './home.js';
+import { seedEmbeddedServer } from './pg-template.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -115,6 +116,7 @@ export async function startTenants(opts: StartOptions): Promise<TenantStack> {
   const stop = () => discardHome(home, () => silo(['down']));
   const names = typeof opts.tenants === 'number' ? Array.from({ length: opts.tenants }, (_, i) => `t${i + 1}`) : opts.tenants;
   try {
+    await seedEmbeddedServer(env); // under `npm test`: a copy of the run's initdb
     for (const name of names ?? []) {
       const r = await silo(['tenant', 'create', name]);
       if (r.code !== 0) throw new Error(`silo tenant create ${name}: ${(r.stderr || r.stdout).trim()}`);

@@ -6,8 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startEmbedded } from '../../src/postgres/embedded.js';
+import postgres from 'postgres';
+import { startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../../src/postgres/embedded.js';
 import { freePort } from '../../src/common/ports.js';
+import { copyPgTemplate } from '../../src/testing/pg-template.js';
 
 export interface TestPostgres {
   adminUrl: string;
@@ -22,7 +24,8 @@ export async function startTestPostgres(t: { teardown(fn: () => unknown): void }
   const root = mkdtempSync(join(tmpdir(), 'silo-pg-'));
   const dataDir = join(root, 'postgres', 'data');
   const port = await freePort();
-  const password = randomBytes(12).toString('hex');
+  // The run's template (one initdb per `npm test`), or a fresh initdb.
+  const password = copyPgTemplate(dataDir) ?? randomBytes(12).toString('hex');
   const opts = { dataDir, port, password, maxConnections: 200 };
   let running: { stop(): Promise<void> } | undefined = await startEmbedded(opts);
   const pg: TestPostgres = {
@@ -43,4 +46,21 @@ export async function startTestPostgres(t: { teardown(fn: () => unknown): void }
     rmSync(root, { recursive: true, force: true });
   });
   return pg;
+}
+
+/**
+ * startEmbedded with a chosen superuser password, from the run's template when there is
+ * one (then the password is set once the copy runs).
+ */
+export async function startEmbeddedWithPassword(opts: EmbeddedServerOptions): Promise<RunningServer> {
+  const templatePassword = copyPgTemplate(opts.dataDir);
+  if (templatePassword === undefined) return startEmbedded(opts);
+  const running = await startEmbedded({ ...opts, password: templatePassword });
+  const sql = postgres({ host: '127.0.0.1', port: opts.port, username: 'postgres', password: templatePassword, database: 'postgres', max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`alter role postgres password '${opts.password.replace(/'/g, "''")}'`);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+  return running;
 }

@@ -12,6 +12,7 @@ import { adminUrl, embeddedOptions, ensureDefaultServer, EMBEDDED } from '../../
 import { startEmbedded } from '../../src/postgres/embedded.js';
 import { freePort } from '../../src/common/ports.js';
 import { forgetHome } from '../../src/isolation/cleanup.js';
+import { seedEmbeddedServer } from '../../src/testing/pg-template.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const siloBin = join(root, 'bin', 'silo.js');
@@ -56,6 +57,7 @@ export async function makeSiloHome(
     PM2_HOME: join(home, 'pm2'),
     ...opts.env,
   };
+  await seedEmbeddedServer(env);
   const cfg = loadConfig(env);
   const reg = await ensureDefaultServer(cfg);
   const url = adminUrl(cfg, EMBEDDED);

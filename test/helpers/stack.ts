@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
 import { discardHome } from '../../src/testing/home.js';
+import { seedEmbeddedServer } from '../../src/testing/pg-template.js';
 
 export interface Stack {
   home: string;
@@ -86,6 +87,7 @@ export async function startStack(
     await discardHome(home, () => cli(['down']));
   };
   t.teardown(teardown);
+  await seedEmbeddedServer(env);
   const up = await cli(['up']);
   if (up.code !== 0) {
     // A test file that fails at its top level exits before tap runs teardowns: clean up

@@ -4,6 +4,7 @@
  * SIGTERM stops everything it started and exits 0, leaving no process behind.
  */
 import { discardHome, hermeticEnv } from '../../src/testing/home.js';
+import { seedEmbeddedServer } from '../../src/testing/pg-template.js';
 import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ t.test('silo run: up in the foreground, logs streamed, SIGTERM stops it cleanly'
   const env: NodeJS.ProcessEnv = await hermeticEnv(home);
   const httpPort = Number(env.SILO_HTTP_PORT);
   t.teardown(() => discardHome(home, () => runCli(env, ['down'])));
+  await seedEmbeddedServer(env);
 
   const child = spawn(process.execPath, [siloBin, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
