@@ -50,6 +50,14 @@ const schema = {
     // and a CPU quota in percent of one core (0: none, an equal CPU weight only).
     SILO_TENANT_RATE: { type: 'integer', minimum: 0, maximum: 1000000, default: 20000 },
     SILO_TENANT_CPU: { type: 'integer', minimum: 0, maximum: 6400, default: 0 },
+    // Ceilings per tenant (src/isolation/ceilings.ts): processes and threads of its worker,
+    // a hard memory ceiling (unset: 1.5 x its max_memory_restart), its database's size, its
+    // logs on disk; how often the database sizes are checked.
+    SILO_TENANT_PIDS: { type: 'integer', minimum: 0, maximum: 1000000, default: 128 },
+    SILO_TENANT_MEMORY: { type: 'string', pattern: '^[0-9]+[KMG]$' },
+    SILO_TENANT_DB_SIZE: { type: 'string', default: '1G', pattern: '^[0-9]+[KMG]$' },
+    SILO_TENANT_LOG_SIZE: { type: 'string', default: '20M', pattern: '^[0-9]+[KMG]$' },
+    SILO_DB_SIZE_CHECK: { type: 'string', default: '30s', pattern: DURATION_PATTERN },
     // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
     // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
     SILO_WORKER_NODE_ARGS: { type: 'string', default: '', pattern: '^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( +|$))*$' },
@@ -78,6 +86,11 @@ export interface SiloConfig {
   workerMaxMemory: string;
   tenantRate: number;
   tenantCpu: number;
+  tenantPids: number;
+  tenantMemory?: string;
+  tenantDbSize: string;
+  tenantLogSize: string;
+  dbSizeCheck: string;
   workerNodeArgs: string[];
   backupCron?: string;
   backupKeep?: number;
@@ -100,6 +113,11 @@ interface RawEnv {
   SILO_WORKER_MAX_MEMORY: string;
   SILO_TENANT_RATE: number;
   SILO_TENANT_CPU: number;
+  SILO_TENANT_PIDS: number;
+  SILO_TENANT_MEMORY?: string;
+  SILO_TENANT_DB_SIZE: string;
+  SILO_TENANT_LOG_SIZE: string;
+  SILO_DB_SIZE_CHECK: string;
   SILO_WORKER_NODE_ARGS: string;
   SILO_BACKUP_CRON?: string;
   SILO_BACKUP_KEEP?: number;
@@ -145,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,
     tenantRate: raw.SILO_TENANT_RATE,
     tenantCpu: raw.SILO_TENANT_CPU,
+    tenantPids: raw.SILO_TENANT_PIDS,
+    tenantMemory: raw.SILO_TENANT_MEMORY,
+    tenantDbSize: raw.SILO_TENANT_DB_SIZE,
+    tenantLogSize: raw.SILO_TENANT_LOG_SIZE,
+    dbSizeCheck: raw.SILO_DB_SIZE_CHECK,
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,

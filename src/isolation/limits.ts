@@ -20,6 +20,46 @@ export interface Limits {
   cpu: number;
 }
 
+export interface Ceilings {
+  pids: number;
+  memory: number;
+  dbSize: number;
+  logs: number;
+}
+
+type CeilingConfig = Pick<SiloConfig, 'tenantPids' | 'tenantMemory' | 'tenantDbSize' | 'tenantLogSize' | 'workerMaxMemory'>;
+
+/** Its role's CONNECTION LIMIT: a reload briefly runs the old and new worker side by side, plus a migration. */
+export function connectionLimit(cfg: Pick<SiloConfig, 'poolMax'>): number {
+  return cfg.poolMax * 2 + 2;
+}
+
+/** "300M" -> bytes (K, M, G are powers of 1024, as PM2 reads max_memory_restart). */
+export function bytesOf(size: string): number {
+  const m = /^(\d+)([KMG])$/.exec(size);
+  if (!m) throw new SiloError(`invalid size "${size.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
+  return Number(m[1]) * 1024 ** ('KMG'.indexOf(m[2]!) + 1);
+}
+
+export function tenantCeilings(cfg: CeilingConfig, entry: Pick<TenantEntry, 'limits' | 'maxMemory'>): Ceilings {
+  return {
+    pids: entry.limits?.pids ?? cfg.tenantPids,
+    memory: cfg.tenantMemory ? bytesOf(cfg.tenantMemory) : Math.round(1.5 * bytesOf(entry.maxMemory ?? cfg.workerMaxMemory)),
+    dbSize: bytesOf(entry.limits?.dbSize ?? cfg.tenantDbSize),
+    logs: bytesOf(cfg.tenantLogSize),
+  };
+}
+
+/** `--pids` / `--db-size` from the command line, or one clear line. */
+export function parseCeiling(what: 'pids' | 'db-size', text: string): number | string {
+  if (what === 'pids') {
+    if (!/^\d{1,7}$/.test(text) || Number(text) > 1_000_000) throw new SiloError(`invalid --pids "${text.slice(0, 20)}": processes and threads, a whole number from 0 (no limit) to 1000000`);
+    return Number(text);
+  }
+  if (!/^[1-9]\d{0,6}[KMG]$/.test(text)) throw new SiloError(`invalid --db-size "${text.slice(0, 20)}": a size with K, M or G, e.g. 500M`);
+  return text;
+}
+
 export function tenantLimits(cfg: Pick<SiloConfig, 'tenantRate' | 'tenantCpu'>, entry: Pick<TenantEntry, 'limits'>): Limits {
   return { rate: entry.limits?.rate ?? cfg.tenantRate, cpu: entry.limits?.cpu ?? cfg.tenantCpu };
 }

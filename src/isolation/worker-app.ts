@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
-import { detectCgroups, tenantCgroup } from './cgroups.js';
+import { detectCgroups, tenantCgroup, tenantProcsFiles } from './cgroups.js';
 import { workerIdentity } from './tenant-user.js';
+import { tenantTmpDir } from './ceilings.js';
 
 /** `uid`, `gid` and `node_args` (the given Node flags, plus the CPU-group preload). */
 export function workerIsolation(cfg: SiloConfig, tenant: string, codeRoot: string, nodeArgs: string[]): { uid?: number; gid?: number; node_args: string[] } {
@@ -16,8 +17,15 @@ export function workerIsolation(cfg: SiloConfig, tenant: string, codeRoot: strin
   return { ...workerIdentity(cfg, tenant), node_args: [...nodeArgs, ...join_] };
 }
 
-/** `CPU_CGROUP`: the group's cgroup.procs, for the preload (nothing when there is no group). */
-export function workerIsolationEnv(cfg: SiloConfig, tenant: string): { CPU_CGROUP?: string } {
-  const group = tenantCgroup(detectCgroups(), cfg.home, tenant);
-  return group && existsSync(group) ? { CPU_CGROUP: join(group, 'cgroup.procs') } : {};
+/**
+ * `CGROUP_PROCS`: its groups' cgroup.procs files (CPU, processes, memory), ':'-separated,
+ * for the preload (nothing when there is no group); `TMPDIR`: its own temporary folder
+ * (see ceilings.ts).
+ */
+export function workerIsolationEnv(cfg: SiloConfig, tenant: string): { CGROUP_PROCS?: string; TMPDIR?: string } {
+  const support = detectCgroups();
+  const group = tenantCgroup(support, cfg.home, tenant);
+  const files = group && existsSync(group) ? tenantProcsFiles(support, cfg.home, tenant).filter((f) => existsSync(f)) : [];
+  const tmp = tenantTmpDir(cfg.home, tenant);
+  return { ...(files.length ? { CGROUP_PROCS: files.join(':') } : {}), ...(existsSync(tmp) ? { TMPDIR: tmp } : {}) };
 }

@@ -52,6 +52,7 @@ export function suspendedPage(tenant: string, message: string, retryAfterSeconds
 /** What a suspended tenant's visitors see: the operator's message, or why silo paused it. */
 export function pageFor(tenant: string, s: Suspension): SuspendedPage {
   if (s.by === 'operator') return suspendedPage(tenant, s.message ?? `${tenant} is down for maintenance.`, OPERATOR_RETRY_AFTER);
+  if (s.by === 'ceiling') return suspendedPage(tenant, s.message ?? `${tenant}'s database is over its size ceiling.`, OPERATOR_RETRY_AFTER);
   const what = s.by === 'restore' ? 'being restored from a backup' : 'moving to another database server';
   return suspendedPage(tenant, `${tenant} is ${what}.`, OPERATION_RETRY_AFTER);
 }
@@ -67,7 +68,7 @@ export function writeSuspendedPages(dir: string, reg: Registry): void {
     if (!t.suspended || t.state !== 'ready') continue;
     const page = pageFor(tenant, t.suspended);
     const files: [string, string][] = [[`${tenant}.html`, page.html], [`${tenant}.json`, page.json]];
-    if (t.suspended.by !== 'operator') files.unshift([`${tenant}.soon`, '']);
+    if (t.suspended.by !== 'operator' && t.suspended.by !== 'ceiling') files.unshift([`${tenant}.soon`, '']);
     for (const [name, text] of files) {
       wanted.add(name);
       const file = join(dir, name);

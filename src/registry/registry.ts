@@ -25,7 +25,7 @@ export interface TenantEntry {
   /** PM2 restarts this tenant's worker above this RSS (e.g. "300M"); default SILO_WORKER_MAX_MEMORY */
   maxMemory?: string;
   /** its own limits (src/isolation/limits.ts); unset: the stack's SILO_TENANT_RATE / SILO_TENANT_CPU */
-  limits?: { rate?: number; cpu?: number };
+  limits?: { rate?: number; cpu?: number; pids?: number; dbSize?: string };
   /** idle time before its worker hibernates (`15m`, `0` = never); default SILO_HIBERNATE_AFTER */
   hibernateAfter?: string;
   /**
@@ -47,7 +47,8 @@ export interface TenantEntry {
 }
 
 export interface Suspension {
-  by: 'operator' | 'restore' | 'move';
+  /** `ceiling`: its database passed its size ceiling (src/ceilings/) */
+  by: 'operator' | 'restore' | 'move' | 'ceiling';
   message?: string;
   since: string;
 }

@@ -23,6 +23,11 @@ const RECORDED = {
   workerMaxMemory: 'SILO_WORKER_MAX_MEMORY',
   tenantRate: 'SILO_TENANT_RATE',
   tenantCpu: 'SILO_TENANT_CPU',
+  tenantPids: 'SILO_TENANT_PIDS',
+  tenantMemory: 'SILO_TENANT_MEMORY',
+  tenantDbSize: 'SILO_TENANT_DB_SIZE',
+  tenantLogSize: 'SILO_TENANT_LOG_SIZE',
+  dbSizeCheck: 'SILO_DB_SIZE_CHECK',
   workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
   // The stack's app: what a tenant without a release runs, whichever shell reloads it.
   app: 'SILO_APP',

@@ -11,6 +11,7 @@ import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from '../
 import { proxyDriver } from '../proxy/kinds.js';
 import { wakerApp } from '../hibernate/waker-app.js';
 import { readWakerPort } from '../hibernate/state.js';
+import { ceilingsApp } from '../pm2/ceilings-app.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const cfg = loadStackConfig(env);
@@ -20,6 +21,6 @@ export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const wakerPort = readWakerPort(cfg.home);
   if (wakerPort) apps.push(wakerApp(cfg, wakerPort));
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
-  apps.push(...backupApps(cfg));
+  apps.push(...backupApps(cfg), ceilingsApp(cfg));
   return apps;
 }

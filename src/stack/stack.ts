@@ -16,8 +16,7 @@ import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgres
 import * as pm2 from '../pm2/pm2.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
-import { tenantLimits } from '../isolation/limits.js';
-import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
+import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
 import { refuseTakenPort, isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
@@ -26,6 +25,7 @@ import { crashPoint, runSteps, type Step } from '../common/steps.js';
 
 export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
+import { CEILINGS_APP, ceilingsApp } from '../pm2/ceilings-app.js';
 
 type Log = (line: string) => void;
 
@@ -137,11 +137,12 @@ export const upSteps: readonly Step<UpContext>[] = [
     },
   },
   {
-    // Where cgroups exist: each worker's CPU group with its quota (create makes it for new tenants).
+    // Where cgroups exist: each worker's groups with its CPU quota, processes and memory
+    // ceilings; and its temporary folder (create makes them for new tenants).
     name: 'cpu-groups',
-    done: (c) => readyTenants(c).every((n) => !cpuGroupNeedsWork(c.cfg.home, n, tenantLimits(c.cfg, c.reg.tenants[n]!).cpu)),
+    done: (c) => readyTenants(c).every((n) => !ceilingsNeedWork(c.cfg, n, c.reg.tenants[n]!)),
     run(c) {
-      for (const name of readyTenants(c)) ensureTenantCgroup(c.cfg.home, name, tenantLimits(c.cfg, c.reg.tenants[name]!).cpu);
+      for (const name of readyTenants(c)) ensureTenantCeilings(c.cfg, name, c.reg.tenants[name]!);
     },
   },
   {
@@ -182,6 +183,16 @@ export const upSteps: readonly Step<UpContext>[] = [
       await pm2.startFresh(proxyApp(c.cfg, c.driver));
       c.started++;
       c.log(`started ${c.cfg.proxy} on ${c.cfg.httpHost}:${c.cfg.httpPort}`);
+    },
+  },
+  {
+    // Tenants' logs capped on disk, database sizes against their ceilings (src/ceilings/).
+    name: 'start-ceilings',
+    done: (c) => isOnline(c.procs.get(CEILINGS_APP)),
+    async run(c) {
+      await pm2.startFresh(ceilingsApp(c.cfg));
+      c.started++;
+      c.log(`started ${CEILINGS_APP}`);
     },
   },
   {

@@ -15,7 +15,9 @@ import { tenantUrl } from './stack.js';
 import { releaseSummary } from '../apps/releases.js';
 import { hibernationStatus } from '../hibernate/stack-hooks.js';
 import { perTenantUsers } from '../isolation/tenant-user.js';
-import { tenantLimits } from '../isolation/limits.js';
+import { connectionLimit, tenantCeilings, tenantLimits } from '../isolation/limits.js';
+import { tenantLogBytes } from '../isolation/ceilings.js';
+import { databaseUse } from '../servers/database-use.js';
 import { detectCgroups, readTenantCgroup } from '../isolation/cgroups.js';
 import { processUid, userName } from '../isolation/os-users.js';
 
@@ -41,6 +43,22 @@ export interface TenantStatus {
   user?: string;
   /** requests per second at the proxy (0: none), CPU quota in percent of one core (0: none), and whether its worker is in its CPU group */
   limits: { rate: number; cpu: number; cpuGroup: boolean };
+  /** its use against its ceilings (src/isolation/limits.ts); `used` absent when not measurable now */
+  ceilings: TenantCeilings;
+}
+
+/** Use and ceiling of each shared resource; a ceiling of 0 means none. */
+export interface TenantCeilings {
+  /** processes and threads in its group (cgroups) */
+  pids: { used?: number; max: number };
+  /** memory bytes in its group; `oomKills`: times the kernel killed in it at the ceiling */
+  memory: { used?: number; max: number; oomKills?: number };
+  /** its log files on disk, bytes */
+  logs: { used: number; max: number };
+  /** its database's size, bytes; `refused`: over its ceiling, suspended and its role blocked */
+  database: { used?: number; max: number; refused: boolean };
+  /** sessions its role holds on its server, against its role's CONNECTION LIMIT */
+  connections: { used?: number; max: number };
 }
 
 export interface ServerStatus {
@@ -97,9 +115,10 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
   const proxy = describe(PROXY_APP);
   const cgroups = detectCgroups();
   const sleeping = hibernationStatus(cfg);
-  const [answers, problems] = await Promise.all([
+  const [answers, problems, dbUse] = await Promise.all([
     proxyAnswers(cfg),
     Promise.all(Object.keys(reg.servers).map((name) => serverProblem(cfg, name))),
+    databaseUse(cfg, reg),
   ]);
   return {
     up: answers,
@@ -125,6 +144,16 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, t]) => {
         const d = describe(workerApp(name));
+        const group = readTenantCgroup(cfg.home, name, cgroups);
+        const max = tenantCeilings(cfg, t);
+        const db = dbUse.get(name);
+        const ceilings: TenantCeilings = {
+          pids: { used: group?.tasks?.current, max: group?.tasks?.max ?? max.pids },
+          memory: { used: group?.memory?.current, max: group?.memory?.max ?? max.memory, ...(group?.memory?.oomKills !== undefined ? { oomKills: group.memory.oomKills } : {}) },
+          logs: { used: tenantLogBytes(cfg.home, name), max: max.logs },
+          database: { used: db?.bytes, max: max.dbSize, refused: t.suspended?.by === 'ceiling' },
+          connections: { used: db?.connections, max: connectionLimit(cfg) },
+        };
         return {
           name,
           url: tenantUrl(cfg, name, t.domains),
@@ -139,7 +168,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           ...(t.suspended ? { suspended: t.suspended.by } : {}),
           release: releaseSummary(cfg, t.release?.id),
           ...(d.pid !== undefined ? { user: userName(processUid(d.pid) ?? -1) } : {}),
-          limits: { ...tenantLimits(cfg, t), cpuGroup: d.pid !== undefined && (readTenantCgroup(cfg.home, name, cgroups)?.pids.includes(d.pid) ?? false) },
+          limits: { ...tenantLimits(cfg, t), cpuGroup: d.pid !== undefined && (group?.pids.includes(d.pid) ?? false) },
+          ceilings,
         };
       }),
   };

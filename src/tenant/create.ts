@@ -37,8 +37,8 @@ import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
-import { tenantLimits } from '../isolation/limits.js';
-import { cpuGroupNeedsWork, ensureTenantCgroup } from '../isolation/cgroups.js';
+import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
+import { connectionLimit } from '../isolation/limits.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
 import { ensureWorker, isOnline, running, waitWorker } from '../pm2/workers.js';
@@ -58,6 +58,9 @@ export interface CreateOptions {
   rate?: number;
   /** CPU quota in percent of one core (0: none); default SILO_TENANT_CPU */
   cpu?: number;
+  /** its own ceilings: processes and threads, database size (e.g. "500M") */
+  pids?: number;
+  dbSize?: string;
   /** idle time before its worker hibernates, e.g. "30m"; "0" never (default SILO_HIBERNATE_AFTER) */
   hibernateAfter?: string;
   /** the app release it starts on (a snapshot of SILO_APP); unset: the stack's app */
@@ -74,10 +77,7 @@ export interface CreateResult {
   live: boolean;
 }
 
-export function connectionLimit(cfg: SiloConfig): number {
-  // A reload briefly runs the old and new worker side by side, plus a migration.
-  return cfg.poolMax * 2 + 2;
-}
+export { connectionLimit };
 
 interface CreateContext {
   cfg: SiloConfig;
@@ -150,8 +150,8 @@ export const createSteps: readonly Step<CreateContext>[] = [
   },
   {
     name: 'cpu-group',
-    done: (c) => !cpuGroupNeedsWork(c.cfg.home, c.name, tenantLimits(c.cfg, entryOf(c)).cpu),
-    run: (c) => ensureTenantCgroup(c.cfg.home, c.name, tenantLimits(c.cfg, entryOf(c)).cpu),
+    done: (c) => !ceilingsNeedWork(c.cfg, c.name, entryOf(c)),
+    run: (c) => ensureTenantCeilings(c.cfg, c.name, entryOf(c)),
   },
   {
     name: 'role',
@@ -219,8 +219,13 @@ export const createSteps: readonly Step<CreateContext>[] = [
 ];
 
 /** The limits a command line set, as registry fields. */
-function limitsOf(opts: CreateOptions): { limits?: { rate?: number; cpu?: number } } {
-  const set = { ...(opts.rate !== undefined ? { rate: opts.rate } : {}), ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}) };
+function limitsOf(opts: CreateOptions): { limits?: { rate?: number; cpu?: number; pids?: number; dbSize?: string } } {
+  const set = {
+    ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
+    ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
+    ...(opts.pids !== undefined ? { pids: opts.pids } : {}),
+    ...(opts.dbSize !== undefined ? { dbSize: opts.dbSize } : {}),
+  };
   return Object.keys(set).length ? { limits: set } : {};
 }
 

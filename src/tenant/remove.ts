@@ -29,6 +29,7 @@ import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
 import { removeTenantCgroup } from '../isolation/cgroups.js';
+import { removeTenantTmp } from '../isolation/ceilings.js';
 import { primaryHost, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
 import { removeWorker } from '../pm2/workers.js';
 
@@ -99,8 +100,12 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
     run: (c) => removeWorker(c.name),
   },
   {
+    // Its groups, after killing what its worker left running in them; its temporary folder.
     name: 'remove-cpu-group',
-    run: (c) => removeTenantCgroup(c.cfg.home, c.name),
+    run: (c) => {
+      removeTenantCgroup(c.cfg.home, c.name);
+      removeTenantTmp(c.cfg, c.name);
+    },
   },
   {
     name: 'backup',

@@ -55,6 +55,24 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
         s.tenants.map((t) => ({ ...t, rate: t.limits.rate ? `${t.limits.rate}/s` : 'none', cpu: t.limits.cpu ? `${t.limits.cpu}%` : 'shared', memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
         ['name', 'state', 'worker', 'idle', 'pid', 'user', 'rate', 'cpu', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
       );
+      // Use against ceilings (0: none).
+      const mb = (n?: number) => (n === undefined ? '?' : String(Math.round(n / 1048576)));
+      const of = (used: string, max: number, shown: string) => `${used}/${max ? shown : 'none'}`;
+      printLine('ceilings (used/ceiling):');
+      printTable(
+        s.tenants.map((t) => {
+          const c = t.ceilings;
+          return {
+            name: t.name,
+            processes: of(c.pids.used === undefined ? '?' : String(c.pids.used), c.pids.max, String(c.pids.max)),
+            memory: of(mb(c.memory.used), c.memory.max, `${mb(c.memory.max)} MB`) + (c.memory.oomKills ? ` (${c.memory.oomKills} killed)` : ''),
+            logs: of(mb(c.logs.used), c.logs.max, `${mb(c.logs.max)} MB`),
+            database: of(mb(c.database.used), c.database.max, `${mb(c.database.max)} MB`) + (c.database.refused ? ' REFUSED' : ''),
+            connections: of(c.connections.used === undefined ? '?' : String(c.connections.used), c.connections.max, String(c.connections.max)),
+          };
+        }),
+        ['name', 'processes', 'memory', 'logs', 'database', 'connections'],
+      );
     });
 
   program

@@ -1,6 +1,6 @@
 /** `silo tenant create | list | remove`. */
 import type { Command } from 'commander';
-import { parseLimit } from '../../isolation/limits.js';
+import { parseCeiling, parseLimit } from '../../isolation/limits.js';
 import type { SiloConfig } from '../../common/config.js';
 import { createTenant, tenantHosts } from '../../tenant/create.js';
 import { tenantUrl } from '../../stack/stack.js';
@@ -24,9 +24,13 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--max-memory <size>', "restart this tenant's worker above this memory, e.g. 300M (default SILO_WORKER_MAX_MEMORY)")
     .option('--rate <per-second>', 'requests per second its hosts get through the proxy; 0 no limit (default SILO_TENANT_RATE, 20000)')
     .option('--cpu <percent>', "a CPU quota for its worker in percent of one core; 0 none (default SILO_TENANT_CPU, 0)")
+    .option('--pids <n>', 'processes and threads its worker may have; 0 no limit (default SILO_TENANT_PIDS, 128)')
+    .option('--db-size <size>', 'its database may grow to this, e.g. 500M; above it the tenant is suspended (default SILO_TENANT_DB_SIZE, 1G)')
     .option('--hibernate-after <duration>', 'stop its worker after this long without a request, e.g. 30m; 0 never (default SILO_HIBERNATE_AFTER)')
-    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; rate?: string; cpu?: string; hibernateAfter?: string }) => {
+    .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; rate?: string; cpu?: string; pids?: string; dbSize?: string; hibernateAfter?: string }) => {
       const cfg = config();
+      const pids = opts.pids === undefined ? undefined : (parseCeiling('pids', opts.pids) as number);
+      const dbSize = opts.dbSize === undefined ? undefined : (parseCeiling('db-size', opts.dbSize) as string);
       const rate = opts.rate === undefined ? undefined : parseLimit('rate', opts.rate);
       const cpu = opts.cpu === undefined ? undefined : parseLimit('cpu', opts.cpu);
       const release = await stackRelease(cfg);
@@ -36,6 +40,8 @@ export function register(program: Command, config: () => SiloConfig): void {
         maxMemory: opts.maxMemory,
         rate,
         cpu,
+        pids,
+        dbSize,
         hibernateAfter: opts.hibernateAfter,
         release,
       });

@@ -1,0 +1,61 @@
+/**
+ * The ceilings watcher, as PM2 runs it (`node dist/isolation/ceilings-main.js`,
+ * app `ceilings`, started by `silo up`): every second it caps each tenant's logs on disk
+ * (src/isolation/ceilings.ts), and every SILO_DB_SIZE_CHECK (30 s) it measures each tenant
+ * database against its size ceiling, refusing the ones over it (tenant/db-ceiling.ts). One line
+ * per action on stdout. Its settings come from the registry, the admin URLs from
+ * $SILO_HOME/secrets, like any silo command.
+ */
+import { loadStackConfig } from '../registry/settings.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry } from '../registry/registry.js';
+import { parseDuration } from '../common/duration.js';
+import { tenantCeilings } from './limits.js';
+import { capTenantLogs } from './ceilings.js';
+import { enforceDatabaseCeilings } from '../tenant/db-ceiling.js';
+
+// As a silo command would (PM2's daemon under root gives its apps 077): the suspended
+// pages it writes must be readable by the proxy's workers. Secrets and the registry set
+// their own modes.
+process.umask(0o022);
+const cfg = loadStackConfig();
+const LOG_EVERY_MS = 1000;
+const dbEvery = Math.max(1000, parseDuration(cfg.dbSizeCheck) || 30_000);
+
+const line = (fields: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
+
+function capLogs(): void {
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  for (const [name, t] of Object.entries(reg.tenants)) {
+    try {
+      const rotated = capTenantLogs(cfg.home, name, tenantCeilings(cfg, t).logs);
+      if (rotated.length) line({ msg: 'logs capped', tenant: name, files: rotated.length });
+    } catch (err) {
+      line({ msg: 'log cap failed', tenant: name, err: (err as Error).message });
+    }
+  }
+}
+
+async function checkDatabases(): Promise<void> {
+  try {
+    for (const ch of await enforceDatabaseCeilings(cfg)) line({ msg: `database ${ch.action}`, ...ch });
+  } catch (err) {
+    line({ msg: 'database check failed', err: (err as Error).message });
+  }
+}
+
+const logTimer = setInterval(capLogs, LOG_EVERY_MS);
+let dbTimer: NodeJS.Timeout;
+const dbLoop = () => {
+  dbTimer = setTimeout(() => void checkDatabases().finally(dbLoop), dbEvery);
+};
+void checkDatabases().finally(dbLoop);
+
+const stop = () => {
+  clearInterval(logTimer);
+  clearTimeout(dbTimer);
+  process.exit(0);
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+line({ msg: 'ceilings watcher', logsEveryMs: LOG_EVERY_MS, databasesEveryMs: dbEvery });
