@@ -2,12 +2,16 @@
  * Checking a tenant app before any worker runs it: a child process (the worker's own
  * check-app entry) imports it, builds a worker around it and registers it. A child, so
  * the control plane never imports worker internals or keeps the app's modules loaded,
- * and an app that hangs or exits at import cannot take a command down with it.
+ * and an app that hangs or exits at import cannot take a command down with it. Under
+ * root the child is not root: it runs as the home's unprivileged check user in a private
+ * folder (src/isolation/check-user.ts), from the worker code that user can read.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../common/config.js';
+import { projectRoot, type SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
+import { checkIdentity } from '../isolation/check-user.js';
+import { workerCodeRoot } from '../isolation/worker-code.js';
 
 export interface AppInfo {
   name: string;
@@ -16,17 +20,33 @@ export interface AppInfo {
   seed: boolean;
 }
 
-/** Check the app at `entry` (undefined: the bundled sample). `label` names it in errors. */
-export function checkApp(entry: string | undefined, label = entry ?? 'the bundled polls app'): Promise<AppInfo> {
-  const script = join(projectRoot, 'dist', 'worker', 'check-app.js');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, ...(entry ? [entry] : [])], { timeout: 30_000, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' } }, (err, stdout, stderr) => {
-      if (err) {
-        const line = stderr.trim().split('\n').filter(Boolean).pop() ?? (err.killed ? 'timed out' : err.message.split('\n')[0]);
-        reject(new SiloError(`app ${label}: ${line}`));
-        return;
-      }
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as AppInfo);
+function parseInfo(stdout: string): AppInfo | undefined {
+  try {
+    const info = JSON.parse(stdout.trim().split('\n').pop() ?? '') as AppInfo & { checked?: boolean };
+    return info.checked === true ? { name: info.name, migrationsDir: info.migrationsDir, latestMigration: info.latestMigration, seed: info.seed } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Check the app at `entry` (undefined: the bundled sample). `label` names it in errors.
+ * With `cfg` (every command has one) and under root, as the check user.
+ */
+export function checkApp(entry: string | undefined, label = entry ?? 'the bundled polls app', cfg?: SiloConfig): Promise<AppInfo> {
+  const who = cfg ? checkIdentity(cfg) : undefined;
+  const script = join(who && cfg ? workerCodeRoot(cfg) : projectRoot, 'dist', 'worker', 'check-app.js');
+  const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...(who ? { HOME: who.dir, TMPDIR: who.dir } : {}) };
+  const as = who ? { uid: who.uid, gid: who.gid, cwd: who.dir } : {};
+  return new Promise<AppInfo>((resolve, reject) => {
+    execFile(process.execPath, [script, ...(entry ? [entry] : [])], { timeout: 30_000, env, ...as }, (err, stdout, stderr) => {
+      // Its verdict is its last stdout line (written once the check is over), whatever an
+      // exit hook of a loader does after it (a coverage recorder that cannot write as the
+      // check user). A failure is its first stderr line (check-app writes exactly one).
+      const info = parseInfo(stdout);
+      if (info && !(err?.killed ?? false)) return resolve(info);
+      const line = stderr.split('\n').find((l) => l.trim()) ?? (err?.killed ? 'timed out' : (err?.message.split('\n')[0] ?? 'no answer'));
+      reject(new SiloError(`app ${label}: ${line.trim()}`));
     });
-  });
+  }).finally(() => who?.done());
 }

@@ -115,7 +115,7 @@ export async function registerRelease(cfg: SiloConfig, spec: string, from: strin
     copyTree(app.dir, tmp, (src) => ['.git', '.silo'].includes(src.slice(src.lastIndexOf(sep) + 1)) || resolve(src) === home);
     chmodSync(tmp, 0o755);
     const entry = join(tmp, relative(app.dir, app.entry));
-    const info = await checkApp(entry, spec);
+    const info = await checkApp(entry, spec, cfg);
     const finalEntry = join(target, relative(app.dir, app.entry));
     const migrationsDir = info.migrationsDir.startsWith(tmp) ? join(target, relative(tmp, info.migrationsDir)) : info.migrationsDir;
     const release: Release = {

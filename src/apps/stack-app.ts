@@ -14,7 +14,7 @@ import { registerRelease } from './releases.js';
 /** The release id new tenants start on; undefined: the bundled sample. */
 export async function stackRelease(cfg: SiloConfig): Promise<string | undefined> {
   if (!cfg.app) {
-    await checkApp(undefined);
+    await checkApp(undefined, undefined, cfg);
     return undefined;
   }
   return (await registerRelease(cfg, cfg.app, projectFolder())).id;

@@ -49,7 +49,7 @@ async function check(entry: string | undefined): Promise<object> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { name: app.name, migrationsDir: app.migrationsDir, latestMigration: latest, seed: typeof app.seed === 'function' };
+  return { checked: true, name: app.name, migrationsDir: app.migrationsDir, latestMigration: latest, seed: typeof app.seed === 'function' };
 }
 
 check(process.argv[2] || undefined).then(
