@@ -197,6 +197,25 @@ export async function waitUntil(what: string, timeoutMs: number, check: () => Pr
   }
 }
 
+/**
+ * Run `check` while `host` gets a GET every 250 ms. With hibernation set to seconds, a
+ * tenant idle while a slow command runs (`silo status` takes seconds on a loaded machine)
+ * is rightly put back to sleep before the command reads its state; a user whose tenant
+ * is in use never sees that. Busy, it stays awake, and "it is online" is a fact to check,
+ * not a race.
+ */
+export async function keptAwake<T>(port: number, host: string, check: () => Promise<T>): Promise<T> {
+  const busy = loops(1, async () => {
+    await send(port, host, '/api/tenant', { timeoutMs: 15_000 });
+    await sleep(250);
+  });
+  try {
+    return await check();
+  } finally {
+    await busy.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Steady load on one tenant (GET /api/tenant, checked), with its own counters
 

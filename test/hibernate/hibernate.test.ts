@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { createServer } from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { pm2Cli, serverUrl, siloStatus, waitUntil, sleep } from '../helpers/resilience.js';
+import { keptAwake, pm2Cli, serverUrl, siloStatus, waitUntil, sleep } from '../helpers/resilience.js';
 
 const HIBERNATE_AFTER_MS = 2000;
 
@@ -70,7 +70,7 @@ t.test('hibernation through nginx', async (t) => {
     t.equal(r.status, 200);
     t.same(r.json().map((p: { question: string }) => p.question), questions.client1);
     t.same((await stack.http('client1.localhost', '/api/tenant')).json(), { tenant: 'client1' });
-    t.equal((await workerState(stack, 'client1')).worker, 'online');
+    t.equal((await keptAwake(stack.httpPort, 'client1.localhost', () => workerState(stack, 'client1'))).worker, 'online');
     t.equal((await workerState(stack, 'client2')).worker, 'hibernated', 'client2 still sleeps');
     t.equal((await stack.http('nobody.localhost', '/api/tenant')).status, 404, 'an unknown host is still 404');
   });
