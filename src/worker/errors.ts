@@ -29,6 +29,10 @@ const UNAVAILABLE = new Set([
   'CONNECT_TIMEOUT',
   'SECRET_FILE_UNUSABLE',
   '3D000', // the database does not exist (yet, or any more)
+  // The server ended the session for sitting idle inside a transaction: after a network
+  // stall (db-blackhole) it arrives when the link heals, and postgres.js fails every
+  // query sent on that connection with it, later ones included (a GET pipelined behind).
+  '25P03',
 ]);
 // SQLSTATE classes: 08 connection exception, 28 authorization, 53 insufficient
 // resources (53300 too many connections), 57P admin/crash shutdown, cannot connect now.

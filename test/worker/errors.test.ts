@@ -3,7 +3,7 @@ import { classify, errorBody } from '../../src/worker/errors.js';
 
 t.test('database connection problems are 503 "database unavailable"', async (t) => {
   const codes = ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
-    'SECRET_FILE_UNUSABLE', '57P01', '57P02', '57P03', '53300', '08006', '08001', '28P01', '3D000'];
+    'SECRET_FILE_UNUSABLE', '57P01', '57P02', '57P03', '57P05', '53300', '08006', '08001', '28P01', '3D000', '25P03'];
   for (const code of codes) t.same(classify({ code, message: 'select secret from x' }), { statusCode: 503, message: 'database unavailable' }, code);
 });
 
