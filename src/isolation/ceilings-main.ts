@@ -1,6 +1,6 @@
 /**
  * The ceilings watcher, as PM2 runs it (`node dist/isolation/ceilings-main.js`,
- * app `ceilings`, started by `silo up`): every second it caps each tenant's logs on disk
+ * app `ceilings`, started by `silo up`): four times a second it caps each tenant's logs on disk
  * (src/isolation/ceilings.ts), and every SILO_DB_SIZE_CHECK (30 s) it measures each tenant
  * database against its size ceiling, refusing the ones over it (tenant/db-ceiling.ts). One line
  * per action on stdout. Its settings come from the registry, the admin URLs from
@@ -8,7 +8,8 @@
  */
 import { loadStackConfig } from '../registry/settings.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry } from '../registry/registry.js';
+import { statSync } from 'node:fs';
+import { readRegistry, type Registry } from '../registry/registry.js';
 import { parseDuration } from '../common/duration.js';
 import { tenantCeilings } from './limits.js';
 import { capTenantLogs } from './ceilings.js';
@@ -19,13 +20,23 @@ import { enforceDatabaseCeilings } from '../tenant/db-ceiling.js';
 // their own modes.
 process.umask(0o022);
 const cfg = loadStackConfig();
-const LOG_EVERY_MS = 1000;
+// A flood through PM2 measured ~50 MB/s: a check every 250 ms keeps a tenant's logs within
+// ~12 MB of its ceiling (stat() of two files per tenant; the registry re-read when it changed).
+const LOG_EVERY_MS = 250;
 const dbEvery = Math.max(1000, parseDuration(cfg.dbSizeCheck) || 30_000);
 
 const line = (fields: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
 
+let known: { mtimeMs: number; reg: Registry } | undefined;
+function registry(): Registry {
+  const file = homePaths(cfg.home).registry;
+  const mtimeMs = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (known?.mtimeMs !== mtimeMs) known = { mtimeMs, reg: readRegistry(file) };
+  return known.reg;
+}
+
 function capLogs(): void {
-  const reg = readRegistry(homePaths(cfg.home).registry);
+  const reg = registry();
   for (const [name, t] of Object.entries(reg.tenants)) {
     try {
       const rotated = capTenantLogs(cfg.home, name, tenantCeilings(cfg, t).logs);

@@ -3,7 +3,7 @@
  * its control groups (CPU, processes, memory: cgroups.ts) and its own temporary folder
  * (`TMPDIR` = $SILO_HOME/tmp/<tenant>, 0700, its user's). And its logs capped on disk:
  * PM2's daemon appends each worker's output to $SILO_HOME/logs/tenant-<name>.{out,err}.log
- * and never rotates; `capTenantLogs` (run every second by the ceilings watcher) copies
+ * and never rotates; `capTenantLogs` (run four times a second by the ceilings watcher) copies
  * the newest part of a file past its share into `<file>.1` and truncates it in place
  * (PM2 appends with O_APPEND, so it writes on at the new end). Chosen over pm2-logrotate,
  * a PM2 module that installs into PM2_HOME from npm and checks every 30 s.

@@ -4,6 +4,7 @@
  * the fix, so the runner's report is the list of what was fixed. Runs under the registry
  * lock, like create.
  *
+ *   ceiling         not refused for its database's size (then it stops: raise the ceiling)
  *   registry        a ready entry (an unfinished creation is completed by create)
  *   password-file   present, mode 0600 (a lost one is replaced; the role follows)
  *   os-user         under root: its own Unix user, owning its password file (0400)
@@ -105,6 +106,15 @@ async function grantProblems(c: Ctx): Promise<string[]> {
 }
 
 const steps: Step<Ctx>[] = [
+  {
+    // Over its database's size ceiling its role may not log in, on purpose (db-ceiling.ts):
+    // nothing here to repair until the ceiling is raised.
+    name: 'ceiling',
+    done: (c) => c.reg.tenants[c.name]?.suspended?.by !== 'ceiling',
+    run(c) {
+      throw new SiloError(`its database is over its size ceiling and refused on purpose (see silo status): raise it with silo tenant create ${c.name} --db-size <size>, then repair`);
+    },
+  },
   {
     name: 'registry',
     done: (c) => c.reg.tenants[c.name]?.state === 'ready',

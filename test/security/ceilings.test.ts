@@ -270,6 +270,8 @@ await t.test('a database over its ceiling is refused with a clear message while 
   const login = await direct`select 1`.then(() => 'connected', (err: { code?: string; message: string }) => `${err.code}: ${err.message}`);
   await direct.end({ timeout: 1 });
   t.match(login, /^28000: .*not permitted to log in/, "evil's role cannot log in, whatever its session would SET");
+  const repaired = await s.cli(['tenant', 'repair', EVIL]);
+  t.match(repaired.stdout, /^evil: FAILED after \d+ checks: its database is over its size ceiling and refused on purpose/m, `repair says why it leaves the refusal alone: ${repaired.stdout}`);
   t.equal(r.failed, 0, 'client1 failed no request, its writes included');
   const c1 = await s.http('client1.localhost', '/api/polls', { method: 'POST', body: { question: 'after', choices: ['a', 'b'] } });
   t.equal(c1.status, 201, 'client1 writes');
