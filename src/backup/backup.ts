@@ -1,6 +1,6 @@
 /**
  * `silo tenant backup <name>` and `silo backup --all`: a pg_dump (custom format) of a
- * tenant's database into $SILO_HOME/backups/<name>/, hashed while it is written, then
+ * tenant's database, run as the tenant's dump role (never a superuser), into $SILO_HOME/backups/<name>/, hashed while it is written, then
  * recorded in the manifest (see backup/manifest.ts). A backup reads a snapshot: the
  * tenant keeps serving. `--all` backs up tenants a few at a time, goes on past a failure
  * and reports each one.
@@ -9,13 +9,14 @@ import { renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { adminUrl, openServer, parseUrl, type OpenServer } from '../servers/servers.js';
-import { connectAdmin } from '../postgres/admin.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
+import { dumpCredentials } from '../servers/tenant-credentials.js';
 import { databaseExists } from '../postgres/tenant-ddl.js';
-import { dumpToFile, findPgDump, type DumpTarget } from '../postgres/pg-dump.js';
-import { appliedVersion } from '../migrate/run.js';
+import { dumpToFile, findPgDump } from '../postgres/pg-dump.js';
+import { SchemaTableChanged, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
 import { mapLimit } from '../common/map-limit.js';
+import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 
@@ -25,12 +26,6 @@ export interface BackupOptions {
   keep?: number;
 }
 
-/** How the control plane reaches a tenant's database as the server's admin (for pg_dump). */
-export function adminTarget(cfg: SiloConfig, server: OpenServer, database: string): DumpTarget {
-  const { user, password } = parseUrl(adminUrl(cfg, server.name));
-  return { host: server.entry.host, port: server.entry.port, user, password, database };
-}
-
 export async function serverMajor(server: OpenServer): Promise<number> {
   const [v] = await server.admin<{ major: number }[]>`select current_setting('server_version_num')::int / 10000 as major`;
   return v!.major;
@@ -38,6 +33,7 @@ export async function serverMajor(server: OpenServer): Promise<number> {
 
 interface BackupCtx {
   cfg: SiloConfig;
+  reg: Registry;
   name: string;
   tenant: TenantEntry;
   server: OpenServer;
@@ -45,7 +41,7 @@ interface BackupCtx {
   keep?: number;
   file: string;
   startedAt: Date;
-  schemaVersion: number;
+  schemaVersion: number | null;
   entry?: BackupEntry;
 }
 
@@ -57,14 +53,19 @@ const steps: Step<BackupCtx>[] = [
     },
   },
   {
+    // Its dump role and what it may read: made here for a tenant an older silo created.
+    name: 'database-rules',
+    run: async (c) => void (await ensureDatabaseRules(c.cfg, c.reg, c.server, c.name)),
+  },
+  {
     name: 'read-schema-version',
     async run(c) {
-      const sql = connectAdmin(adminUrl(c.cfg, c.server.name), c.name);
-      try {
-        c.schemaVersion = await appliedVersion(sql);
-      } finally {
-        await sql.end({ timeout: 5 });
-      }
+      // As its dump role, in a pinned session (never the server's admin: invariant 11). A
+      // tenant that replaced silo's table still gets its backup, of unknown version.
+      c.schemaVersion = await withTenantSession(dumpCredentials(c.cfg, c.reg, c.name, c.server.name), schemaVersion).catch((err: Error) => {
+        if (err instanceof SchemaTableChanged) return null;
+        throw err;
+      });
     },
   },
   {
@@ -80,7 +81,7 @@ const steps: Step<BackupCtx>[] = [
       rmSync(partial, { force: true });
       const pgDump = await findPgDump(await serverMajor(c.server));
       try {
-        const digest = await dumpToFile(pgDump, adminTarget(c.cfg, c.server, c.name), partial);
+        const digest = await dumpToFile(pgDump, dumpCredentials(c.cfg, c.reg, c.name, c.server.name), partial);
         renameSync(partial, c.file);
         c.entry = {
           tenant: c.name,
@@ -119,7 +120,7 @@ export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServe
   const tenant = reg.tenants[name];
   if (!tenant) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
   const startedAt = new Date();
-  const ctx: BackupCtx = { cfg, name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
+  const ctx: BackupCtx = { cfg, reg, name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
   await runSteps('backup', steps, ctx);
   return ctx.entry!;
 }

@@ -19,7 +19,8 @@ export interface BackupEntry {
   file: string;
   kind: BackupKind;
   server: string;
-  schemaVersion: number;
+  /** null: unknown (the tenant had replaced silo's migrations table) */
+  schemaVersion: number | null;
   bytes: number;
   sha256: string;
   startedAt: string;

@@ -7,6 +7,8 @@ export function homePaths(home: string) {
     registry: join(home, 'registry.json'),
     secrets: join(home, 'secrets'),
     tenantPassword: (tenant: string) => join(home, 'secrets', 'tenants', `${tenant}.password`),
+    /** the password of a tenant's dump role (pg_dump logs in as it; never the tenant's worker) */
+    dumpPassword: (tenant: string) => join(home, 'secrets', 'dump', `${tenant}.password`),
     serverUrl: (server: string) => join(home, 'secrets', 'servers', `${server}.url`),
     pgData: (server: string) => join(home, 'postgres', server),
     backups: join(home, 'backups'),

@@ -16,11 +16,16 @@ import { pendingMigrations } from './pending.js';
 // Arbitrary constant: identifies "silo migrations" among advisory locks in pg_locks.
 const LOCK_KEY = 0x5110;
 
+/**
+ * For sessions of the tenant's own role (its migrations, its worker's readiness): the
+ * control plane reads a version elsewhere with `schemaVersion` (postgres/tenant-session.ts),
+ * which runs nothing the tenant made.
+ */
 export async function appliedVersion(sql: Sql | TransactionSql): Promise<number> {
   // Two statements: a query naming a missing table fails at parse time, whatever guards it.
-  const [exists] = await sql<{ found: boolean }[]>`select to_regclass('silo_migrations') is not null as found`;
+  const [exists] = await sql<{ found: boolean }[]>`select to_regclass('public.silo_migrations') is not null as found`;
   if (!exists?.found) return 0;
-  const [row] = await sql<{ version: number }[]>`select coalesce(max(version), 0)::int as version from silo_migrations`;
+  const [row] = await sql<{ version: number }[]>`select coalesce(max(version), 0)::int as version from public.silo_migrations`;
   return row?.version ?? 0;
 }
 
@@ -36,14 +41,14 @@ export async function migrate(sql: Sql, available: Migration[]): Promise<Migrate
   for (;;) {
     const done = await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${LOCK_KEY})`;
-      await tx`create table if not exists silo_migrations (
+      await tx`create table if not exists public.silo_migrations (
         version integer primary key,
         name text not null,
         applied_at timestamptz not null default now())`;
       const [next] = pendingMigrations(available, await appliedVersion(tx));
       if (!next) return true;
       await tx.unsafe(next.sql);
-      await tx`insert into silo_migrations (version, name) values (${next.version}, ${next.name})`;
+      await tx`insert into public.silo_migrations (version, name) values (${next.version}, ${next.name})`;
       applied.push(next.version);
       return false;
     });

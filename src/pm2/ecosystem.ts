@@ -9,6 +9,7 @@
  * no request (fork mode reloads by stop + start: measured 1,801 refused connections).
  */
 import { join } from 'node:path';
+import { isSocketFolder } from '../contract/pg-connect.js';
 import { projectRoot, type SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import type { Registry } from '../registry/registry.js';
@@ -65,6 +66,7 @@ export function postgresApps(cfg: SiloConfig, registry: Registry, only?: string)
         NODE_ENV: 'production',
         SILO_PG_DATA: homePaths(cfg.home).pgData(name),
         SILO_PG_LISTEN_PORT: String(s.port),
+        SILO_PG_SOCKET_DIR: isSocketFolder(s.host) ? s.host : '',
       },
       ...logFiles(cfg, postgresApp(name)),
     }));
@@ -109,6 +111,8 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           TENANT_HOSTS: tenantHosts(cfg, name, t).join(','),
           DB_HOST: server.host,
           DB_PORT: String(server.port),
+          DB_SSLMODE: server.sslmode ?? '',
+          DB_SSLROOTCERT: server.sslrootcert ?? '',
           DB_NAME: name,
           DB_USER: name,
           // The password stays in its 0600 file: `pm2 show` prints env, never this.

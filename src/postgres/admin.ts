@@ -1,42 +1,37 @@
 /**
- * Connections the control plane opens: as a server's admin, or as one tenant's role.
- * Workers never use this module (they open their own pool from their own config).
+ * The control plane's admin connection to a server: its superuser (or CREATEROLE +
+ * CREATEDB role), in the maintenance database its URL names, never in a tenant's (a
+ * tenant owns its database and can plant code there that a superuser would run: see
+ * tenant-session.ts, the only way silo opens a session in a tenant database). Workers
+ * never use this module (they open their own pool from their own config).
  */
 import postgres, { type Sql } from 'postgres';
+import { parsePgUrl, pgOptions } from '../contract/pg-connect.js';
 
 const quiet = () => {};
 
-export function connectAdmin(url: string, database?: string): Sql {
-  return postgres(url, {
-    max: 2,
-    database,
-    onnotice: quiet,
-    connect_timeout: 10,
-    idle_timeout: 5,
-    connection: { application_name: 'silo-control' },
-  });
+export interface AdminPoolOptions {
+  max?: number;
+  connectTimeoutS?: number;
+  applicationName?: string;
 }
 
-export interface TenantCredentials {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-}
-
-export function connectAs(c: TenantCredentials): Sql {
+/**
+ * The admin pool of the server at `url` (its socket folder, TLS and the refusal of
+ * clear-text password requests: contract/pg-connect.ts).
+ */
+export function connectAdmin(url: string, opts: AdminPoolOptions = {}): Sql {
+  const p = parsePgUrl(url);
   return postgres({
-    host: c.host,
-    port: c.port,
-    database: c.database,
-    username: c.user,
-    password: c.password,
-    max: 1,
+    ...pgOptions(p),
+    database: p.database,
+    username: p.user,
+    password: p.password,
+    max: opts.max ?? 2,
     onnotice: quiet,
-    connect_timeout: 10,
-    idle_timeout: 5,
-    connection: { application_name: 'silo-control' },
+    connect_timeout: opts.connectTimeoutS ?? 10,
+    idle_timeout: opts.max === 1 ? 1 : 5,
+    connection: { application_name: opts.applicationName ?? 'silo-control' },
   });
 }
 

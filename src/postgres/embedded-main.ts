@@ -9,6 +9,8 @@ import { isInitialised, runningPid, startEmbedded, stopByPid } from './embedded.
 
 const dataDir = process.env.SILO_PG_DATA;
 const port = Number(process.env.SILO_PG_LISTEN_PORT);
+// Set by silo for its own servers (a Unix socket, no TCP); unset only by an older ecosystem.
+const socketDir = process.env.SILO_PG_SOCKET_DIR || undefined;
 if (!dataDir || !Number.isInteger(port) || port <= 0) {
   process.stderr.write('silo postgres: SILO_PG_DATA and SILO_PG_LISTEN_PORT are required\n');
   process.exit(1);
@@ -26,7 +28,7 @@ if (orphan) await stopByPid(orphan);
 
 let server: Awaited<ReturnType<typeof startEmbedded>>;
 try {
-  server = await startEmbedded({ dataDir, port, password: '', onLog: (l) => process.stdout.write(l) });
+  server = await startEmbedded({ dataDir, port, socketDir, password: '', onLog: (l) => process.stdout.write(l) });
 } catch (err) {
   process.stderr.write(`silo postgres: ${(err as Error).message}\n`);
   process.exit(1);

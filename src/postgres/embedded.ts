@@ -15,9 +15,14 @@
  * and grandparent, e.g. $SILO_HOME and $SILO_HOME/postgres) get mode 0711 so that user
  * can pass through them; folders above are never changed: if one blocks, the error names
  * it and the fix.
+ *
+ * silo's embedded servers listen on a Unix socket only (`socketDir`, beside the data dir:
+ * owned by the server's user, mode 0711), no TCP: a local user cannot stand in for the
+ * server on its address, even while it is down (invariant 12). Without `socketDir` (the
+ * test suite's stand-ins for external servers) it listens on 127.0.0.1 instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { waitForExit } from '../common/processes.js';
 import { blockingFolder, isRoot } from '../common/reach.js';
@@ -29,13 +34,22 @@ export interface EmbeddedServerOptions {
   port: number;
   /** superuser password; only used at initialisation */
   password: string;
+  /** listen on a Unix socket in this folder, and not on TCP */
+  socketDir?: string;
   maxConnections?: number;
   onLog?: (line: string) => void;
 }
 
+/** The socket folder of the server whose data dir is `dataDir`. */
+export const socketFolder = (dataDir: string) => `${dataDir}.run`;
+
+/** Unix socket paths are at most 107 bytes (sun_path). */
+const MAX_SOCKET_PATH = 107;
+
 const SERVER_FLAGS = (opts: EmbeddedServerOptions) => [
-  '-c', 'listen_addresses=127.0.0.1',
-  '-c', 'unix_socket_directories=',
+  '-c', `listen_addresses=${opts.socketDir ? '' : '127.0.0.1'}`,
+  '-c', `unix_socket_directories=${opts.socketDir ?? ''}`,
+  '-c', 'unix_socket_permissions=0777',
   '-c', `max_connections=${opts.maxConnections ?? 400}`,
   '-c', 'password_encryption=scram-sha-256',
 ];
@@ -124,6 +138,18 @@ export async function initialiseIfNeeded(opts: EmbeddedServerOptions): Promise<v
   }
 }
 
+/** The socket folder: the server's user's own, others may only pass through (0711). */
+function prepareSocketDir(dir: string, port: number, user: OsUser | undefined): void {
+  const socket = `${dir}/.s.PGSQL.${port}`;
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    throw new Error(`the PostgreSQL socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter SILO_HOME`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (lstatSync(dir).isSymbolicLink() || !lstatSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+  if (user) chownSync(dir, user.uid, user.gid);
+  chmodSync(dir, user ? 0o711 : 0o700);
+}
+
 export interface RunningServer {
   stop(): Promise<void>;
   /** settles when the postgres process exits, for whatever reason */
@@ -136,6 +162,7 @@ export async function startEmbedded(opts: EmbeddedServerOptions): Promise<Runnin
   const user = serverUser();
   const bin = serverBinaries();
   prepareDataDir(opts.dataDir, user);
+  if (opts.socketDir) prepareSocketDir(opts.socketDir, opts.port, user);
   const lines: string[] = [];
   let buffered = '';
   let exited = false;

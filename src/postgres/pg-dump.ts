@@ -2,6 +2,11 @@
  * pg_dump and pg_restore, run with a binary whose major version is at least the server's
  * (pg_dump refuses newer servers). Debian keeps one per major under /usr/lib/postgresql.
  * Passwords reach the child through its environment only, never argv (visible in ps).
+ *
+ * Neither runs as a superuser (invariant 11): pg_dump logs in as the tenant's dump role,
+ * pg_restore as the tenant's role, both pinned like every session in a tenant database
+ * (tenant-session.ts). `--no-subscriptions`: the dump role cannot read pg_subscription's
+ * database column, and a tenant cannot create subscriptions anyway.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +14,8 @@ import { createReadStream, createWriteStream, existsSync, readdirSync } from 'no
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { DUMP_PGOPTIONS, type DbLogin } from './tenant-session.js';
+import { libpqEnv } from '../contract/pg-connect.js';
 
 const run = promisify(execFile);
 
@@ -36,23 +43,19 @@ export async function findPgDump(serverMajor: number, tool: 'pg_dump' | 'pg_rest
   );
 }
 
-export interface DumpTarget {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
+export type DumpTarget = DbLogin;
+
+const DUMP_ARGS = ['--format=custom', '--no-owner', '--no-privileges', '--no-subscriptions'];
 
 function pgEnv(target: DumpTarget): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    PGHOST: target.host,
-    PGPORT: String(target.port),
+    ...libpqEnv(target),
     PGUSER: target.user,
     PGPASSWORD: target.password,
     PGDATABASE: target.database,
     PGCONNECT_TIMEOUT: '10',
+    PGOPTIONS: DUMP_PGOPTIONS,
   };
 }
 
@@ -63,7 +66,7 @@ function lastLine(err: unknown): string {
 /** Custom-format dump (restorable with pg_restore), without owners or grants so it restores anywhere. */
 export async function dumpDatabase(pgDump: string, target: DumpTarget, file: string): Promise<void> {
   try {
-    await run(pgDump, ['--format=custom', '--no-owner', '--no-privileges', `--file=${file}`], { env: pgEnv(target) });
+    await run(pgDump, [...DUMP_ARGS, `--file=${file}`], { env: pgEnv(target) });
   } catch (err) {
     throw new Error(`pg_dump of "${target.database}" failed: ${lastLine(err)}`);
   }
@@ -93,7 +96,7 @@ function digester(): { stream: Transform; digest(): Digest } {
  * checksum describes exactly the bytes pg_dump wrote, read once.
  */
 export async function dumpToFile(pgDump: string, target: DumpTarget, file: string): Promise<Digest> {
-  const child = spawn(pgDump, ['--format=custom', '--no-owner', '--no-privileges'], { env: pgEnv(target), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(pgDump, DUMP_ARGS, { env: pgEnv(target), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
@@ -140,7 +143,7 @@ export async function restoreDatabase(pgRestore: string, target: DumpTarget, fil
  * `to` connects as the tenant role, so the copy is owned by the tenant.
  */
 export async function copyDatabase(pgDump: string, pgRestore: string, from: DumpTarget, to: DumpTarget): Promise<Digest> {
-  const dump = spawn(pgDump, ['--format=custom', '--no-owner', '--no-privileges'], { env: pgEnv(from), stdio: ['ignore', 'pipe', 'pipe'] });
+  const dump = spawn(pgDump, DUMP_ARGS, { env: pgEnv(from), stdio: ['ignore', 'pipe', 'pipe'] });
   const restore = spawn(pgRestore, ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${to.database}`], {
     env: pgEnv(to),
     stdio: ['pipe', 'ignore', 'pipe'],

@@ -8,6 +8,7 @@
  */
 import type { Sql } from 'postgres';
 import { ident, literal } from './admin.js';
+import { dumpRoleName } from './tenant-session.js';
 
 export const MARK = 'silo tenant';
 
@@ -58,8 +59,62 @@ export async function ensureDatabase(sql: Sql, name: string, opts: Adopt = {}): 
     await sql.unsafe(`create database ${ident(name)} owner ${ident(name)} encoding 'UTF8' template template0`);
     await sql.unsafe(`comment on database ${ident(name)} is ${literal(MARK)}`);
   }
-  await sql.unsafe(`revoke all on database ${ident(name)} from public`);
-  await sql.unsafe(`grant connect, temporary on database ${ident(name)} to ${ident(name)}`);
+  await grantDatabase(sql, name, name);
+}
+
+/** Who may connect to a tenant's database (or a side one): its role, and its dump role. */
+export async function grantDatabase(sql: Sql, database: string, tenant: string): Promise<void> {
+  await sql.unsafe(`revoke all on database ${ident(database)} from public`);
+  await sql.unsafe(`grant connect, temporary on database ${ident(database)} to ${ident(tenant)}`);
+  await sql.unsafe(`grant connect on database ${ident(database)} to ${ident(dumpRoleName(tenant))}`);
+}
+
+const dumpMark = (tenant: string) => `silo dump role of ${tenant}`;
+
+/**
+ * The tenant's dump role: logs in (its own password, which only the control plane
+ * reads), is a member of the tenant's role (reads what it owns), and in the tenant's
+ * database reads what pg_dump needs of the catalogs hidden from the tenant's role
+ * (tenant-session.ts). pg_dump runs as it instead of a superuser; the tenant's worker
+ * never holds it, and the tenant's role is not a member of it.
+ */
+export async function ensureDumpRole(sql: Sql, tenant: string, password: string): Promise<void> {
+  const name = dumpRoleName(tenant);
+  const rows = await sql<{ c: string | null }[]>`select shobj_description(oid, 'pg_authid') as c from pg_roles where rolname = ${name}`;
+  if (rows.length && rows[0]!.c !== dumpMark(tenant)) throw new Error(`a role named "${name}" already exists on this server and was not created by silo`);
+  const attrs = `login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls connection limit 3`;
+  if (!rows.length) {
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`create role ${ident(name)} with ${attrs} password ${literal(password)}`);
+      await tx.unsafe(`comment on role ${ident(name)} is ${literal(dumpMark(tenant))}`);
+    });
+  } else {
+    await sql.unsafe(`alter role ${ident(name)} with ${attrs} password ${literal(password)}`);
+  }
+  const [member] = await sql<{ yes: boolean }[]>`select pg_has_role(${name}, ${tenant}, 'usage') as yes`;
+  if (!member?.yes) await sql.unsafe(`grant ${ident(tenant)} to ${ident(name)}`);
+}
+
+/** Does the dump role exist, log in and belong to the tenant's role? Undefined if so, else what is wrong. */
+export async function dumpRoleProblem(sql: Sql, tenant: string): Promise<string | undefined> {
+  const name = dumpRoleName(tenant);
+  const [r] = await sql<{ c: string | null; login: boolean; inherit: boolean; super: boolean; member: boolean }[]>`
+    select shobj_description(oid, 'pg_authid') as c, rolcanlogin as login, rolinherit as inherit, rolsuper as super,
+           pg_has_role(oid, ${tenant}, 'usage') as member
+    from pg_roles where rolname = ${name}`;
+  if (!r) return 'its dump role was missing';
+  if (r.c !== dumpMark(tenant)) return `a role named ${name} is not silo's`;
+  if (r.super) return 'its dump role was a superuser';
+  if (!r.login || !r.inherit || !r.member) return 'its dump role could not read its database';
+  return undefined;
+}
+
+export async function dropDumpRole(sql: Sql, tenant: string): Promise<void> {
+  const name = dumpRoleName(tenant);
+  const rows = await sql<{ c: string | null }[]>`select shobj_description(oid, 'pg_authid') as c from pg_roles where rolname = ${name}`;
+  if (!rows.length) return;
+  if (rows[0]!.c !== dumpMark(tenant)) throw new Error(`refusing to drop role "${name}": it was not created by silo`);
+  await sql.unsafe(`drop role ${ident(name)}`);
 }
 
 /** Tenant roles must not reach the maintenance databases either (they allow PUBLIC by default). */
@@ -84,40 +139,4 @@ export async function dropRole(sql: Sql, name: string, opts: Adopt = {}): Promis
 
 export async function databaseExists(sql: Sql, name: string): Promise<boolean> {
   return (await ownedBy(sql, 'database', name)) !== 'missing';
-}
-
-/**
- * Views and catalogs that list every database, role or session of the server. They are
- * readable by PUBLIC by default, so a tenant role could list the other tenants' names.
- * A worker needs none of them (postgres.js reads pg_type; migrations their own table).
- * Shared catalogs keep their privileges per database, so this runs in each tenant's
- * database (the only one its role can connect to). Needs a superuser: on a server whose
- * admin is not one, PostgreSQL only warns and the names stay listable (reported).
- */
-export const SERVER_WIDE_CATALOGS = [
-  'pg_catalog.pg_database',
-  'pg_catalog.pg_roles',
-  'pg_catalog.pg_user',
-  'pg_catalog.pg_group',
-  'pg_catalog.pg_auth_members',
-  'pg_catalog.pg_db_role_setting',
-  'pg_catalog.pg_shdescription',
-  'pg_catalog.pg_stat_activity',
-  'pg_catalog.pg_stat_database',
-  'pg_catalog.pg_stat_database_conflicts',
-];
-
-/** `tenantDb`: an admin connection to the tenant's own database. Does PUBLIC still read any of them? */
-export async function serverCatalogsHidden(tenantDb: Sql): Promise<boolean> {
-  const [r] = await tenantDb<{ n: number }[]>`
-    select count(*)::int as n from unnest(${SERVER_WIDE_CATALOGS}::text[]) c
-    where has_table_privilege('public', c, 'select')`;
-  return r!.n === 0;
-}
-
-/** Revoke them from PUBLIC in this database; true when they are hidden afterwards. */
-export async function hideServerCatalogs(tenantDb: Sql): Promise<boolean> {
-  if (await serverCatalogsHidden(tenantDb)) return true;
-  await tenantDb.unsafe(`revoke select on ${SERVER_WIDE_CATALOGS.join(', ')} from public`);
-  return serverCatalogsHidden(tenantDb);
 }

@@ -5,6 +5,7 @@
  * `silo` commands cannot lose each other's changes. The lock (`registry.lock`, see
  * lock.ts) is taken over at once when its holder's process is gone.
  */
+import type { SslMode } from '../contract/pg-connect.js';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
@@ -13,8 +14,12 @@ import type { StackSettings } from './settings.js';
 
 export interface ServerEntry {
   kind: 'embedded' | 'external';
+  /** a host name or address; for an embedded server, the folder of its Unix socket */
   host: string;
   port: number;
+  /** TLS to an external server (from its admin URL's sslmode / sslrootcert) */
+  sslmode?: SslMode;
+  sslrootcert?: string;
 }
 
 export interface TenantEntry {
@@ -37,6 +42,8 @@ export interface TenantEntry {
   /** while `removing`: what it was before, and since when (its final backup is newer) */
   removal?: { from: 'provisioning' | 'ready'; startedAt: string };
   schemaVersion: number;
+  /** which set of database rules its database was last brought up to (tenant/database-rules.ts) */
+  databaseRules?: number;
   createdAt: string;
   /** set while the proxy answers this tenant's hosts 503: `silo tenant suspend`, or a restore or move */
   suspended?: Suspension;

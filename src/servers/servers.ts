@@ -4,9 +4,11 @@
  * `default` instead. More can be added with `silo server add`, as in the Django
  * original's one Postgres server per client.
  */
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
+import { existsSync } from 'node:fs';
+import { formatPgUrl, isSocketFolder, parsePgUrl, type PgUrlParts } from '../contract/pg-connect.js';
 import { connectAdmin, connectionProblem } from '../postgres/admin.js';
-import { runningPid, startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../postgres/embedded.js';
+import { runningPid, socketFolder, startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../postgres/embedded.js';
 import { hardenServer } from '../postgres/tenant-ddl.js';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
@@ -21,20 +23,43 @@ import { SiloError } from '../common/errors.js';
 export const EMBEDDED = 'local';
 export const EXTERNAL_DEFAULT = 'default';
 
-export function parseUrl(url: string): { host: string; port: number; user: string; password: string } {
-  let u: URL;
+export function parseUrl(url: string): PgUrlParts {
   try {
-    u = new URL(url);
-  } catch {
-    throw new SiloError(`not a valid PostgreSQL URL: ${redactUrl(url)}`);
+    return parsePgUrl(url);
+  } catch (err) {
+    throw new SiloError(`not a valid PostgreSQL URL (${(err as Error).message}): ${redactUrl(url)}`);
   }
-  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new SiloError(`not a postgres:// URL: ${redactUrl(url)}`);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username || 'postgres'),
-    password: decodeURIComponent(u.password),
-  };
+}
+
+/** Where a server is reached, as the registry records it: address and TLS, never a secret. */
+function serverEntryOf(kind: ServerEntry['kind'], p: PgUrlParts): ServerEntry {
+  return { kind, host: p.host, port: p.port, ...(p.sslmode ? { sslmode: p.sslmode } : {}), ...(p.sslrootcert ? { sslrootcert: p.sslrootcert } : {}) };
+}
+
+/** The admin URL of a new embedded server: its Unix socket folder, no TCP. */
+function embeddedUrl(cfg: SiloConfig, name: string, port: number, password: string): string {
+  return formatPgUrl({ host: socketFolder(homePaths(cfg.home).pgData(name)), port, user: 'postgres', password, database: 'postgres' });
+}
+
+/**
+ * Embedded servers registered by an older silo listened on 127.0.0.1: from now on they
+ * are reached on their Unix socket (the registry entry and the admin URL say so; the
+ * server takes the socket, and drops TCP, at its next start).
+ */
+async function socketsForEmbedded(cfg: SiloConfig, reg: Registry): Promise<Registry> {
+  const paths = homePaths(cfg.home);
+  const old = Object.entries(reg.servers).filter(([, s]) => s.kind === 'embedded' && !isSocketFolder(s.host));
+  if (!old.length) return reg;
+  return updateRegistry(paths.registry, (r) => {
+    for (const [name] of old) {
+      const entry = r.servers[name]!;
+      if (isSocketFolder(entry.host)) continue;
+      const url = embeddedUrl(cfg, name, entry.port, parseUrl(adminUrl(cfg, name)).password);
+      writeSecret(paths.serverUrl(name), url);
+      r.servers[name] = serverEntryOf('embedded', parseUrl(url));
+    }
+    return r;
+  });
 }
 
 /**
@@ -43,21 +68,22 @@ export function parseUrl(url: string): { host: string; port: number; user: strin
  */
 export async function ensureDefaultServer(cfg: SiloConfig): Promise<Registry> {
   const paths = homePaths(cfg.home);
-  const current = readRegistry(paths.registry);
+  const current = await socketsForEmbedded(cfg, readRegistry(paths.registry));
   const wanted = cfg.databaseUrl ? EXTERNAL_DEFAULT : EMBEDDED;
   if (current.servers[wanted] && !unrecorded(current, cfg)) return current;
   return updateRegistry(paths.registry, async (reg) => {
     recordSettings(reg, cfg);
     if (reg.servers[wanted]) return reg;
     if (cfg.databaseUrl) {
-      const { host, port } = parseUrl(cfg.databaseUrl);
       writeSecret(paths.serverUrl(wanted), cfg.databaseUrl);
-      reg.servers[wanted] = { kind: 'external', host, port };
+      reg.servers[wanted] = serverEntryOf('external', parseUrl(cfg.databaseUrl));
     } else {
+      // The port names the socket file (.s.PGSQL.<port>); a free one keeps it unique
+      // among servers on this host that also listen on TCP.
       const port = (await isPortFree(cfg.pgPort)) ? cfg.pgPort : await freePort();
-      const url = `postgres://postgres:${generatePassword()}@127.0.0.1:${port}/postgres`;
+      const url = embeddedUrl(cfg, wanted, port, generatePassword());
       writeSecret(paths.serverUrl(wanted), url);
-      reg.servers[wanted] = { kind: 'embedded', host: '127.0.0.1', port };
+      reg.servers[wanted] = serverEntryOf('embedded', parseUrl(url));
     }
     return reg;
   });
@@ -94,7 +120,8 @@ export function adminUrl(cfg: SiloConfig, name: string): string {
 export function embeddedOptions(cfg: SiloConfig, registry: Registry, name: string): EmbeddedServerOptions {
   const entry = registry.servers[name];
   if (entry?.kind !== 'embedded') throw new SiloError(`server "${name}" is not an embedded server`);
-  return { dataDir: homePaths(cfg.home).pgData(name), port: entry.port, password: parseUrl(adminUrl(cfg, name)).password };
+  const dataDir = homePaths(cfg.home).pgData(name);
+  return { dataDir, port: entry.port, password: parseUrl(adminUrl(cfg, name)).password, ...(isSocketFolder(entry.host) ? { socketDir: entry.host } : {}) };
 }
 
 const STACK_SERVER_WAIT_MS = 20_000;
@@ -162,7 +189,9 @@ export async function withServer<T>(cfg: SiloConfig, registry: Registry, name: s
 
 export async function addServer(cfg: SiloConfig, name: string, url: string): Promise<{ name: string; host: string; port: number; version: string }> {
   validateServerName(name);
-  const { host, port } = parseUrl(url);
+  const parts = parseUrl(url);
+  const { host, port } = parts;
+  if (parts.sslrootcert && !existsSync(parts.sslrootcert)) throw new SiloError(`sslrootcert ${parts.sslrootcert}: no such file`);
   const admin = connectAdmin(url);
   let version: string;
   try {
@@ -192,19 +221,9 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
     const twin = Object.entries(reg.servers).find(([other, s]) => other !== name && s.host === host && s.port === port);
     if (twin) throw new SiloError(`${host}:${port} is already registered as server "${twin[0]}": place tenants on it with --server ${twin[0]}`);
     writeSecret(paths.serverUrl(name), url);
-    reg.servers[name] = { kind: 'external', host, port };
+    reg.servers[name] = serverEntryOf('external', parts);
   });
   return { name, host, port, version };
-}
-
-/** Run `fn` with an admin connection to one database of a server (e.g. a tenant's own). */
-export async function withAdminOn<T>(cfg: SiloConfig, server: string, database: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = connectAdmin(adminUrl(cfg, server), database);
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
 }
 
 /** Does the server answer a query right now? Undefined if it does, else why not. */
@@ -215,5 +234,9 @@ export async function serverProblem(cfg: SiloConfig, name: string, timeoutS = 2)
   } catch (err) {
     return (err as Error).message;
   }
-  return connectionProblem(postgres(url, { max: 1, connect_timeout: timeoutS, idle_timeout: 1, onnotice: () => {}, connection: { application_name: 'silo-status' } }));
+  try {
+    return await connectionProblem(connectAdmin(url, { max: 1, connectTimeoutS: timeoutS, applicationName: 'silo-status' }));
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

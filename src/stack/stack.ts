@@ -8,11 +8,12 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
 import { recordSettings } from '../registry/settings.js';
-import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
+import { embeddedOptions, ensureDefaultServer, openServer } from '../servers/servers.js';
+import { DATABASE_RULES, ensureDatabaseRules } from '../servers/database-rules.js';
 import { isPortFree } from '../common/ports.js';
 import { tenantHosts } from '../common/names.js';
 import { initialiseIfNeeded } from '../postgres/embedded.js';
-import { BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from '../pm2/ecosystem.js';
+import { type PM2App, BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
@@ -56,6 +57,16 @@ async function refresh(c: UpContext): Promise<void> {
 }
 const readyTenants = (c: UpContext) => Object.keys(c.reg.tenants).filter((n) => c.reg.tenants[n]!.state === 'ready');
 const missingServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : embeddedServers(c.reg).filter((s) => !isOnline(c.procs.get(postgresApp(s)))));
+/** The settings a running process was started with, where they differ from its definition now. */
+const outdated = (c: UpContext, app: PM2App, keys: string[]) => {
+  const env = c.procs.get(app.name)?.pm2_env?.env ?? {};
+  const want = app.env as Record<string, string>;
+  return isOnline(c.procs.get(app.name)) && keys.some((k) => (env[k] ?? '') !== (want[k] ?? ''));
+};
+/** Embedded servers an older silo started on TCP: they take their Unix socket at a restart. */
+const staleServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : postgresApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['SILO_PG_SOCKET_DIR'])));
+/** Workers started with another address of their database server (an upgrade, a server's TLS). */
+const staleWorkers = (c: UpContext) => workerApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['DB_HOST', 'DB_PORT', 'DB_SSLMODE', 'DB_SSLROOTCERT']));
 /** Workers to start: not online, and not hibernated (their first request starts them). */
 const missingWorkers = (c: UpContext) => {
   const asleep = asleepTenants(c.cfg);
@@ -102,8 +113,12 @@ export const upSteps: readonly Step<UpContext>[] = [
   },
   {
     name: 'start-postgres',
-    done: (c) => missingServers(c).length === 0,
+    done: (c) => missingServers(c).length === 0 && staleServers(c).length === 0,
     async run(c) {
+      for (const app of staleServers(c)) {
+        await pm2.startFresh(app);
+        c.log(`restarted ${app.name} on its Unix socket (it listened on TCP)`);
+      }
       for (const server of missingServers(c)) {
         const [app] = postgresApps(c.cfg, c.reg, server);
         await initialiseIfNeeded(embeddedOptions(c.cfg, c.reg, server));
@@ -121,6 +136,45 @@ export const upSteps: readonly Step<UpContext>[] = [
     done: (c) => Object.values(c.reg.tenants).some((t) => t.state === 'ready'),
     async run(c) {
       await c.demoTenants?.(c.cfg, c.log, c.release);
+      await refresh(c);
+    },
+  },
+  {
+    // A tenant an older silo created gets the database rules it lacks (its dump role,
+    // other tenants' names hidden in its database: tenant/database-rules.ts) here,
+    // without a manual step; the registry records which rules each tenant has, so this
+    // looks at a tenant once per new set. A server that does not answer is reported and
+    // skipped: its tenants are looked at by the next `up`.
+    name: 'database-rules',
+    done: (c) => readyTenants(c).every((n) => (c.reg.tenants[n]!.databaseRules ?? 0) >= DATABASE_RULES),
+    async run(c) {
+      const behind = readyTenants(c).filter((n) => (c.reg.tenants[n]!.databaseRules ?? 0) < DATABASE_RULES);
+      const done: string[] = [];
+      for (const server of new Set(behind.map((n) => c.reg.tenants[n]!.server))) {
+        let open;
+        try {
+          open = await openServer(c.cfg, c.reg, server);
+        } catch (err) {
+          c.log(`database rules: server ${server} skipped: ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          for (const name of behind.filter((n) => c.reg.tenants[n]!.server === server)) {
+            try {
+              const fixed = await ensureDatabaseRules(c.cfg, c.reg, open, name);
+              for (const f of fixed) c.log(`${name}: ${f}`);
+              done.push(name);
+            } catch (err) {
+              c.log(`${name}: database rules not checked: ${(err as Error).message} (silo tenant repair ${name})`);
+            }
+          }
+        } finally {
+          await open.release();
+        }
+      }
+      await updateRegistry(homePaths(c.cfg.home).registry, (r) => {
+        for (const name of done) if (r.tenants[name]) r.tenants[name]!.databaseRules = DATABASE_RULES;
+      });
       await refresh(c);
     },
   },
@@ -159,6 +213,20 @@ export const upSteps: readonly Step<UpContext>[] = [
           c.log(`started ${app.name}`);
         }),
       );
+    },
+  },
+  {
+    // After an upgrade (the embedded server moved to its socket), one at a time, each
+    // ready before the old one stops.
+    name: 'refresh-workers',
+    done: (c) => staleWorkers(c).length === 0,
+    async run(c) {
+      for (const app of staleWorkers(c)) {
+        await pm2.reloadApp(app);
+        await waitWorker(Number((app.env as Record<string, string>).PORT));
+        c.log(`reloaded ${app.name}: its database server's address changed`);
+      }
+      await refresh(c);
     },
   },
   {

@@ -7,15 +7,18 @@
  *
  *   register      place it on a server, allocate a port, record it as `provisioning`
  *                 (refused if that server already holds a role or database of the name)
- *   password      write its password file (0600)
+ *   password      write its password file (0600), and its dump role's
  *   os-user       under root: its own Unix user, which gets the password file (0400)
  *                 and its log files; its worker runs as that user
  *   cpu-group     where cgroups exist (root): its worker's CPU group, an equal weight
  *                 and its CPU quota (src/isolation/cgroups.ts)
- *   role          create or align its role (login, no privileges, connection limit)
+ *   role          create or align its role (login, no privileges, connection limit),
+ *                 and its dump role (pg_dump logs in as it: postgres/tenant-ddl.ts)
  *   database      create its database, owned by the role; revoke CONNECT from PUBLIC
- *   hide-catalogs in its database, revoke from PUBLIC the catalogs that list every
- *                 database, role and session of the server (other tenants' names)
+ *   hide-catalogs in its database, revoke from PUBLIC the catalogs and functions that
+ *                 name every database, role and session of the server (other tenants'
+ *                 names): the one superuser session in a tenant database, pinned
+ *                 (postgres/tenant-session.ts)
  *   migrate       apply the app's migrations, connected as the tenant's role
  *   mark-ready    record it as `ready`
  *   start-worker  if the stack is up: start its worker under PM2 (or restart it with
@@ -27,15 +30,16 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { isDomainName, normaliseHostName, tenantHosts, validateTenantName } from '../common/names.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { ensureDefaultServer, openServer, placeTenant, withAdminOn, type OpenServer } from '../servers/servers.js';
+import { adminUrl, ensureDefaultServer, openServer, placeTenant, type OpenServer } from '../servers/servers.js';
 import { allocatePort } from '../common/ports.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy } from '../postgres/tenant-ddl.js';
-import { connectAs } from '../postgres/admin.js';
+import { ensureDatabase, ensureDumpRole, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { connectAs, hardenTenantDatabase } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
+import { DATABASE_RULES } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
 import { connectionLimit } from '../isolation/limits.js';
@@ -137,8 +141,10 @@ export const createSteps: readonly Step<CreateContext>[] = [
   },
   {
     name: 'password',
-    done: (c) => readSecret(c.paths.tenantPassword(c.name)) !== undefined,
-    run: (c) => writeSecret(c.paths.tenantPassword(c.name), generatePassword()),
+    done: (c) => readSecret(c.paths.tenantPassword(c.name)) !== undefined && readSecret(c.paths.dumpPassword(c.name)) !== undefined,
+    run(c) {
+      for (const file of [c.paths.tenantPassword(c.name), c.paths.dumpPassword(c.name)]) if (readSecret(file) === undefined) writeSecret(file, generatePassword());
+    },
   },
   {
     name: 'os-user',
@@ -159,6 +165,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
     async run(c) {
       const password = readSecret(c.paths.tenantPassword(c.name))!;
       await ensureRole((await server(c)).admin, c.name, password, { connectionLimit: connectionLimit(c.cfg), adopt: true });
+      await ensureDumpRole((await server(c)).admin, c.name, readSecret(c.paths.dumpPassword(c.name))!);
     },
   },
   {
@@ -171,7 +178,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
     done: isReady,
     async run(c) {
       await server(c);
-      await withAdminOn(c.cfg, entryOf(c).server, c.name, hideServerCatalogs);
+      await hardenTenantDatabase(adminUrl(c.cfg, entryOf(c).server), c.name, c.name);
     },
   },
   {
@@ -194,6 +201,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
     done: isReady,
     run(c) {
       entryOf(c).state = 'ready';
+      entryOf(c).databaseRules = DATABASE_RULES;
       save(c);
     },
   },

@@ -7,7 +7,7 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
-import { connectAs } from '../postgres/admin.js';
+import { connectAs } from '../postgres/tenant-session.js';
 import { importStackApp } from '../apps/app-migrations.js';
 import { up, type DemoTenants } from '../stack/stack.js';
 import { createTenant } from './create.js';

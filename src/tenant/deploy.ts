@@ -23,8 +23,8 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
-import { connectAs } from '../postgres/admin.js';
-import { appliedVersion, migrate } from '../migrate/run.js';
+import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
+import { migrate } from '../migrate/run.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { describeRelease, readRelease, registerRelease, type Release } from '../apps/releases.js';
@@ -95,7 +95,7 @@ export const deploySteps: readonly Step<DeployContext>[] = [
   {
     name: 'check-schema',
     async run(c) {
-      const version = await withTenantSql(c, (sql) => appliedVersion(sql));
+      const version = await withTenantSession(tenantCredentials(c.cfg, c.reg, c.name), schemaVersion);
       c.result.schemaFrom = version;
       if (version > c.release.latestMigration) {
         throw new SiloError(`its database is at schema version ${version}, ahead of this release (${c.release.latestMigration}); migrations are forward-only`);

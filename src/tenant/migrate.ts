@@ -7,7 +7,7 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
-import { connectAs } from '../postgres/admin.js';
+import { connectAs } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';

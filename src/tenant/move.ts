@@ -14,13 +14,15 @@
  *   record-move    registry: moving = { from, to }
  *   open-servers
  *   reopen-source  until promoted: the tenant's role may log in on the source
- *   target-role    the tenant's role on the target, same password and limits
+ *   target-role    the tenant's role on the target, same password and limits (its
+ *                  dump role, which pg_dump logs in as, is made with the copy's rules)
  *   first-copy     pg_dump | pg_restore into <name>_incoming on the target, as the role
  *   suspend        the proxy answers 503 + Retry-After
  *   close-source   the role may not log in on the source; its sessions are ended
  *   switch         registry: the tenant lives on the target
  *   final-copy     again, from a source nobody writes to; the worker reloads meanwhile
  *   verify         schema version and the row count of every table equal the source's
+ *                  (read in pinned sessions, never as a superuser: tenant-session.ts)
  *   promote        <name>_incoming becomes <name> on the target; registry: promoted
  *   worker         the reloaded worker answers /readyz on the target
  *   resume
@@ -36,12 +38,14 @@ import { validateServerName, validateTenantName } from '../common/names.js';
 import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { readSecret } from '../common/secrets.js';
-import { connectAdmin, connectAs, ident } from '../postgres/admin.js';
-import { dropDatabase, dropRole, ensureRole, hideServerCatalogs } from '../postgres/tenant-ddl.js';
+import { ident } from '../postgres/admin.js';
+import { dropDatabase, dropDumpRole, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
 import { copyDatabase, findPgDump } from '../postgres/pg-dump.js';
 import { createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
-import { appliedVersion } from '../migrate/run.js';
-import { adminTarget, serverMajor } from '../backup/backup.js';
+import { schemaVersion, tableCounts, tenantSession } from '../postgres/tenant-session.js';
+import { address, dumpCredentials } from '../servers/tenant-credentials.js';
+import { serverMajor } from '../backup/backup.js';
+import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { connectionLimit } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { withTenantLock } from './tenant-lock.js';
@@ -49,7 +53,6 @@ import { stackIsUp } from '../stack/live.js';
 import { ensureWorker, running, waitWorker } from '../pm2/workers.js';
 import { workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
-import { adminUrl, withAdminOn } from '../servers/servers.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
@@ -99,14 +102,6 @@ interface Ctx {
 
 const roleLogin = (sql: Sql, name: string, login: boolean) => sql.unsafe(`alter role ${ident(name)} ${login ? 'login' : 'nologin'}`);
 
-/** Row counts of every table of the tenant's schema. */
-async function tableCounts(sql: Sql): Promise<Record<string, number>> {
-  const tables = await sql<{ t: string }[]>`select quote_ident(relname) as t from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by 1`;
-  const counts: Record<string, number> = {};
-  for (const { t } of tables) counts[t] = Number((await sql.unsafe(`select count(*)::bigint as n from ${t}`))[0]!.n);
-  return counts;
-}
-
 /** Test hook: SILO_TEST_HOLD_AT=move:<point> makes the move wait at that point until the test removes the file it creates. */
 async function holdPoint(c: Ctx, point: string): Promise<void> {
   if (process.env.SILO_TEST_HOLD_AT !== `move:${point}`) return;
@@ -119,11 +114,11 @@ async function copy(c: Ctx): Promise<void> {
   const major = Math.max(await serverMajor(c.source!), await serverMajor(c.target!));
   const [pgDump, pgRestore] = await Promise.all([findPgDump(major), findPgDump(major, 'pg_restore')]);
   await createSide(c.target!.admin, c.name, 'incoming');
-  await withAdminOn(c.cfg, c.opts.to, sideName(c.name, 'incoming'), hideServerCatalogs);
+  await ensureDatabaseRules(c.cfg, c.reg, c.target!, c.name, sideName(c.name, 'incoming'));
   const t = c.target!.entry;
-  const d = await copyDatabase(pgDump, pgRestore, adminTarget(c.cfg, c.source!, c.name), {
-    host: t.host,
-    port: t.port,
+  // pg_dump as the dump role on the source (the tenant's own role is closed there for the final copy).
+  const d = await copyDatabase(pgDump, pgRestore, dumpCredentials(c.cfg, c.reg, c.name, c.from), {
+    ...address(t),
     user: c.name,
     password: c.password,
     database: sideName(c.name, 'incoming'),
@@ -182,7 +177,11 @@ const steps: Step<Ctx>[] = [
   {
     name: 'target-role',
     done: promoted,
-    run: (c) => ensureRole(c.target!.admin, c.name, c.password, { connectionLimit: connectionLimit(c.cfg) }),
+    async run(c) {
+      await ensureRole(c.target!.admin, c.name, c.password, { connectionLimit: connectionLimit(c.cfg) });
+      // Its dump role on the source (a tenant an older silo made has none yet).
+      await ensureDatabaseRules(c.cfg, c.reg, c.source!, c.name);
+    },
   },
   {
     name: 'first-copy',
@@ -238,10 +237,14 @@ const steps: Step<Ctx>[] = [
     name: 'verify',
     done: promoted,
     async run(c) {
-      const src = connectAdmin(adminUrl(c.cfg, c.from), c.name);
-      const dst = connectAs({ host: c.target!.entry.host, port: c.target!.entry.port, user: c.name, password: c.password, database: sideName(c.name, 'incoming') });
+      // Pinned sessions: the dump role on the source (its own role is closed), the
+      // tenant's role on the copy; neither a superuser (tenant-session.ts).
+      const src = await tenantSession(dumpCredentials(c.cfg, c.reg, c.name, c.from));
+      const dst = await tenantSession({ ...address(c.target!.entry), user: c.name, password: c.password, database: sideName(c.name, 'incoming') }).catch(
+        async (err: Error) => (await src.end({ timeout: 1 }), Promise.reject(err)),
+      );
       try {
-        const [a, b] = await Promise.all([Promise.all([appliedVersion(src), tableCounts(src)]), Promise.all([appliedVersion(dst), tableCounts(dst)])]);
+        const [a, b] = await Promise.all([Promise.all([schemaVersion(src), tableCounts(src)]), Promise.all([schemaVersion(dst), tableCounts(dst)])]);
         if (a[0] !== b[0]) throw new SiloError(`the copy on ${c.opts.to} is at schema version ${b[0]}, the source at ${a[0]}`);
         if (JSON.stringify(a[1]) !== JSON.stringify(b[1])) throw new SiloError(`the copy on ${c.opts.to} differs from the source (rows: ${JSON.stringify(b[1])} vs ${JSON.stringify(a[1])})`);
       } finally {
@@ -284,6 +287,7 @@ const steps: Step<Ctx>[] = [
     done: (c) => c.nothingToDo || c.opts.keepSource === true,
     async run(c) {
       await dropDatabase(c.source!.admin, c.name);
+      await dropDumpRole(c.source!.admin, c.name);
       await dropRole(c.source!.admin, c.name);
     },
   },

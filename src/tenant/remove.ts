@@ -12,8 +12,8 @@
  *   backup         a `final` backup of its database (see backup.ts), unless this removal
  *                  already made one (a re-run makes no second one)
  *   drop-database  drop its database
- *   drop-role      drop its role
- *   forget-secret  delete its password file
+ *   drop-role      drop its dump role and its role
+ *   forget-secret  delete its password files
  *   remove-os-user under root: remove its Unix user (only one silo made for it)
  *   unregister     delete it from the registry
  */
@@ -22,7 +22,7 @@ import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { removeSecret } from '../common/secrets.js';
-import { databaseExists, dropDatabase, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { databaseExists, dropDatabase, dropDumpRole, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from '../backup/backup.js';
 import { SiloError } from '../common/errors.js';
@@ -118,11 +118,17 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   },
   {
     name: 'drop-role',
-    run: async (c) => dropRole((await server(c)).admin, c.name, { adopt: entryOf(c).removal?.from === 'provisioning' }),
+    async run(c) {
+      await dropDumpRole((await server(c)).admin, c.name);
+      await dropRole((await server(c)).admin, c.name, { adopt: entryOf(c).removal?.from === 'provisioning' });
+    },
   },
   {
     name: 'forget-secret',
-    run: (c) => removeSecret(c.paths.tenantPassword(c.name)),
+    run(c) {
+      removeSecret(c.paths.tenantPassword(c.name));
+      removeSecret(c.paths.dumpPassword(c.name));
+    },
   },
   {
     name: 'remove-os-user',

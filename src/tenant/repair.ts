@@ -10,10 +10,15 @@
  *   os-user         under root: its own Unix user, owning its password file (0400)
  *   role            exists, silo's, login without privileges, its connection limit,
  *                   and the password file's password opens its database
+ *   dump-role       its dump role (pg_dump logs in as it) and that role's password file
  *   database        exists (re-created empty and migrated if it was lost: restore it)
  *   connections     the database takes connections (a crashed swap may close it)
- *   grants          owned by the role; CONNECT for the role only, never PUBLIC or others
- *   catalogs        the server-wide catalogs (other tenants' names) hidden in its database
+ *   grants          owned by the role; CONNECT for the role and its dump role only,
+ *                   never PUBLIC or others
+ *   catalogs        in its database: the server-wide catalogs and the functions that
+ *                   name other roles and sessions hidden from PUBLIC, pg_dump's catalogs
+ *                   granted to the dump role (checked as the dump role, fixed by the one
+ *                   pinned superuser session: postgres/tenant-session.ts)
  *   schema          migrated to the app's latest version
  *   worker          if the stack is up: online under PM2
  *   route           if the stack is up: its host answers through the proxy (or shows
@@ -25,13 +30,14 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
 import { readRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
-import { openServer, withAdminOn, type OpenServer } from '../servers/servers.js';
-import { tenantCredentials } from '../servers/tenant-credentials.js';
+import { adminUrl, openServer, type OpenServer } from '../servers/servers.js';
+import { dumpCredentials, tenantCredentials } from '../servers/tenant-credentials.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { connectAs, connectionProblem, ident } from '../postgres/admin.js';
-import { ensureDatabase, ensureRole, hideServerCatalogs, ownedBy, serverCatalogsHidden } from '../postgres/tenant-ddl.js';
+import { connectionProblem, ident } from '../postgres/admin.js';
+import { dumpRoleProblem, ensureDatabase, ensureDumpRole, ensureRole, grantDatabase, ownedBy } from '../postgres/tenant-ddl.js';
+import { connectAs, dumpRoleName, hardenTenantDatabase, hardeningProblems, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { allowsConnections, setAllowConnections } from '../postgres/side-database.js';
-import { appliedVersion, migrate } from '../migrate/run.js';
+import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { connectionLimit, createTenant } from './create.js';
 import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
@@ -99,9 +105,10 @@ async function grantProblems(c: Ctx): Promise<string[]> {
   if (rows[0] && rows[0].owner !== c.name) problems.push(`it was owned by ${rows[0].owner}`);
   const connect = rows.filter((r) => r.privilege === 'CONNECT');
   if (connect.some((r) => r.grantee === null)) problems.push('PUBLIC could connect');
-  const others = [...new Set(connect.map((r) => r.grantee).filter((g): g is string => g !== null && g !== c.name))];
+  const others = [...new Set(connect.map((r) => r.grantee).filter((g): g is string => g !== null && g !== c.name && g !== dumpRoleName(c.name)))];
   if (others.length) problems.push(`${others.join(', ')} could connect`);
   if (!connect.some((r) => r.grantee === c.name)) problems.push('the role could not connect');
+  if (!connect.some((r) => r.grantee === dumpRoleName(c.name))) problems.push('its dump role could not connect');
   return problems;
 }
 
@@ -167,6 +174,19 @@ const steps: Step<Ctx>[] = [
     },
   },
   {
+    name: 'dump-role',
+    done: async (c) => {
+      const problem = readSecret(c.paths.dumpPassword(c.name)) === undefined ? 'its dump role had no password file' : await dumpRoleProblem(await admin(c), c.name);
+      if (problem) c.notes.set('dump-role', `${problem}: made`);
+      return problem === undefined;
+    },
+    async run(c) {
+      const file = c.paths.dumpPassword(c.name);
+      if (readSecret(file) === undefined) writeSecret(file, generatePassword());
+      await ensureDumpRole(await admin(c), c.name, readSecret(file)!);
+    },
+  },
+  {
     name: 'database',
     done: async (c) => (await ownedBy(await admin(c), 'database', c.name)) === 'ours',
     async run(c) {
@@ -197,34 +217,31 @@ const steps: Step<Ctx>[] = [
       const rows = await sql<{ grantee: string }[]>`
         select distinct pg_get_userbyid(a.grantee) as grantee from pg_database d, aclexplode(d.datacl) a
         where d.datname = ${c.name} and a.grantee <> 0 and a.grantee <> d.datdba`;
-      for (const r of rows) await sql.unsafe(`revoke all on database ${db} from ${ident(r.grantee)}`);
-      await sql.unsafe(`revoke all on database ${db} from public`);
-      await sql.unsafe(`grant connect, temporary on database ${db} to ${ident(c.name)}`);
+      for (const r of rows) if (r.grantee !== dumpRoleName(c.name)) await sql.unsafe(`revoke all on database ${db} from ${ident(r.grantee)}`);
+      await grantDatabase(sql, c.name, c.name);
     },
   },
   {
     name: 'catalogs',
     done: async (c) => {
       await admin(c);
-      return withAdminOn(c.cfg, c.reg.tenants[c.name]!.server, c.name, serverCatalogsHidden);
+      const problems = await withTenantSession(dumpCredentials(c.cfg, c.reg, c.name), (sql) => hardeningProblems(sql, c.name));
+      if (problems.length) c.notes.set('catalogs', problems.join('; '));
+      return problems.length === 0;
     },
     async run(c) {
-      const hidden = await withAdminOn(c.cfg, c.reg.tenants[c.name]!.server, c.name, hideServerCatalogs);
-      c.notes.set('catalogs', hidden ? 'its role could list every database and role of the server: hidden' : "the server's admin is not a superuser: other tenants' names stay listable");
+      await hardenTenantDatabase(adminUrl(c.cfg, c.server!.name), c.name, c.name);
+      const left = await withTenantSession(dumpCredentials(c.cfg, c.reg, c.name), (sql) => hardeningProblems(sql, c.name));
+      c.notes.set('catalogs', left.length ? `${c.notes.get('catalogs')}: the server's admin is not a superuser, so other tenants' names stay listable` : `${c.notes.get('catalogs')}: hidden`);
     },
   },
   {
     name: 'schema',
     done: async (c) => {
       const known = Math.max(0, ...(await loadAppMigrations(c.cfg, c.reg.tenants[c.name])).map((m) => m.version));
-      const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
-      try {
-        const v = await appliedVersion(sql);
-        if (v !== known) c.notes.set('schema', `it was at version ${v} of ${known}`);
-        return v === known;
-      } finally {
-        await sql.end({ timeout: 2 });
-      }
+      const v = await withTenantSession(tenantCredentials(c.cfg, c.reg, c.name), schemaVersion);
+      if (v !== known) c.notes.set('schema', `it was at version ${v} of ${known}`);
+      return v === known;
     },
     async run(c) {
       const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));

@@ -12,10 +12,11 @@
  *                       registry, worker, route; the database is replaced below)
  *   open-server
  *   reopen-live         a crashed earlier swap may have left it closed
- *   create-side         <name>_restore, owned by the tenant role, server catalogs hidden
+ *   create-side         <name>_restore, owned by the tenant role, server catalogs hidden,
+ *                       its dump role able to read it (database-rules.ts)
  *   pg-restore          as the tenant role, one transaction
- *   check-restored      schema version known to this app (migrated forward if older),
- *                       and it opens as the tenant role
+ *   check-restored      schema version known to this app (read as the tenant role in a
+ *                       pinned session; migrated forward if older, as the tenant role)
  *   suspend             the proxy answers 503 + Retry-After
  *   swap                close the live database, rename both in one transaction
  *   resume
@@ -26,13 +27,13 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
-import { openServer, withAdminOn, type OpenServer } from '../servers/servers.js';
-import { hideServerCatalogs } from '../postgres/tenant-ddl.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
-import { connectAs } from '../postgres/admin.js';
+import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { digestFile, findPgDump, restoreDatabase } from '../postgres/pg-dump.js';
 import { allowsConnections, closeDatabase, createSide, dropSide, setAllowConnections, sideExists, sideName, swapIn } from '../postgres/side-database.js';
-import { appliedVersion, migrate } from '../migrate/run.js';
+import { migrate } from '../migrate/run.js';
+import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { listBackups, readEntry, type BackupEntry } from '../backup/manifest.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { createTenant } from './create.js';
@@ -148,7 +149,7 @@ const steps: Step<Ctx>[] = [
     done: (c) => c.swapped,
     async run(c) {
       await createSide(c.server!.admin, c.name, 'restore');
-      await withAdminOn(c.cfg, c.server!.name, sideName(c.name, 'restore'), hideServerCatalogs);
+      await ensureDatabaseRules(c.cfg, c.reg!, c.server!, c.name, sideName(c.name, 'restore'));
     },
   },
   {
@@ -171,16 +172,20 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       const migrations = await loadAppMigrations(c.cfg, c.reg?.tenants[c.name]);
       const known = Math.max(0, ...migrations.map((m) => m.version));
-      const sql = connectAs({ ...tenantCredentials(c.cfg, c.reg!, c.name), database: sideName(c.name, 'restore') });
-      try {
-        const version = await appliedVersion(sql);
-        if (version > known) {
-          throw new SiloError(`the backup is at schema version ${version}, newer than this app's migrations (${known}): deploy the matching app first; the live database was not touched`);
+      const login = { ...tenantCredentials(c.cfg, c.reg!, c.name), database: sideName(c.name, 'restore') };
+      const version = await withTenantSession(login, schemaVersion);
+      if (version > known) {
+        throw new SiloError(`the backup is at schema version ${version}, newer than this app's migrations (${known}): deploy the matching app first; the live database was not touched`);
+      }
+      c.schemaVersion = version;
+      if (version < known) {
+        const sql = connectAs(login);
+        try {
+          c.schemaVersion = (await migrate(sql, migrations)).to;
+        } finally {
+          await sql.end({ timeout: 5 });
         }
-        c.schemaVersion = version < known ? (await migrate(sql, migrations)).to : version;
-        if (version < known) c.log(`migrated the restored database ${version} -> ${c.schemaVersion}`);
-      } finally {
-        await sql.end({ timeout: 5 });
+        c.log(`migrated the restored database ${version} -> ${c.schemaVersion}`);
       }
     },
   },

@@ -12,8 +12,7 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantRelease } from '../registry/registry.js';
 import { openServer } from '../servers/servers.js';
-import { connectAs } from '../postgres/admin.js';
-import { appliedVersion } from '../migrate/run.js';
+import { schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { latestVersion } from '../migrate/pending.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
@@ -53,12 +52,7 @@ export const rollbackSteps: readonly Step<RollbackContext>[] = [
       const server = await openServer(c.cfg, c.reg, entryOf(c).server);
       let version: number;
       try {
-        const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
-        try {
-          version = await appliedVersion(sql);
-        } finally {
-          await sql.end({ timeout: 5 });
-        }
+        version = await withTenantSession(tenantCredentials(c.cfg, c.reg, c.name), schemaVersion);
       } finally {
         await server.release();
       }

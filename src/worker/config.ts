@@ -7,6 +7,7 @@
  * The database password never travels in the environment (PM2 prints env in
  * `pm2 show`): DB_PASSWORD_FILE names a file that only its owner can read.
  */
+import { SSL_MODES, type PgAddress, type SslMode } from '../contract/pg-connect.js';
 import envSchema from 'env-schema';
 import fp from 'fastify-plugin';
 import { checkSecretFile } from './secret-file.js';
@@ -29,6 +30,9 @@ export const configSchema = {
     TENANT_HOSTS: { type: 'string', maxLength: 4000, default: '' },
     DB_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     DB_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 5432 },
+    // TLS to an external server (contract/pg-connect.ts); DB_HOST may be a socket folder.
+    DB_SSLMODE: { type: 'string', enum: ['', ...SSL_MODES], default: '' },
+    DB_SSLROOTCERT: { type: 'string', maxLength: 4096, default: '' },
     // Empty means the tenant's name: a tenant's database and role are named after it.
     DB_NAME: { type: 'string', default: '' },
     DB_USER: { type: 'string', default: '' },
@@ -61,6 +65,8 @@ interface RawEnv {
   TENANT_HOSTS: string;
   DB_HOST: string;
   DB_PORT: number;
+  DB_SSLMODE: '' | SslMode;
+  DB_SSLROOTCERT: string;
   DB_NAME: string;
   DB_USER: string;
   DB_PASSWORD_FILE: string;
@@ -76,9 +82,7 @@ interface RawEnv {
   APP_MODULE: string;
 }
 
-export interface DbConfig {
-  host: string;
-  port: number;
+export interface DbConfig extends PgAddress {
   database: string;
   user: string;
   passwordFile: string;
@@ -154,6 +158,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     db: {
       host: raw.DB_HOST,
       port: raw.DB_PORT,
+      ...(raw.DB_SSLMODE ? { sslmode: raw.DB_SSLMODE } : {}),
+      ...(raw.DB_SSLROOTCERT ? { sslrootcert: raw.DB_SSLROOTCERT } : {}),
       database: raw.DB_NAME || raw.TENANT,
       user: raw.DB_USER || raw.TENANT,
       passwordFile: raw.DB_PASSWORD_FILE,

@@ -23,6 +23,7 @@
 import fp from 'fastify-plugin';
 import postgres, { type Sql } from 'postgres';
 import { readSecretFile } from './secret-file.js';
+import { pgOptions } from '../contract/pg-connect.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,8 +46,9 @@ export const dbPlugin = fp(
     const log = fastify.log.child({ component: 'db' });
     const open = (): Sql =>
       postgres({
-        host: db.host,
-        port: db.port,
+        // Its socket folder or host, TLS, and no password to a server that asks for it
+        // in clear text (contract/pg-connect.ts).
+        ...pgOptions(db),
         database: db.database,
         username: db.user,
         // Read at each new connection: rotating the file needs no restart.

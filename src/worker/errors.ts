@@ -16,6 +16,8 @@ export interface ErrorBody {
 // The database cannot be reached or refused us for now: the client may retry later.
 const UNAVAILABLE = new Set([
   'ECONNREFUSED',
+  'ENOENT', // the embedded server's Unix socket is gone: it is stopped
+  'AUTH_METHOD_REFUSED', // something that is not our server answered (contract/pg-connect.ts)
   'ECONNRESET',
   'EPIPE',
   'ETIMEDOUT',

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { siloBin } from './silo-home.js';
 import type { Stack } from './stack.js';
 import { pm2Cli, send, serverUrl } from './resilience.js';
+import { urlOptions } from './postgres.js';
 
 interface Pm2App {
   name: string;
@@ -24,7 +25,7 @@ export async function inconsistencies(stack: Stack, gone: string[] = []): Promis
   const tenants = Object.keys(reg.tenants) as string[];
   for (const name of tenants) if (reg.tenants[name].state !== 'ready') problems.push(`${name}: registry state ${reg.tenants[name].state}`);
 
-  const admin = postgres(serverUrl(stack), { max: 1, onnotice: () => {} });
+  const admin = postgres({ ...urlOptions(serverUrl(stack)),  max: 1, onnotice: () => {} });
   try {
     const dbs = new Map((await admin`select datname, shobj_description(oid, 'pg_database') as c from pg_database`).map((r) => [r.datname as string, r.c as string | null]));
     const roles = new Map((await admin`select rolname, shobj_description(oid, 'pg_authid') as c from pg_roles`).map((r) => [r.rolname as string, r.c as string | null]));

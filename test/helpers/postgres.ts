@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { startEmbedded, type EmbeddedServerOptions, type RunningServer } from '../../src/postgres/embedded.js';
 import { freePort } from '../../src/common/ports.js';
 import { copyPgTemplate } from '../../src/testing/pg-template.js';
+import { parsePgUrl, pgOptions } from '../../src/contract/pg-connect.js';
 
 export interface TestPostgres {
   adminUrl: string;
@@ -56,11 +57,18 @@ export async function startEmbeddedWithPassword(opts: EmbeddedServerOptions): Pr
   const templatePassword = copyPgTemplate(opts.dataDir);
   if (templatePassword === undefined) return startEmbedded(opts);
   const running = await startEmbedded({ ...opts, password: templatePassword });
-  const sql = postgres({ host: '127.0.0.1', port: opts.port, username: 'postgres', password: templatePassword, database: 'postgres', max: 1, onnotice: () => {} });
+  // silo's own servers listen on their Unix socket only.
+  const sql = postgres({ ...pgOptions({ host: opts.socketDir ?? '127.0.0.1', port: opts.port }), username: 'postgres', password: templatePassword, database: 'postgres', max: 1, onnotice: () => {} });
   try {
     await sql.unsafe(`alter role postgres password '${opts.password.replace(/'/g, "''")}'`);
   } finally {
     await sql.end({ timeout: 2 });
   }
   return running;
+}
+
+/** postgres.js options for one of silo's admin URLs (an embedded server's is a Unix socket folder: `?host=/dir`). */
+export function urlOptions(url: string) {
+  const p = parsePgUrl(url);
+  return { ...pgOptions(p), username: p.user, password: p.password, database: p.database };
 }

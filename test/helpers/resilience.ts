@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import type { Stack } from './stack.js';
 import { root } from './silo-home.js';
+import { urlOptions } from './postgres.js';
 
 // ---------------------------------------------------------------------------------------
 // Figures
@@ -343,7 +344,7 @@ export interface Rows {
 
 /** Row counts of one tenant database, read as that server's admin. */
 export async function rowCounts(adminUrl: string, tenant: string): Promise<Rows> {
-  const sql = postgres(adminUrl, { database: tenant, max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const sql = postgres({ ...urlOptions(adminUrl),  database: tenant, max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     const [r] = await sql<Rows[]>`
       select (select count(*) from polls)::int as polls, (select count(*) from choices)::int as choices,
@@ -355,7 +356,7 @@ export async function rowCounts(adminUrl: string, tenant: string): Promise<Rows>
 }
 
 export async function withTenantDb<T>(adminUrl: string, tenant: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(adminUrl, { database: tenant, max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const sql = postgres({ ...urlOptions(adminUrl),  database: tenant, max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     return await fn(sql);
   } finally {

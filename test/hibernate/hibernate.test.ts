@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { createServer } from 'node:net';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { keptAwake, pm2Cli, serverUrl, siloStatus, waitUntil, sleep } from '../helpers/resilience.js';
+import { urlOptions } from '../helpers/postgres.js';
 
 const HIBERNATE_AFTER_MS = 2000;
 
@@ -23,7 +24,7 @@ async function workerState(stack: Stack, tenant: string): Promise<{ worker: stri
 const hibernated = (stack: Stack, tenant: string) => waitUntil(`${tenant} hibernated`, 20_000, async () => (await workerState(stack, tenant)).worker === 'hibernated', 200);
 
 async function connectionsTo(stack: Stack, db: string): Promise<number> {
-  const sql = postgres(serverUrl(stack), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const sql = postgres({ ...urlOptions(serverUrl(stack)), max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     const [r] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${db}`;
     return r!.n;

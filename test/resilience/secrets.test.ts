@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { startStack } from '../helpers/stack.js';
 import { startTestPostgres } from '../helpers/postgres.js';
+import { parsePgUrl, pgOptions } from '../../src/contract/pg-connect.js';
 import { pm2Cli, printFigures, send, serverUrl, siloStatus, tenantPassword } from '../helpers/resilience.js';
 
 t.setTimeout(170_000);
@@ -36,7 +37,9 @@ await t.test('secrets stay in their files; tenant roles stay in their databases'
   const TENANTS = ['client1', 'client2', 'client3'];
   const passwords = new Map(TENANTS.map((x) => [x, tenantPassword(stack, x)]));
   const adminPasswords = ['local', 'db2'].map((s) => decodeURIComponent(new URL(serverUrl(stack, s)).password));
-  const secrets = [...passwords.values(), ...adminPasswords];
+  // The dump roles' passwords (pg_dump logs in as them) are secrets too.
+  const dumpPasswords = TENANTS.map((x) => readFileSync(join(stack.home, 'secrets', 'dump', `${x}.password`), 'utf8').trim());
+  const secrets = [...passwords.values(), ...adminPasswords, ...dumpPasswords];
   t.ok(secrets.every((s) => s.length >= 16), 'every secret is long enough to be unmistakable');
 
   // Some traffic, including errors, so the logs have something to say.
@@ -164,9 +167,11 @@ await t.test('secrets stay in their files; tenant roles stay in their databases'
   // Tenant roles: no other database, no escalation.
   const refused: string[] = [];
   const allowed: string[] = [];
+  // The embedded server is on its Unix socket (the registry's host is its folder), db2 on TCP.
+  const localServer = parsePgUrl(serverUrl(stack, 'local'));
   const asTenant = (tenant: string, database: string, port: number) =>
-    postgres({ host: '127.0.0.1', port, database, username: tenant, password: passwords.get(tenant)!, max: 1, onnotice: () => {}, connect_timeout: 5 });
-  const localPort = new URL(serverUrl(stack, 'local')).port;
+    postgres({ ...pgOptions({ host: port === pg2.port ? '127.0.0.1' : localServer.host, port }), database, username: tenant, password: passwords.get(tenant)!, max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const localPort = localServer.port;
   const attempt = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();

@@ -20,6 +20,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { serverUrl } from '../helpers/resilience.js';
 import { lookupUser } from '../../src/isolation/os-users.js';
 import { tenantUserName } from '../../src/isolation/tenant-user.js';
+import { urlOptions } from '../helpers/postgres.js';
 
 export const evilAppDir = fileURLToPath(new URL('./evil-app/', import.meta.url));
 export const EVIL = 'evil';
@@ -64,7 +65,7 @@ export async function hostileStack(t: Tap, opts: { env?: NodeJS.ProcessEnv } = {
     return r.json() as EvilAnswer<T>;
   };
   const asAdmin = async <T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
-    const sql = postgres(serverUrl(stack), { database: 'postgres', max: 1, onnotice: () => {}, connect_timeout: 10 });
+    const sql = postgres({ ...urlOptions(serverUrl(stack)),  database: 'postgres', max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
       return await fn(sql);
     } finally {

@@ -10,7 +10,9 @@ import { createTenant } from '../../src/tenant/create.js';
 import { readRegistry, updateRegistry } from '../../src/registry/registry.js';
 import { homePaths } from '../../src/common/paths.js';
 import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
-import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
+import { connectAdmin } from '../../src/postgres/admin.js';
+import { connectAs } from '../../src/postgres/tenant-session.js';
+import { urlOptions } from '../helpers/postgres.js';
 
 t.test('tenant provisioning', async (t) => {
   const silo = await makeSiloHome(t);
@@ -133,9 +135,11 @@ t.test('tenant provisioning', async (t) => {
     }
     t.equal(readFileSync(paths.registry, 'utf8'), before);
     t.same(readdirSync(`${paths.secrets}/tenants`).sort(), secretsBefore);
-    const admin = postgres(silo.adminUrl, { max: 1, onnotice: () => {} });
-    const roles = await admin`select rolname from pg_roles where rolname !~ '^pg_' order by 1`;
+    const admin = postgres({ ...urlOptions(silo.adminUrl),  max: 1, onnotice: () => {} });
+    const roles = await admin`select rolname from pg_roles where rolname !~ '^pg_' and rolname !~ '_dump$' order by 1`;
+    const dumpRoles = await admin`select rolname from pg_roles where rolname ~ '_dump$' order by 1`;
     await admin.end();
     t.same(roles.map((r) => r.rolname), ['acme', 'globex', 'halfway', 'postgres', 'someoneelse', 'unmarked']);
+    t.same(dumpRoles.map((r) => r.rolname), ['acme_dump', 'globex_dump', 'halfway_dump', 'unmarked_dump'], 'a dump role per tenant, none for the refused names');
   });
 });

@@ -10,7 +10,7 @@ import { mapLimit } from '../../src/common/map-limit.js';
 import { readRegistry } from '../../src/registry/registry.js';
 import { homePaths } from '../../src/common/paths.js';
 import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
-import { connectAs } from '../../src/postgres/admin.js';
+import { connectAs } from '../../src/postgres/tenant-session.js';
 
 t.test('migrate continues past a failing tenant and names it', async (t) => {
   const silo = await makeSiloHome(t);

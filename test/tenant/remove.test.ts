@@ -10,8 +10,12 @@ import { makeSiloHome } from '../helpers/silo-home.js';
 import { readRegistry } from '../../src/registry/registry.js';
 import { homePaths } from '../../src/common/paths.js';
 import { tenantCredentials } from '../../src/servers/tenant-credentials.js';
-import { connectAs, connectAdmin } from '../../src/postgres/admin.js';
+import postgres from 'postgres';
+import { connectAdmin } from '../../src/postgres/admin.js';
+import { connectAs } from '../../src/postgres/tenant-session.js';
 import { findPgDump } from '../../src/postgres/pg-dump.js';
+import { urlOptions } from '../helpers/postgres.js';
+import { libpqEnv, parsePgUrl } from '../../src/contract/pg-connect.js';
 
 t.test('remove backs up, drops and unregisters', async (t) => {
   const silo = await makeSiloHome(t);
@@ -47,12 +51,11 @@ t.test('remove backs up, drops and unregisters', async (t) => {
 
   // Restore the dump into a fresh database and compare rows.
   await admin.unsafe('create database restored');
-  const url = new URL(silo.adminUrl);
   const pgRestore = await findPgDump(15, 'pg_restore');
   execFileSync(pgRestore, ['--no-owner', '--dbname=restored', backup!], {
-    env: { PATH: process.env.PATH, PGHOST: url.hostname, PGPORT: url.port, PGUSER: 'postgres', PGPASSWORD: decodeURIComponent(url.password) },
+    env: { PATH: process.env.PATH, ...libpqEnv(parsePgUrl(silo.adminUrl)), PGUSER: 'postgres', PGPASSWORD: parsePgUrl(silo.adminUrl).password },
   });
-  const restored = connectAdmin(silo.adminUrl, 'restored');
+  const restored = postgres({ ...urlOptions(silo.adminUrl),  database: 'restored', max: 1, onnotice: () => {} });
   const rows = await restored`select p.question, c.text, c.votes from polls p join choices c on c.poll_id = p.id order by c.position`;
   await restored.end();
   t.same(rows.map((r) => [r.question, r.text, r.votes]), [['Tea or coffee?', 'Tea', 2], ['Tea or coffee?', 'Coffee', 5]]);

@@ -15,7 +15,7 @@ export function positiveInt(flag: string) {
   };
 }
 
-const describe = (e: BackupEntry) => `${e.file} (${e.bytes} bytes, schema ${e.schemaVersion}, sha256 ${e.sha256.slice(0, 12)}…)`;
+const describe = (e: BackupEntry) => `${e.file} (${e.bytes} bytes, schema ${e.schemaVersion ?? 'unknown'}, sha256 ${e.sha256.slice(0, 12)}…)`;
 
 export function register(program: Command, config: () => SiloConfig): void {
   group(program, 'tenant', 'create, list, remove and operate on tenants')

@@ -40,7 +40,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       const pm2 = (state: string | undefined, answers: boolean) => (state === undefined || (state === 'online') === answers ? '' : ` (PM2: ${state})`);
       printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${pm2(s.proxy.pm2, s.proxy.status === 'online')}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
       for (const db of s.servers) {
-        printLine(`database ${db.name}: ${db.kind} ${db.status}${pm2(db.pm2, db.status === 'online')} on ${db.host}:${db.port}${db.error ? `: ${db.error}` : ''}`);
+        printLine(`database ${db.name}: ${db.kind} ${db.status}${pm2(db.pm2, db.status === 'online')} on ${db.host.startsWith('/') ? `${db.host}/.s.PGSQL.${db.port}` : `${db.host}:${db.port}`}${db.error ? `: ${db.error}` : ''}`);
       }
       printLine(
         s.workerUsers === 'own'
