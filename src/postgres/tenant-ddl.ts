@@ -62,11 +62,13 @@ export async function ensureDatabase(sql: Sql, name: string, opts: Adopt = {}): 
   await grantDatabase(sql, name, name);
 }
 
-/** Who may connect to a tenant's database (or a side one): its role, and its dump role. */
+/**
+ * Who may connect to a tenant's database (or a side one): its role only. Its dump role
+ * connects as a member of that role.
+ */
 export async function grantDatabase(sql: Sql, database: string, tenant: string): Promise<void> {
   await sql.unsafe(`revoke all on database ${ident(database)} from public`);
   await sql.unsafe(`grant connect, temporary on database ${ident(database)} to ${ident(tenant)}`);
-  await sql.unsafe(`grant connect on database ${ident(database)} to ${ident(dumpRoleName(tenant))}`);
 }
 
 const dumpMark = (tenant: string) => `silo dump role of ${tenant}`;

@@ -47,7 +47,7 @@ export async function ensureDatabaseRules(cfg: SiloConfig, reg: Registry, server
   }
   if (!(await dumpRoleConnects(server.admin, name, database))) {
     await grantDatabase(server.admin, database, name);
-    fixed.push('its dump role could not connect: granted');
+    fixed.push('its dump role could not connect: its role may connect again');
   }
   const login = { ...dumpCredentials(cfg, reg, name, server.name), database };
   const problems = await withTenantSession(login, (sql) => hardeningProblems(sql, name));

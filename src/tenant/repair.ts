@@ -13,8 +13,8 @@
  *   dump-role       its dump role (pg_dump logs in as it) and that role's password file
  *   database        exists (re-created empty and migrated if it was lost: restore it)
  *   connections     the database takes connections (a crashed swap may close it)
- *   grants          owned by the role; CONNECT for the role and its dump role only,
- *                   never PUBLIC or others
+ *   grants          owned by the role; CONNECT for the role only (its dump role
+ *                   connects as a member of it), never PUBLIC or others
  *   catalogs        in its database: the server-wide catalogs and the functions that
  *                   name other roles and sessions hidden from PUBLIC, pg_dump's catalogs
  *                   granted to the dump role (checked as the dump role, fixed by the one
@@ -108,7 +108,6 @@ async function grantProblems(c: Ctx): Promise<string[]> {
   const others = [...new Set(connect.map((r) => r.grantee).filter((g): g is string => g !== null && g !== c.name && g !== dumpRoleName(c.name)))];
   if (others.length) problems.push(`${others.join(', ')} could connect`);
   if (!connect.some((r) => r.grantee === c.name)) problems.push('the role could not connect');
-  if (!connect.some((r) => r.grantee === dumpRoleName(c.name))) problems.push('its dump role could not connect');
   return problems;
 }
 

@@ -75,7 +75,6 @@ async function held(t: Test, attack: string): Promise<void> {
   const programRan = existsSync(marker);
   const runners = await foreignRunners();
   const reach = await stack!.runAsEvil(`
-    const postgres = siloRequire('postgres');
     const o = sql.options;
     const other = postgres({ host: o.host[0], port: o.port[0], user: o.user, pass: o.pass, database: 'client1', max: 1, onnotice() {} });
     try { return await other\`select count(*)::int as n from polls\`; } finally { await other.end({ timeout: 1 }); }

@@ -29,7 +29,6 @@ await t.test("evil's code runs in its worker, as its user, with its database rol
 
 await t.test("evil's role cannot open client1's database", async (t) => {
   const r = await stack.runAsEvil(`
-    const postgres = siloRequire('postgres');
     const o = sql.options;
     const other = postgres({ host: o.host[0], port: o.port[0], user: o.user, pass: o.pass, database: 'client1', max: 1, onnotice() {} });
     try { return await other\`select count(*)::int as n from polls\`; } finally { await other.end({ timeout: 1 }); }

@@ -5,7 +5,7 @@
  * deployed to tenant `evil` only, with the real `silo deploy <dir> --tenant evil`.
  *
  * `runAsEvil(js)` runs `js` as the body of an async function inside evil's worker (as its
- * uid, with its database pool `sql`, `require`, `siloRequire`, `process`, `env`); the
+ * uid, with its database pool `sql`, `postgres`, `require`, `siloRequire`, `process`, `env`); the
  * answer is `{result}` or `{error, code}`. `figures(t, attack, outcome)` prints the
  * greppable `# figures: attack=<name> outcome=<outcome>` line every attack ends with.
  *

@@ -37,7 +37,7 @@ async function snapshot(tenant: string) {
 }
 
 const databasesOn = (url: string) => withTenantDb(url, 'postgres', async (sql) => (await sql<{ d: string }[]>`select datname as d from pg_database where datname like 'client%' order by 1`).map((r) => r.d));
-const rolesOn = (url: string) => withTenantDb(url, 'postgres', async (sql) => (await sql<{ r: string; login: boolean }[]>`select rolname as r, rolcanlogin as login from pg_roles where rolname like 'client%' order by 1`).map((r) => `${r.r}${r.login ? '' : ' (nologin)'}`));
+const rolesOn = (url: string) => withTenantDb(url, 'postgres', async (sql) => (await sql<{ r: string; login: boolean }[]>`select rolname as r, rolcanlogin as login from pg_roles where rolname like 'client%' and rolname not like '%\\_dump' order by 1`).map((r) => `${r.r}${r.login ? '' : ' (nologin)'}`));
 
 await t.test('server add <name> -: the admin URL from standard input, or SILO_SERVER_URL', async (t) => {
   const none = await stack.cli(['server', 'add', 'db2']);

@@ -6,9 +6,9 @@
  * dependency of it is compromised" means: anything this code can do, an attacker can.
  *
  * In scope of the function: `sql` (the worker's postgres.js pool: the tenant's database,
- * as the tenant's role), `require` (createRequire of this app), `siloRequire` (resolves
- * from the worker's code, e.g. siloRequire('postgres')), `process`, `env` (the worker's
- * environment at boot), `tenant`.
+ * as the tenant's role), `postgres` (postgres.js, to open connections of one's own),
+ * `require` (createRequire of this app), `siloRequire` (resolves from the worker's code),
+ * `process`, `env` (the worker's environment at boot), `tenant`.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -33,10 +33,14 @@ function plain(value) {
 }
 
 export async function plugin(fastify) {
+  const siloRequire = createRequire(join(process.cwd(), 'package.json'));
+  const pg = siloRequire('postgres');
   const scope = {
     sql: fastify.sql,
     require: createRequire(import.meta.url),
-    siloRequire: createRequire(join(process.cwd(), 'package.json')),
+    siloRequire,
+    // postgres.js as the worker has it (its default export), to open connections of one's own
+    postgres: pg.default ?? pg,
     process,
     env: bootEnv,
     tenant: fastify.tenant,
