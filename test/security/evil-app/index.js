@@ -34,13 +34,18 @@ function plain(value) {
 
 export async function plugin(fastify) {
   const siloRequire = createRequire(join(process.cwd(), 'package.json'));
-  const pg = siloRequire('postgres');
+  // Resolved at first use: silo checks an app (registers it) elsewhere than a worker runs it.
+  let pg;
+  const postgres = (...args) => {
+    pg ??= siloRequire('postgres');
+    return (pg.default ?? pg)(...args);
+  };
   const scope = {
     sql: fastify.sql,
     require: createRequire(import.meta.url),
     siloRequire,
     // postgres.js as the worker has it (its default export), to open connections of one's own
-    postgres: pg.default ?? pg,
+    postgres,
     process,
     env: bootEnv,
     tenant: fastify.tenant,
