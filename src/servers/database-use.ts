@@ -32,7 +32,7 @@ export async function databaseUse(cfg: SiloConfig, reg: Registry): Promise<Map<s
       if (names.length === 0) return;
       let sql: Sql | undefined;
       try {
-        sql = connectAdmin(adminUrl(cfg, server), 'postgres');
+        sql = connectAdmin(adminUrl(cfg, server));
         const rows = await sql<{ name: string; bytes: string; connections: number; login: boolean }[]>`
           select d.datname as name, pg_catalog.pg_database_size(d.oid)::text as bytes,
                  (select count(*)::int from pg_catalog.pg_stat_activity a where a.usename = d.datname) as connections,

@@ -33,7 +33,7 @@ interface Ctx {
 }
 
 async function onServer<T>(c: Ctx, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = connectAdmin(adminUrl(c.cfg, c.server), 'postgres');
+  const sql = connectAdmin(adminUrl(c.cfg, c.server));
   try {
     return await fn(sql);
   } finally {
