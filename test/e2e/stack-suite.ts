@@ -14,6 +14,7 @@ import { startLoad } from '../helpers/load.js';
 import { pollsHttpSuite } from '../app/http-suite.js';
 import { proxyClient } from './proxy-client.js';
 import { pm2Cli, waitUntil } from '../helpers/resilience.js';
+import { forgetHome } from '../../src/isolation/cleanup.js';
 
 export async function stackSuite(t: Test, proxy: 'nginx' | 'caddy'): Promise<void> {
   const stack: Stack = await startStack(t, { proxy });
@@ -101,6 +102,7 @@ export async function stackSuite(t: Test, proxy: 'nginx' | 'caddy'): Promise<voi
     t.teardown(() => {
       blocker.close();
       rmSync(home, { recursive: true, force: true });
+      forgetHome(home); // under root, the release check's user of this home
     });
     const r = await runCli({ ...stack.env, SILO_HOME: home, PM2_HOME: join(home, 'pm2'), SILO_HTTP_PORT: String(port) }, ['up']);
     t.equal(r.code, 1);
