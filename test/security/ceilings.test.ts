@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { EVIL, figures, hostileStack, type HostileStack } from './hostile.js';
 import { siloStatus, serverUrl } from '../helpers/resilience.js';
+import { urlOptions } from '../helpers/postgres.js';
 import { detectCgroups, killTenantProcesses, tenantGroups } from '../../src/isolation/cgroups.js';
 import { tenantLogBytes, tenantTmpDir } from '../../src/isolation/ceilings.js';
 import type { TenantCeilings } from '../../src/stack/status.js';
@@ -217,7 +218,6 @@ await t.test("a log flood from evil stays within its logs' ceiling", async (t) =
 
 await t.test("evil cannot open more connections than its role's CONNECTION LIMIT", async (t) => {
   const r = await s.runAsEvil<{ ok: number; refused: number; codes: string[] }>(`
-    const postgres = siloRequire('postgres');
     const o = sql.options;
     const pools = Array.from({ length: 16 }, () => postgres({ host: o.host[0], port: o.port[0], user: o.user, pass: o.pass, database: o.database, max: 1, onnotice() {}, connect_timeout: 10 }));
     const answers = await Promise.allSettled(pools.map(async (p) => { await p\`select pg_sleep(0.5)\`; }));
@@ -238,7 +238,6 @@ await t.test('a database over its ceiling is refused with a clear message while 
   const set = await s.cli(['tenant', 'create', EVIL, '--db-size', '24M']);
   t.equal(set.code, 0, set.stderr);
   const password = readFileSync(join(s.home, 'secrets', 'tenants', `${EVIL}.password`), 'utf8').trim();
-  const url = new URL(serverUrl(s));
   const started = Date.now();
   const r = await neighbourDuring(async () => {
     // Committed batches of ~3 MB until its sessions are cut (one big statement would be
@@ -266,7 +265,7 @@ await t.test('a database over its ceiling is refused with a clear message while 
   const page = await s.http(`${EVIL}.localhost`, '/api/polls', { headers: { accept: 'application/json' } });
   t.equal(page.status, 503, 'the proxy refuses evil');
   t.match(page.json().message, /evil's database is over its size ceiling \(\d+ MB of 24 MB\)/, page.text);
-  const direct = postgres({ host: url.hostname, port: Number(url.port), user: EVIL, pass: password, database: EVIL, max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const direct = postgres({ ...urlOptions(serverUrl(s)), user: EVIL, username: EVIL, pass: password, password, database: EVIL, max: 1, onnotice: () => {}, connect_timeout: 5 });
   const login = await direct`select 1`.then(() => 'connected', (err: { code?: string; message: string }) => `${err.code}: ${err.message}`);
   await direct.end({ timeout: 1 });
   t.match(login, /^28000: .*not permitted to log in/, "evil's role cannot log in, whatever its session would SET");
