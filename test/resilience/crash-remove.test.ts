@@ -17,16 +17,7 @@ const gone: string[] = [];
 t.test('remove killed before each step, then run again: one backup each', async (t) => {
   const steps = stepNames(removeSteps);
   const names = steps.map((s) => `rm-${s}`.slice(0, 32).replace(/-$/, ''));
-  // The tenants to remove, three creates at a time (creates of different tenants run
-  // side by side, see concurrency.test.ts; this file is about remove).
-  const queue = [...names];
-  const creating = async () => {
-    for (let name = queue.shift(); name; name = queue.shift()) {
-      const r = await stack.cli(['tenant', 'create', name]);
-      t.equal(r.code, 0, `created ${name} (${r.stderr.trim()})`);
-    }
-  };
-  await Promise.all([creating(), creating(), creating()]);
+  for (const name of names) t.equal((await stack.cli(['tenant', 'create', name])).code, 0);
   for (const [i, step] of steps.entries()) {
     const name = names[i]!;
     const killed = await stack.cli(['tenant', 'remove', name, '--yes'], { SILO_TEST_CRASH_AT: `remove:${step}` });
