@@ -7,11 +7,12 @@
  * a tenant's worker; not the registry, the secrets or the backups (root's, 0600/0700),
  * and it can write nowhere but its temporary folder. What it leaves running is killed.
  */
-import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
-import { isRoot } from '../common/reach.js';
+import { blockingFolder, isRoot } from '../common/reach.js';
+import { SiloError } from '../common/errors.js';
 import { ensureTenantUser } from './tenant-user.js';
 
 const CHECK = '_check';
@@ -43,10 +44,16 @@ function processesOf(uid: number): number[] {
 /** Under root: the identity a check runs as; undefined when silo is not root (nothing to switch to). */
 export function checkIdentity(cfg: SiloConfig): CheckIdentity | undefined {
   if (!isRoot()) return undefined;
+  const blocked = blockingFolder(join(cfg.home, 'releases'));
+  if (blocked) {
+    throw new SiloError(
+      `the release check's user cannot reach ${cfg.home}: ${blocked.folder} (mode ${blocked.mode}) is private; as root, keep SILO_HOME outside private folders (e.g. SILO_HOME=/var/lib/silo/<name>)`,
+    );
+  }
   const user = ensureTenantUser(cfg, CHECK);
   // The snapshot it checks is under $SILO_HOME/releases: the home can be entered, not
-  // listed, as for the tenants' users (tenant-user.ts).
-  chmodSync(cfg.home, 0o711);
+  // listed, as for the tenants' users (tenant-user.ts). Not made yet: whoever makes it.
+  if (existsSync(cfg.home)) chmodSync(cfg.home, 0o711);
   const dir = mkdtempSync(join(tmpdir(), 'silo-check-'));
   chownSync(dir, user.uid, user.gid);
   return {

@@ -117,6 +117,6 @@ await t.test('a SILO_HOME inside a private folder is one line with the fix', asy
   const env = { ...(await baseEnv()), SILO_HOME: join(priv, 'nested-home') };
   const r = await sh(process.execPath, ['bin/silo.js', 'up'], project, env, 60_000);
   t.equal(r.code, 1, 'exit 1');
-  t.match(r.out, /^silo: the postgres user cannot reach .*: .* \(mode 0700\) is private; as root, keep SILO_HOME outside private folders/, 'names the folder and the fix');
+  t.match(r.out, /^silo: the (postgres user|release check's user) cannot reach .*: .* \(mode 0700\) is private; as root, keep SILO_HOME outside private folders/, 'names the folder and the fix');
   t.equal(r.out.trim().split('\n').length, 1, 'one line');
 });
