@@ -44,7 +44,7 @@ function processesOf(uid: number): number[] {
 /** Under root: the identity a check runs as; undefined when silo is not root (nothing to switch to). */
 export function checkIdentity(cfg: SiloConfig): CheckIdentity | undefined {
   if (!isRoot()) return undefined;
-  const blocked = blockingFolder(join(cfg.home, 'releases'));
+  const blocked = blockingFolder(cfg.home); // the folders above it (the home itself is opened below)
   if (blocked) {
     throw new SiloError(
       `the release check's user cannot reach ${cfg.home}: ${blocked.folder} (mode ${blocked.mode}) is private; as root, keep SILO_HOME outside private folders (e.g. SILO_HOME=/var/lib/silo/<name>)`,
