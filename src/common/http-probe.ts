@@ -1,5 +1,5 @@
-/** Small HTTP probes used to wait for workers and the proxy (loopback only). */
-import { request } from 'node:http';
+/** Small HTTP probes used to wait for workers and the proxy (loopback or a Unix socket). */
+import { request, type RequestOptions } from 'node:http';
 
 export interface ProbeResult {
   status: number;
@@ -7,8 +7,17 @@ export interface ProbeResult {
 }
 
 export function probe(host: string, port: number, path: string, hostHeader?: string, timeoutMs = 2000): Promise<ProbeResult> {
+  return get({ host, port }, path, hostHeader, timeoutMs);
+}
+
+/** The same over a Unix socket (a worker's, the waker's). */
+export function probeSocket(socketPath: string, path: string, hostHeader?: string, timeoutMs = 2000): Promise<ProbeResult> {
+  return get({ socketPath }, path, hostHeader ?? 'localhost', timeoutMs);
+}
+
+function get(where: RequestOptions, path: string, hostHeader: string | undefined, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'GET', headers: hostHeader ? { host: hostHeader } : {}, timeout: timeoutMs, agent: false }, (res) => {
+    const req = request({ ...where, path, method: 'GET', headers: hostHeader ? { host: hostHeader } : {}, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

@@ -2,7 +2,7 @@
 import { request } from 'node:http';
 import type { SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
-import { readWakerPort } from './state.js';
+import { runPaths } from '../common/run-dir.js';
 
 export interface WakerAnswer {
   tenant: string;
@@ -12,11 +12,10 @@ export interface WakerAnswer {
 }
 
 export function askWaker(cfg: SiloConfig, action: 'sleep' | 'wake', tenant: string, timeoutMs = 65_000): Promise<WakerAnswer> {
-  const port = readWakerPort(cfg.home);
+  const socketPath = runPaths(cfg.home).wakerSocket;
   const notRunning = new SiloError('the stack is not running (no waker): start it with silo up');
-  if (!port) return Promise.reject(notRunning);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/_silo/${action}/${tenant}`, timeout: timeoutMs, agent: false }, (res) => {
+    const req = request({ socketPath, headers: { host: 'waker' }, method: 'POST', path: `/_silo/${action}/${tenant}`, timeout: timeoutMs, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -32,7 +31,7 @@ export function askWaker(cfg: SiloConfig, action: 'sleep' | 'wake', tenant: stri
       });
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? notRunning : new SiloError(`the waker did not answer: ${err.message}`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? notRunning : new SiloError(`the waker did not answer: ${err.message}`)));
     req.end();
   });
 }

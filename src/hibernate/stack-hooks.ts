@@ -6,8 +6,8 @@
 import type { SiloConfig } from '../common/config.js';
 import { ago } from '../common/duration.js';
 import * as pm2 from '../pm2/pm2.js';
-import { ensureWakerPort, wakerApp, WAKER_APP } from './waker-app.js';
-import { readState, readWakerPort } from './state.js';
+import { wakerApp, WAKER_APP } from './waker-app.js';
+import { readState } from './state.js';
 
 export { WAKER_APP };
 
@@ -16,16 +16,11 @@ export function asleepTenants(cfg: SiloConfig): Set<string> {
   return new Set(Object.keys(s.tenants).filter((n) => s.tenants[n]!.asleep));
 }
 
-/** Start the waker unless it runs; returns its port (the proxy config needs it). */
-export async function startWaker(cfg: SiloConfig, online: boolean): Promise<{ port: number; started: boolean }> {
-  const port = await ensureWakerPort(cfg, online);
-  if (online) return { port, started: false };
-  await pm2.startFresh(wakerApp(cfg, port));
-  return { port, started: true };
-}
-
-export function wakerPort(cfg: SiloConfig): number | undefined {
-  return readWakerPort(cfg.home);
+/** Start the waker unless it runs. */
+export async function startWaker(cfg: SiloConfig, online: boolean): Promise<{ started: boolean }> {
+  if (online) return { started: false };
+  await pm2.startFresh(wakerApp(cfg));
+  return { started: true };
 }
 
 export interface TenantHibernation {

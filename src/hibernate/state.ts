@@ -1,6 +1,7 @@
 /**
- * What hibernation knows, kept in $SILO_HOME/hibernate/: which tenants sleep, when each
- * last served a request, and the waker's port. The waker is the only writer of
+ * What hibernation knows, kept in $SILO_HOME/hibernate/: which tenants sleep and when each
+ * last served a request. (The waker listens on a Unix socket, src/common/run-dir.ts; an
+ * older silo recorded a loopback port in waker.json, now ignored.) The waker is the only writer of
  * `state.json` (one process, so no lock); `silo up`, `status` and `tenant list` read it.
  * Nothing here is secret.
  */
@@ -25,7 +26,7 @@ export interface HibernationState {
 
 export function hibernatePaths(home: string) {
   const dir = join(home, 'hibernate');
-  return { dir, state: join(dir, 'state.json'), waker: join(dir, 'waker.json') };
+  return { dir, state: join(dir, 'state.json') };
 }
 
 function readJson<T>(file: string, fallback: T): T {
@@ -53,14 +54,4 @@ export function isAsleep(home: string, tenant: string): boolean {
 export function sleepsOnPurpose(home: string, tenant: string): boolean {
   const t = readState(home).tenants[tenant];
   return t?.asleep === true && !t.wakeError;
-}
-
-/** The waker's loopback port, recorded by the first `silo up`. */
-export function readWakerPort(home: string): number | undefined {
-  const port = readJson<{ port?: unknown }>(hibernatePaths(home).waker, {}).port;
-  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
-}
-
-export function writeWakerPort(home: string, port: number): void {
-  writeFileAtomic(hibernatePaths(home).waker, JSON.stringify({ port }) + '\n', 0o644);
 }

@@ -1,30 +1,24 @@
 /**
- * The waker's PM2 app definition, and its port: recorded under $SILO_HOME/hibernate the
- * first time the stack comes up, so the proxy config and `pm2 start ecosystem.config.js`
- * agree on it.
+ * The waker's PM2 app definition. It listens on a Unix socket in the run folder's
+ * `_proxy/` (src/isolation/run-dirs.ts): only the proxy's user and root (the CLI) reach
+ * it, so nobody else can put a tenant to sleep or learn anything from it. It runs
+ * whenever the stack runs: besides hibernation it is what holds a request while a
+ * tenant's worker restarts (a reload, a deploy, a crash, max_memory_restart).
  */
 import { join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { freePort, isPortFree } from '../common/ports.js';
+import { runPaths } from '../common/run-dir.js';
 import { NAMESPACE, type PM2App } from '../pm2/ecosystem.js';
-import { readWakerPort, writeWakerPort } from './state.js';
+import { proxyUser } from '../isolation/run-dirs.js';
 
 export const WAKER_APP = 'waker';
 
-/** The recorded port; a new one when there is none or (waker stopped) it is taken now. */
-export async function ensureWakerPort(cfg: SiloConfig, wakerOnline: boolean): Promise<number> {
-  const recorded = readWakerPort(cfg.home);
-  if (recorded && (wakerOnline || (await isPortFree(recorded)))) return recorded;
-  const port = await freePort();
-  writeWakerPort(cfg.home, port);
-  return port;
-}
-
-export function wakerApp(cfg: SiloConfig, port: number): PM2App {
+export function wakerApp(cfg: SiloConfig): PM2App {
   const logs = homePaths(cfg.home).logs;
   // Everything but the admin database URL (the only secret in the settings).
   const { databaseUrl: _secret, ...settings } = cfg;
+  const group = proxyUser(cfg)?.gid;
   return {
     name: WAKER_APP,
     namespace: NAMESPACE,
@@ -41,7 +35,8 @@ export function wakerApp(cfg: SiloConfig, port: number): PM2App {
     filter_env: ['SILO_', 'PG', 'DATABASE', 'PASSWORD', 'SECRET', 'TOKEN', 'KEY', 'AWS_', 'npm_', 'DB_', 'TENANT'],
     env: {
       NODE_ENV: 'production',
-      SILO_WAKER_PORT: String(port),
+      SILO_WAKER_SOCKET: runPaths(cfg.home).wakerSocket,
+      ...(group !== undefined ? { SILO_WAKER_GROUP: String(group) } : {}),
       SILO_WAKER_CONFIG: JSON.stringify(settings),
     },
     out_file: join(logs, `${WAKER_APP}.out.log`),

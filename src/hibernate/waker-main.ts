@@ -4,9 +4,10 @@
  * database URL); its environment is then cut down to what PM2 needs, so nothing of it
  * leaks into the workers it starts.
  */
+import { chmodSync, chownSync, renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
-import { ACTIVITY_MESSAGE, type ActivityReport } from '../contract/worker.js';
 import * as pm2 from '../pm2/pm2.js';
+import { ensureRunDir } from '../isolation/run-dirs.js';
 import { createWaker } from './waker.js';
 import { createWakerServer } from './waker-http.js';
 
@@ -28,22 +29,31 @@ async function main(): Promise<void> {
   } catch {
     fail('SILO_WAKER_CONFIG is missing or not JSON');
   }
-  const port = Number(process.env.SILO_WAKER_PORT);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('SILO_WAKER_PORT is not a port');
+  const socket = process.env.SILO_WAKER_SOCKET ?? '';
+  if (!socket.startsWith('/')) fail('SILO_WAKER_SOCKET is not a path');
+  const group = process.env.SILO_WAKER_GROUP ? Number(process.env.SILO_WAKER_GROUP) : undefined;
   for (const key of Object.keys(process.env)) if (!KEEP.test(key)) delete process.env[key];
 
+  try {
+    ensureRunDir(cfg);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const waker = createWaker(cfg, log);
-  const bus = await pm2.launchBus();
-  bus.on(ACTIVITY_MESSAGE, (packet) => {
-    if (packet.process.namespace === undefined || packet.process.namespace === 'silo') waker.onActivity(packet.process.name, packet.data as ActivityReport);
-  });
 
+  // Bound under a temporary name, given to the proxy's group (0660), then renamed into
+  // place: nobody else can connect to it at any moment.
   const server = createWakerServer(waker, log);
   server.keepAliveTimeout = 65_000;
+  const temp = `${socket}.${process.pid}`;
+  rmSync(temp, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  }).catch((err: Error) => fail(`cannot listen on 127.0.0.1:${port}: ${err.message}`));
+    server.listen(temp, resolve);
+  }).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
+  chmodSync(temp, group !== undefined ? 0o660 : 0o600);
+  if (group !== undefined) chownSync(temp, 0, group);
+  renameSync(temp, socket);
 
   let timer: NodeJS.Timeout;
   const loop = () => {
@@ -63,7 +73,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  log({ msg: 'waker listening', port, hibernateAfter: cfg.hibernateAfter });
+  log({ msg: 'waker listening', socket, hibernateAfter: cfg.hibernateAfter });
   process.send?.('ready');
 }
 

@@ -1,6 +1,7 @@
 /**
- * The waker's logic: put idle workers to sleep, start them again on demand. It acts on
- * PM2 and reads the registry (ports, hostnames, settings); it never reads a tenant's
+ * The waker's logic: put idle workers to sleep, start them again on demand, and hold
+ * the proxy's requests for a worker that is restarting until it is ready. It acts on
+ * PM2 and reads the registry (hostnames, settings); it never reads a tenant's
  * password nor connects to a database, and it serves no tenant data: the proxy sends it
  * a request only to learn "awake now, send the request again" (or a 503).
  *
@@ -8,25 +9,29 @@
  * while the tenant is being put to sleep waits for the sleep to finish and then starts
  * the worker; many requests arriving during one wake share that wake.
  *
- *   wake:  registry says ready -> not in a failure cool-down -> start its PM2 app if it
- *          is not online -> wait for /readyz -> awake.  A worker that exits while
+ *   wake:  registry says ready -> not in a failure cool-down -> start its PM2 app if PM2
+ *          has none running or restarting -> wait for /readyz on its socket -> awake.
+ *          A worker being restarted (reload, deploy, crash, memory ceiling: PM2 stops
+ *          it, then starts it) is waited for, one restart allowed.  A worker that exits while
  *          starting, or answers "not ready" past a short grace, fails the wake: its app
  *          is removed (no restart loop, no database connection) and requests get 503
  *          with Retry-After until the cool-down passes; the next request tries again.
  *  sleep: remove its PM2 app (PM2 sends SIGINT: in-flight requests finish), record it.
- *  tick:  every online worker idle for its hibernate-after, with nothing in flight, sleeps.
+ *  tick:  every online worker idle for its hibernate-after sleeps. Idle: its activity
+ *         file (touched by the worker each second while it serves) is that old.
  */
+import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { SiloConfig } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
 import { homePaths } from '../common/paths.js';
-import { probe } from '../common/http-probe.js';
-import { portInUse } from '../common/port-holder.js';
+import { probeSocket } from '../common/http-probe.js';
+import { runPaths } from '../common/run-dir.js';
+import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
 import { NAMESPACE, workerApp, workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
-import type { ActivityReport } from '../contract/worker.js';
 import { readState, writeState, type HibernationState, type TenantSleep } from './state.js';
 
 export interface WakerTimings {
@@ -77,8 +82,9 @@ export function hibernateAfterMs(cfg: SiloConfig, entry: Pick<TenantEntry, 'hibe
 export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = defaultTimings) {
   const registryFile = homePaths(cfg.home).registry;
   const state: HibernationState = readState(cfg.home);
-  /** the latest report of each awake worker, and when it arrived */
-  const activity = new Map<string, ActivityReport & { receivedAt: number }>();
+  const run = runPaths(cfg.home);
+  /** when each awake worker last served a request (its activity file), or was woken */
+  const activity = new Map<string, number>();
   const queues = new Map<string, Promise<unknown>>();
   const wakes = new Map<string, Promise<WakeResult>>();
   /** when an operation last changed a tenant (a PM2 list taken before it is stale) */
@@ -118,13 +124,13 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     return (await listing.procs).find((p) => p.name === workerApp(name));
   }
 
-  async function waitReady(name: string, port: number, restartsBefore: number): Promise<string | undefined> {
+  async function waitReady(name: string, restartsBefore: number): Promise<string | undefined> {
     const start = Date.now();
     let answeredAt: number | undefined;
     let lastCheck = 0;
     let last = 'no answer';
     for (;;) {
-      const r = await probe('127.0.0.1', port, '/readyz', undefined, 2000).catch(() => undefined);
+      const r = await probeSocket(run.workerSocket(name), '/readyz', undefined, 2000).catch(() => undefined);
       if (r?.status === 200) return undefined;
       const now = Date.now();
       if (r) {
@@ -136,7 +142,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
         lastCheck = now;
         const p = await workerProcess(name, 200);
         const status = p?.pm2_env?.status;
-        if (!p || status === 'errored' || status === 'stopped') return `its worker is ${status ?? 'gone'}`;
+        if (!p || status === 'errored' || (status === 'stopped' && now - start > 2000)) return `its worker is ${status ?? 'gone'}`;
         if ((p.pm2_env?.restart_time ?? 0) > restartsBefore) return 'its worker exited while starting';
       }
       if (now - start > timings.wakeTimeoutMs) return `not ready within ${timings.wakeTimeoutMs} ms (${last})`;
@@ -162,30 +168,25 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     const status = before?.pm2_env?.status;
     const online = status === 'online';
     let failure: string | undefined;
-    if (online) {
-      // The proxy comes here only when the worker refused its connection. "Online" then
-      // most often means it has just died and PM2 has not handled its exit yet: the port
-      // closes before PM2's status and restart count change. PM2's restart of it is
-      // allowed (one), as below; taking it for a failed wake removed the app in the middle
-      // of that restart and answered 503 for the cool-down.
-      failure = await waitReady(name, entry.port, (before?.pm2_env?.restart_time ?? 0) + 1);
-    } else if (status === 'launching' || status === 'waiting restart') {
-      // A worker that crashed is being restarted by PM2 itself (its own back-off): wait
-      // for that restart (one is allowed) instead of replacing the app, which would race
-      // PM2 and hide the crash from the worker's restart count.
-      failure = await waitReady(name, entry.port, (before?.pm2_env?.restart_time ?? 0) + 1);
+    if (online || status === 'launching' || status === 'waiting restart' || status === 'stopping') {
+      // Running, or being restarted by PM2 (a reload or deploy stops and starts it; a
+      // crash or the memory ceiling restarts it with PM2's own back-off): wait for the
+      // process PM2 starts (one restart is allowed) instead of replacing the app, which
+      // would race PM2 and hide a crash from the worker's restart count.
+      failure = await waitReady(name, (before?.pm2_env?.restart_time ?? 0) + 1);
     } else {
       const [app] = workerApps(cfg, reg, name);
       if (!app) return { ok: false, status: 404, message: 'no tenant serves this host' };
-      // Its port taken by another process: say so now, not after a restart loop and a timeout.
-      failure = before && before.pid > 0 ? undefined : await portInUse(entry.port, `tenant ${name}`);
       // A start is mostly CPU (Node boot, module loading): a few at a time, in arrival
       // order, so a storm of wakes serves its first tenants in a second instead of all
       // of them together at the end.
-      failure ??= await starts.run(async () => {
+      failure = await starts.run(async () => {
+        ensureRunDir(cfg);
+        ensureTenantRunDir(cfg, name);
         // A hibernated tenant has no PM2 app at all (sleep removes it): one round trip less.
         await (before ? pm2.startFresh(app) : pm2.start(app));
-        return waitReady(name, entry.port, 0);
+        listing = undefined; // taken before the start: it would say the worker is gone
+        return waitReady(name, 0);
       });
     }
     changedAt.set(name, Date.now());
@@ -199,7 +200,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
       return { ok: false, status: 503, message: 'the tenant could not be started; try again shortly', retryAfterS: Math.ceil(timings.coolDownMs / 1000) };
     }
     const now = Date.now();
-    activity.set(name, { lastRequestAt: now, inFlight: 0, receivedAt: now });
+    activity.set(name, now);
     const wasAsleep = t.asleep;
     Object.assign(t, { asleep: false, lastRequestAt: now });
     delete t.wakeFailedAt;
@@ -223,12 +224,29 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     return p;
   }
 
+  /**
+   * When the worker last served a request, by its activity file (its own: a tenant can
+   * only keep itself awake, or put itself to sleep; a time in the future counts as now).
+   */
+  function readActivity(name: string, now: number): number {
+    let at = activity.get(name) ?? 0;
+    try {
+      const st = lstatSync(run.activity(name));
+      if (st.isFile()) at = Math.max(at, Math.min(st.mtimeMs, now));
+    } catch {
+      // no file yet: no request served yet
+    }
+    activity.set(name, at);
+    const t = record(name);
+    if (at > (t.lastRequestAt ?? 0)) {
+      t.lastRequestAt = Math.floor(at);
+      dirty = true;
+    }
+    return at;
+  }
+
   function idleMs(name: string, p: pm2.ProcessDescription, now: number): number {
-    const a = activity.get(name);
-    if (a && a.inFlight > 0) return 0;
-    // A worker reports only after activity, within a second: the arrival of a report is
-    // evidence of activity too, and it errs towards staying awake when the bus is slow.
-    const last = Math.max(a?.lastRequestAt ?? 0, a?.receivedAt ?? 0, p.pm2_env?.pm_uptime ?? 0, changedAt.get(name) ?? 0);
+    const last = Math.max(readActivity(name, now), p.pm2_env?.pm_uptime ?? 0, changedAt.get(name) ?? 0);
     return now - last;
   }
 
@@ -247,23 +265,6 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
       if (p || !was) log({ msg: 'hibernated', tenant: name, reason: ifIdleFor === undefined ? 'by hand' : `idle ${ifIdleFor} ms` });
       return true;
     });
-  }
-
-  /** What a worker reported over PM2's bus (PM2 names the sender: it cannot speak for another). */
-  function onActivity(appName: string, report: ActivityReport): void {
-    const m = TENANT_APP.exec(appName);
-    if (!m || typeof report?.lastRequestAt !== 'number' || typeof report.inFlight !== 'number') return;
-    const name = m[1]!;
-    const now = Date.now();
-    const before = activity.get(name);
-    // Reports may arrive out of order (a stopping worker's last one after its successor's first).
-    const lastRequestAt = Math.max(Math.min(report.lastRequestAt, now), before?.lastRequestAt ?? 0);
-    activity.set(name, { lastRequestAt, inFlight: report.inFlight, receivedAt: now });
-    const t = record(name);
-    if (report.lastRequestAt > (t.lastRequestAt ?? 0)) {
-      t.lastRequestAt = report.lastRequestAt;
-      dirty = true;
-    }
   }
 
   let ticking = false;
@@ -325,7 +326,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
     persist(true);
   }
 
-  return { wake, sleep, tick, tickInterval, onActivity, flush, isAsleep: (name: string) => state.tenants[name]?.asleep === true, recentlySlept: (name: string) => queues.has(name) || Date.now() - (state.tenants[name]?.sleptAt ?? 0) < 10_000 };
+  return { wake, sleep, tick, tickInterval, flush, isAsleep: (name: string) => state.tenants[name]?.asleep === true, recentlySlept: (name: string) => queues.has(name) || Date.now() - (state.tenants[name]?.sleptAt ?? 0) < 10_000 };
 }
 
 export type Waker = ReturnType<typeof createWaker>;

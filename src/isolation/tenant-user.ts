@@ -96,8 +96,8 @@ export function handOverFiles(cfg: SiloConfig, tenant: string): void {
   const file = paths.tenantPassword(tenant);
   chownSync(file, user.uid, user.gid);
   chmodSync(file, 0o400);
-  // PM2 opens a cluster worker's log files in the worker, after it became the tenant's
-  // user: the folder can be entered (not listed); the other logs are 0600 (pm2.ts).
+  // Its log files are its own (the PM2 daemon writes what the worker prints into them);
+  // the folder can be entered (not listed); the other logs are 0600 (pm2.ts).
   mkdirSync(paths.logs, { recursive: true, mode: 0o711 });
   chmodSync(paths.logs, 0o711);
   for (const log of [`tenant-${tenant}.out.log`, `tenant-${tenant}.err.log`]) {

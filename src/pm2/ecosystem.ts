@@ -4,9 +4,11 @@
  * root and `silo up` both use this, so `pm2 start ecosystem.config.js` and `silo up`
  * start the same stack.
  *
- * Workers run in cluster mode with one instance: on `pm2 reload` PM2 starts the new
- * process, waits for its `ready`, and only then stops the old one, so a reload loses
- * no request (fork mode reloads by stop + start: measured 1,801 refused connections).
+ * Workers run in fork mode, without an IPC channel to the PM2 daemon, each on a Unix
+ * socket in its own folder (src/isolation/worker-launch.ts says why not cluster mode).
+ * A restart (reload, deploy, max_memory_restart, a crash) is stop + start: meanwhile the
+ * proxy finds no socket and holds the request in its wake path until the waker sees the
+ * new process ready, then sends it on (src/proxy/nginx-wake.ts), so no request fails.
  */
 import { join } from 'node:path';
 import { isSocketFolder } from '../contract/pg-connect.js';
@@ -18,6 +20,9 @@ import type { ProxyDriver } from '../proxy/driver.js';
 import { tenantAppEntry } from '../apps/app-migrations.js';
 import { APP_ERROR_EXIT } from '../contract/worker.js';
 import { workerIsolation, workerIsolationEnv } from '../isolation/worker-app.js';
+import { workerLaunch } from '../isolation/worker-launch.js';
+import { proxyUser } from '../isolation/run-dirs.js';
+import { runPaths } from '../common/run-dir.js';
 import { workerCodeRoot } from '../isolation/worker-code.js';
 
 export const NAMESPACE = 'silo';
@@ -74,40 +79,35 @@ export function postgresApps(cfg: SiloConfig, registry: Registry, only?: string)
 
 export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): PM2App[] {
   const paths = homePaths(cfg.home);
+  const run = runPaths(cfg.home);
   const code = workerCodeRoot(cfg);
   return Object.entries(registry.tenants)
     .filter(([name, t]) => t.state === 'ready' && (!only || only === name))
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, t]) => {
       const server = registry.servers[t.server]!;
+      // node_args (SILO_WORKER_NODE_ARGS, the isolation preloads), given to node by the launcher.
+      const { uid: _uid, gid: _gid, node_args } = workerIsolation(cfg, name, code, cfg.workerNodeArgs);
       return {
         name: workerApp(name),
         namespace: NAMESPACE,
-        // projectRoot, or under root from a private folder a copy its user can read.
-        script: join(code, 'dist', 'worker', 'server.js'),
+        // projectRoot, or under root from a private folder a copy its user can read; fork
+        // mode, no IPC channel, as the tenant's user (src/isolation/worker-launch.ts).
+        ...workerLaunch(cfg, name, join(code, 'dist', 'worker', 'server.js'), node_args),
         cwd: code,
-        exec_mode: 'cluster',
-        instances: 1,
-        wait_ready: true,
-        listen_timeout: 10_000,
         kill_timeout: SHUTDOWN_GRACE_MS + 3000,
         max_memory_restart: t.maxMemory ?? cfg.workerMaxMemory,
         exp_backoff_restart_delay: 100,
         // An app that cannot load or register exits with this code: not restarted in a loop.
         stop_exit_codes: [APP_ERROR_EXIT],
-        // PM2's monitoring agent and source-map support cost ~7 MB of RSS per worker
-        // (measured by npm run bench) and nothing silo uses.
-        pmx: false,
-        disable_source_map_support: true,
-        // node_args (SILO_WORKER_NODE_ARGS), and under root the tenant's own Unix user and
-        // CPU group (src/isolation/worker-app.ts).
-        ...workerIsolation(cfg, name, code, cfg.workerNodeArgs),
+        // (PM2's monitoring agent and source-map support are not loaded: node runs server.js
+        // itself, not PM2's process container.)
         filter_env: SCRUB,
         env: {
           NODE_ENV: 'production',
           TENANT: name,
-          PORT: String(t.port),
-          HOST: '127.0.0.1',
+          SOCKET: run.workerSocket(name),
+          ACTIVITY_FILE: run.activity(name),
           TENANT_HOSTS: tenantHosts(cfg, name, t).join(','),
           DB_HOST: server.host,
           DB_PORT: String(server.port),
@@ -130,7 +130,9 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
 }
 
 export function proxyApp(cfg: SiloConfig, driver: ProxyDriver): PM2App {
-  const { script, args, env } = driver.command();
+  // Under root it serves as the proxy's own user (src/isolation/run-dirs.ts).
+  const user = proxyUser(cfg);
+  const { script, args, env } = driver.command(user ? { uid: user.uid, gid: user.gid } : undefined);
   return {
     name: PROXY_APP,
     namespace: NAMESPACE,

@@ -35,7 +35,7 @@ export interface ProcessDescription {
   pid: number;
   pm_id: number;
   monit?: { memory: number; cpu: number };
-  pm2_env?: { status: string; restart_time: number; namespace?: string; pm_uptime?: number; unstable_restarts?: number; env?: Record<string, string> };
+  pm2_env?: { status: string; restart_time: number; exec_mode?: string; namespace?: string; pm_uptime?: number; unstable_restarts?: number; env?: Record<string, string> };
 }
 
 export function pm2Home(): string {
@@ -101,14 +101,7 @@ async function open(): Promise<Pm2Api> {
 }
 
 async function openClean(pm2: Pm2Api): Promise<Pm2Api> {
-  // The daemon is the cluster primary of every worker. Node's default round-robin
-  // primary accepts each connection itself and hands it to the worker over IPC: a
-  // connection handed to a worker at the instant it crashes is never answered nor closed
-  // (the proxy then waits its whole proxy_read_timeout). With `none` the worker accepts
-  // from the shared socket itself, so a crash loses no connection in transit.
-  process.env.NODE_CLUSTER_SCHED_POLICY = 'none';
-  // Under root, tenant workers run as other users and open their own log files in the
-  // shared logs folder: every file the daemon creates (the other apps' logs) is private.
+  // Under root every file the daemon creates (the apps' logs) is private.
   const umask = process.getuid?.() === 0 ? process.umask(0o077) : undefined;
   // PM2 drops a worker to its uid and gid but keeps the daemon's supplementary groups:
   // start the daemon with none, so no worker inherits root's.
@@ -116,7 +109,6 @@ async function openClean(pm2: Pm2Api): Promise<Pm2Api> {
   try {
     await call((cb) => pm2.connect(cb));
   } finally {
-    delete process.env.NODE_CLUSTER_SCHED_POLICY;
     if (umask !== undefined) process.umask(umask);
   }
   api = pm2;
@@ -169,7 +161,7 @@ export async function reload(name: string): Promise<void> {
 
 /**
  * Reload a running app from its full definition, so changed settings (env, limits)
- * reach it: for a cluster-mode app the new process is ready before the old one stops.
+ * reach it (for a worker: stop, then start; the proxy holds its requests meanwhile).
  * (`pm2 reload <name>` would keep the old env; this is `pm2 reload ecosystem --only`.)
  * The caller's environment is reduced first: PM2 merges it into the app's.
  */

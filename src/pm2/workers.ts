@@ -8,9 +8,9 @@ import type { SiloConfig } from '../common/config.js';
 import type { Registry } from '../registry/registry.js';
 import { NAMESPACE, workerApp, workerApps } from './ecosystem.js';
 import * as pm2 from './pm2.js';
-import { probe, waitFor } from '../common/http-probe.js';
-import { SiloError } from '../common/errors.js';
-import { portInUse } from '../common/port-holder.js';
+import { probeSocket, waitFor } from '../common/http-probe.js';
+import { runPaths } from '../common/run-dir.js';
+import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 
 export type Running = Map<string, pm2.ProcessDescription>;
 
@@ -22,8 +22,10 @@ export async function running(): Promise<Running> {
 
 export const isOnline = (p?: pm2.ProcessDescription) => p?.pm2_env?.status === 'online';
 
-export async function waitWorker(port: number, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`the worker on port ${port}`, timeoutMs, async () => (await probe('127.0.0.1', port, '/readyz')).status === 200);
+/** The tenant's worker answers /readyz on its socket. */
+export async function waitWorker(cfg: SiloConfig, name: string, timeoutMs = 20_000): Promise<void> {
+  const socket = runPaths(cfg.home).workerSocket(name);
+  await waitFor(`the worker of ${name}`, timeoutMs, async () => (await probeSocket(socket, '/readyz')).status === 200);
 }
 
 /** Start a ready tenant's worker unless it is online; wait until it is ready. */
@@ -33,11 +35,13 @@ export async function ensureWorker(cfg: SiloConfig, reg: Registry, name: string,
   const procs = now ?? (await running());
   let started = false;
   if (!isOnline(procs.get(app.name))) {
-    await refuseTakenPort(reg.tenants[name]!.port, name, procs.get(app.name));
+    // The folder its socket goes in (its user writes, the proxy enters).
+    ensureRunDir(cfg);
+    ensureTenantRunDir(cfg, name);
     await pm2.startFresh(app);
     started = true;
   }
-  await waitWorker(reg.tenants[name]!.port);
+  await waitWorker(cfg, name);
   return started;
 }
 
@@ -46,15 +50,4 @@ export async function removeWorker(name: string): Promise<boolean> {
   if (!(await running()).has(workerApp(name))) return false;
   await pm2.remove(workerApp(name));
   return true;
-}
-
-/**
- * A worker whose port another process holds would fail to listen, restart in a loop and
- * leave the command waiting ~20 s for nothing: refuse at once, naming the holder. Only
- * checked when PM2 runs no process of that app (its own process holds the port).
- */
-export async function refuseTakenPort(port: number, tenant: string, current?: pm2.ProcessDescription): Promise<void> {
-  if (current && current.pid > 0) return;
-  const busy = await portInUse(port, `tenant ${tenant}`);
-  if (busy) throw new SiloError(busy);
 }

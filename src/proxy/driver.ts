@@ -5,7 +5,7 @@
  * real request), and how to run it in the foreground. Nothing outside this folder asks which proxy
  * it is. Each kind implements it in its own folder (nginx/, caddy/); kinds.ts lists them.
  */
-import { readFileSync } from 'node:fs';
+import { chownSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyModel } from './model.js';
 import { probe } from '../common/http-probe.js';
@@ -13,6 +13,11 @@ import { probe } from '../common/http-probe.js';
 import type { ProxyKind } from './kinds.js';
 
 export type { ProxyKind };
+
+export interface RunAs {
+  uid: number;
+  gid: number;
+}
 
 export interface ProxyDriver {
   kind: ProxyKind;
@@ -29,7 +34,12 @@ export interface ProxyDriver {
   /** make the running proxy (pid `pid`) load the installed config, without dropping requests */
   reload(pid: number): Promise<void>;
   /** how to run it in the foreground (PM2 runs this) */
-  command(): { script: string; args: string[]; env: Record<string, string> };
+  /**
+   * How to run it in the foreground (PM2 runs this). `runAs` (under root): the
+   * unprivileged user it serves as: nginx's workers (its master stays root to bind and
+   * reload), Caddy as a whole; its working files are handed to that user.
+   */
+  command(runAs?: RunAs): { script: string; args: string[]; env: Record<string, string> };
   /** the running proxy's pid (by its pid file), and whether it answers on `listen` */
   status(listen: { host: string; port: number }): Promise<{ pid?: number; answers: boolean }>;
 }
@@ -80,4 +90,16 @@ export function proxyEnv(dir: string): Record<string, string> {
     XDG_DATA_HOME: join(dir, 'data'),
     SILO_CADDY_ADMIN: join(dir, 'admin.sock'),
   };
+}
+
+/** `path` and everything under it owned by `runAs`. */
+export function chownTree(path: string, runAs: RunAs): void {
+  chownSync(path, runAs.uid, runAs.gid);
+  for (const rel of readdirSync(path, { recursive: true }) as string[]) chownSync(join(path, rel), runAs.uid, runAs.gid);
+}
+
+/** setpriv's arguments down to `runAs`, keeping only the right to bind ports below 1024 (SILO_HTTP_PORT=80). */
+export function dropTo(runAs: RunAs): string[] {
+  const caps = '+net_bind_service';
+  return [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--'];
 }

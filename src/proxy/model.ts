@@ -1,6 +1,13 @@
 /**
  * What the proxy needs to know, derived from the registry: a pure function, so the
  * renderers can be tested with fixtures.
+ *
+ * A tenant's worker listens on `<runDir>/<tenant>/http.sock` (src/common/run-dir.ts):
+ * nginx derives that path from the host itself, so a tenant on `<name>.<domain>` with
+ * the stack's default rate needs nothing in nginx's config, and creating or removing one
+ * needs no reload. Only what differs from the default is rendered: extra domains and
+ * other rates. Caddy has no such derivation and lists every tenant (its reload is an
+ * atomic swap through its admin API).
  */
 import type { Registry } from '../registry/registry.js';
 import { tenantHosts } from '../common/names.js';
@@ -9,36 +16,43 @@ import { pageFor, type SuspendedPage } from './suspended.js';
 export interface ProxyRoute {
   tenant: string;
   hosts: string[];
-  port: number;
   /** set while the tenant is suspended: the proxy answers its hosts with this page */
   suspended?: SuspendedPage;
-  /** requests per second its hosts get (rate-limit.ts); 0 or unset: no limit */
-  rate?: number;
+  /** requests per second its hosts get (rate-limit.ts); 0: no limit */
+  rate: number;
 }
 
 export interface ProxyModel {
   listenHost: string;
   listenPort: number;
+  /** the base domain: `<tenant>.<domain>` is a tenant's own host */
+  domain: string;
   bodyLimitBytes: number;
   routes: ProxyRoute[];
-  /** the waker's loopback port: a tenant whose worker refuses connections is woken through it */
-  wakerPort?: number;
+  /** the stack's request rate per tenant (SILO_TENANT_RATE; 0: none) */
+  defaultRate: number;
+  /** where the tenants' socket folders are */
+  runDir: string;
+  /** the waker's socket: a tenant whose worker does not answer is woken (or waited for) through it */
+  wakerSocket: string;
   /** where suspended tenants' page files are (nginx checks them per request) */
   suspendedDir?: string;
+  /** under root: the unprivileged user (and its group) the proxy's workers run as */
+  runAs?: { user: string; group: string };
 }
 
 export interface ProxyModelInput {
   domain: string;
   httpHost: string;
   httpPort: number;
+  runDir: string;
+  wakerSocket: string;
   bodyLimitBytes?: number;
-  wakerPort?: number;
   suspendedDir?: string;
   /** the stack's default request rate per tenant (SILO_TENANT_RATE) */
   tenantRate?: number;
+  runAs?: { user: string; group: string };
 }
-
-const rateOf = (rate: number) => (rate > 0 ? { rate } : {});
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
   const routes = Object.entries(registry.tenants)
@@ -46,18 +60,20 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([tenant, t]) => ({
       tenant,
-      port: t.port,
       hosts: tenantHosts(input, tenant, t),
       ...(t.suspended ? { suspended: pageFor(tenant, t.suspended) } : {}),
-      ...rateOf(t.limits?.rate ?? input.tenantRate ?? 0),
+      rate: t.limits?.rate ?? input.tenantRate ?? 0,
     }));
   return {
     listenHost: input.httpHost,
     listenPort: input.httpPort,
+    domain: input.domain,
     bodyLimitBytes: input.bodyLimitBytes ?? 65536,
     routes,
-    ...(input.wakerPort ? { wakerPort: input.wakerPort } : {}),
+    defaultRate: input.tenantRate ?? 0,
+    runDir: input.runDir,
+    wakerSocket: input.wakerSocket,
     ...(input.suspendedDir ? { suspendedDir: input.suspendedDir } : {}),
+    ...(input.runAs ? { runAs: input.runAs } : {}),
   };
 }
-

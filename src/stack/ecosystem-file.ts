@@ -1,7 +1,8 @@
 /**
  * What `ecosystem.config.js` exports: every app of the stack, from the registry and its
  * recorded settings (SILO_HOME from the environment). Synchronous, because PM2 loads the file with
- * require(). The proxy config is rendered by `silo up`; this only reads what is there.
+ * require(). The proxy config is rendered by `silo up`; this only reads what is there, and
+ * makes the folders the workers' and the waker's sockets go in.
  */
 import { existsSync } from 'node:fs';
 import { loadStackConfig } from '../registry/settings.js';
@@ -10,16 +11,18 @@ import { readRegistry } from '../registry/registry.js';
 import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from '../pm2/ecosystem.js';
 import { proxyDriver } from '../proxy/kinds.js';
 import { wakerApp } from '../hibernate/waker-app.js';
-import { readWakerPort } from '../hibernate/state.js';
 import { ceilingsApp } from '../pm2/ceilings-app.js';
+import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const cfg = loadStackConfig(env);
   const registry = readRegistry(homePaths(cfg.home).registry);
   const driver = proxyDriver(homePaths(cfg.home).proxy, cfg.proxy);
-  const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workerApps(cfg, registry)];
-  const wakerPort = readWakerPort(cfg.home);
-  if (wakerPort) apps.push(wakerApp(cfg, wakerPort));
+  const workers = workerApps(cfg, registry);
+  // The sockets' folders, as `silo up` makes them (each worker binds in its own).
+  ensureRunDir(cfg);
+  for (const w of workers) ensureTenantRunDir(cfg, String((w.env as Record<string, string>).TENANT));
+  const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workers, wakerApp(cfg)];
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
   apps.push(...backupApps(cfg), ceilingsApp(cfg));
   return apps;

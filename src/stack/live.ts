@@ -18,7 +18,8 @@ import { writeSuspendedPages } from '../proxy/suspended.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
-import { readWakerPort } from '../hibernate/state.js';
+import { runPaths } from '../common/run-dir.js';
+import { proxyUser, syncTenantRunDirs } from '../isolation/run-dirs.js';
 
 /** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
 export async function stackIsUp(): Promise<boolean> {
@@ -54,8 +55,21 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
 export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boolean): Promise<boolean> {
   const driver = driverFor(cfg);
   const suspendedDir = homePaths(cfg.home).suspendedPages;
-  const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: readWakerPort(cfg.home), suspendedDir, tenantRate: cfg.tenantRate });
   try {
+    // nginx routes by folder: one per ready tenant, none for any other.
+    syncTenantRunDirs(cfg, reg);
+    const run = runPaths(cfg.home);
+    const user = proxyUser(cfg);
+    const model = proxyModel(reg, {
+      domain: cfg.domain,
+      httpHost: cfg.httpHost,
+      httpPort: cfg.httpPort,
+      runDir: run.dir,
+      wakerSocket: run.wakerSocket,
+      suspendedDir,
+      tenantRate: cfg.tenantRate,
+      ...(user ? { runAs: { user: user.name, group: user.name } } : {}),
+    });
     writeSuspendedPages(suspendedDir, reg);
     const changed = await installProxyConfig(driver, model);
     const pid = runningProxyPid(driver);

@@ -4,6 +4,7 @@
  * one app at a time, and the proxy reloads gracefully, so nothing here fails a request
  * of a tenant it is not about.
  */
+import { rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
@@ -20,7 +21,9 @@ import { SiloError } from '../common/errors.js';
 import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
-import { refuseTakenPort, isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
+import { isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
+import { syncTenantRunDirs } from '../isolation/run-dirs.js';
+import { runPaths } from '../common/run-dir.js';
 import { findOrphans } from './orphans.js';
 import { crashPoint, runSteps, type Step } from '../common/steps.js';
 
@@ -67,10 +70,15 @@ const outdated = (c: UpContext, app: PM2App, keys: string[]) => {
 const staleServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : postgresApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['SILO_PG_SOCKET_DIR'])));
 /** Workers started with another address of their database server (an upgrade, a server's TLS). */
 const staleWorkers = (c: UpContext) => workerApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['DB_HOST', 'DB_PORT', 'DB_SSLMODE', 'DB_SSLROOTCERT']));
-/** Workers to start: not online, and not hibernated (their first request starts them). */
+/**
+ * Workers to start: not online, and not hibernated (their first request starts them);
+ * and workers an older silo started in cluster mode (on a port, with a channel to PM2):
+ * restarted as they are defined now.
+ */
 const missingWorkers = (c: UpContext) => {
   const asleep = asleepTenants(c.cfg);
-  return workerApps(c.cfg, c.reg).filter((a) => !isOnline(c.procs.get(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
+  const clusterMode = (name: string) => c.procs.get(name)?.pm2_env?.exec_mode === 'cluster_mode';
+  return workerApps(c.cfg, c.reg).filter((a) => (!isOnline(c.procs.get(a.name)) || clusterMode(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
 };
 
 /**
@@ -96,10 +104,14 @@ export const upSteps: readonly Step<UpContext>[] = [
     name: 'stop-orphans',
     done: (c) => findOrphans(c.cfg, c.reg, c.procs).length === 0,
     async run(c) {
-      for (const o of findOrphans(c.cfg, c.reg, c.procs)) {
-        await o.stop();
-        c.log(`stopped ${o.what}, left running without PM2`);
-      }
+      // Together: since workers run in fork mode they outlive a dead daemon too, and each
+      // one closes gracefully (up to its grace period).
+      await Promise.all(
+        findOrphans(c.cfg, c.reg, c.procs).map(async (o) => {
+          await o.stop();
+          c.log(`stopped ${o.what}, left running without PM2`);
+        }),
+      );
     },
   },
   {
@@ -200,15 +212,19 @@ export const upSteps: readonly Step<UpContext>[] = [
     },
   },
   {
+    // The folders the workers' and the waker's sockets go in (src/isolation/run-dirs.ts).
+    name: 'run-dirs',
+    run: (c) => syncTenantRunDirs(c.cfg, c.reg),
+  },
+  {
     name: 'start-workers',
     done: (c) => missingWorkers(c).length === 0,
     async run(c) {
       await Promise.all(
         missingWorkers(c).map(async (app) => {
-          const env = app.env as Record<string, string>;
-          await refuseTakenPort(Number(env.PORT), String(env.TENANT), c.procs.get(app.name));
+          const tenant = String((app.env as Record<string, string>).TENANT);
           await pm2.startFresh(app);
-          await waitWorker(Number((app.env as Record<string, string>).PORT));
+          await waitWorker(c.cfg, tenant);
           c.started++;
           c.log(`started ${app.name}`);
         }),
@@ -223,7 +239,7 @@ export const upSteps: readonly Step<UpContext>[] = [
     async run(c) {
       for (const app of staleWorkers(c)) {
         await pm2.reloadApp(app);
-        await waitWorker(Number((app.env as Record<string, string>).PORT));
+        await waitWorker(c.cfg, String((app.env as Record<string, string>).TENANT));
         c.log(`reloaded ${app.name}: its database server's address changed`);
       }
       await refresh(c);
@@ -321,16 +337,20 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       // Leave a daemon that runs other people's apps alone; stop it if it is now empty.
       await pm2.killDaemonIfIdle();
     }
-    for (const o of findOrphans(cfg, reg, new Map())) {
-      await o.stop();
-      log(`stopped ${o.what}, left running without PM2`);
-      stopped++;
-    }
+    // The sockets' folders go with the processes (up makes them again).
+    rmSync(runPaths(cfg.home).dir, { recursive: true, force: true });
+    await Promise.all(
+      findOrphans(cfg, reg, new Map()).map(async (o) => {
+        await o.stop();
+        log(`stopped ${o.what}, left running without PM2`);
+        stopped++;
+      }),
+    );
     return stopped;
   });
 }
 
-/** Restart workers one at a time; each new process is ready before the old one stops. */
+/** Restart workers one at a time; the proxy holds each one's requests until it is ready again. */
 export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<string[]> {
   const reg = readRegistry(homePaths(cfg.home).registry);
   if (only && !reg.tenants[only]) throw new SiloError(`no tenant named "${only.slice(0, 40)}"`);
@@ -346,8 +366,10 @@ export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<
       const [app] = workerApps(cfg, now, name);
       if (!app || !(await running()).has(app.name)) return false;
       crashPoint('reload', 'reload-worker');
+      // Stop + start (fork mode): meanwhile the proxy holds this tenant's requests in its
+      // wake path and sends them on once the new process is ready.
       await pm2.reloadApp(app);
-      await waitWorker(now.tenants[name]!.port);
+      await waitWorker(cfg, name);
       return true;
     });
     if (!reloaded) continue;

@@ -213,7 +213,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
       if (!c.changed || !isOnline(procs.get(workerApp(c.name)))) return ensureWorker(c.cfg, c.reg, c.name, procs);
       // New settings reach a running worker through a reload with its new definition.
       await pm2.reloadApp(workerApps(c.cfg, c.reg, c.name)[0]!);
-      await waitWorker(entryOf(c).port);
+      await waitWorker(c.cfg, c.name);
     },
   },
   {

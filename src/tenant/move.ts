@@ -271,7 +271,7 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       // Reloaded with the final copy, or (a re-run after a crash) now.
       if (!c.reloading) await reloadWorker(c, c.reg);
-      if (await stackIsUp()) await waitWorker(c.reg.tenants[c.name]!.port);
+      if (await stackIsUp()) await waitWorker(c.cfg, c.name);
     },
   },
   {
@@ -319,7 +319,7 @@ async function rollBack(c: Ctx): Promise<void> {
   }).catch(() => undefined);
   if (reg?.tenants[c.name]) {
     await reloadWorker(c, reg).catch(() => undefined);
-    if (await stackIsUp().catch(() => false)) await waitWorker(reg.tenants[c.name]!.port).catch(() => undefined);
+    if (await stackIsUp().catch(() => false)) await waitWorker(c.cfg, c.name).catch(() => undefined);
   }
   await resumeTenant(c.cfg, c.name, 'move').catch(() => undefined);
   if (c.target) await dropSide(c.target.admin, c.name, 'incoming').catch(() => undefined);

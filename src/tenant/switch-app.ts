@@ -1,7 +1,7 @@
 /**
  * Moving one tenant's running worker onto another app (a release, or the stack's app):
- * a PM2 cluster reload of its whole definition with the new APP_MODULE, so the new process is ready before the
- * old one stops and no request fails. Then the worker must answer /readyz (its schema is
+ * a PM2 restart of its whole definition with the new APP_MODULE (stop + start; the proxy
+ * holds its requests meanwhile, so none fails). Then the worker must answer /readyz (its schema is
  * what that app expects); if it does not, it is reloaded back onto the app it ran and
  * the switch fails. Shared by deploy and rollback.
  */
@@ -40,14 +40,13 @@ export async function switchWorker(cfg: SiloConfig, reg: Registry, name: string,
   if ((await runningEntry(name)) === undefined) return undefined;
   const next = workerApps(cfg, withRelease(reg, name, release), name)[0]!;
   const back = workerApps(cfg, reg, name)[0]!;
-  const port = reg.tenants[name]!.port;
   const t0 = performance.now();
   await pm2.reloadApp(next);
   try {
-    await waitWorker(port, 20_000);
+    await waitWorker(cfg, name, 20_000);
   } catch (err) {
     await pm2.reloadApp(back).catch(() => undefined);
-    await waitWorker(port, 20_000).catch(() => undefined);
+    await waitWorker(cfg, name, 20_000).catch(() => undefined);
     throw new SiloError(`its worker did not become ready on ${label} (${(err as Error).message}); it runs its previous app again`);
   }
   return performance.now() - t0;

@@ -55,7 +55,10 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
   const fastify = Fastify({
     logger: loggerOptions(config, opts.logStream),
     logController: new LogController({ disableRequestLogging: !config.logRequests }),
-    trustProxy: '127.0.0.1',
+    // On its Unix socket the only peer is the proxy (only the proxy's user can enter the
+    // folder), which overwrites X-Forwarded-For: one hop is trusted. Over TCP (a worker
+    // run by hand), only a proxy on loopback.
+    trustProxy: 'socket' in config.listen ? (_address: string, hop: number) => hop === 0 : '127.0.0.1',
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
     keepAliveTimeout: t.keepAliveMs,

@@ -21,9 +21,14 @@ export { isHostName };
 
 export const configSchema = {
   type: 'object',
-  required: ['TENANT', 'PORT', 'DB_PASSWORD_FILE'],
+  required: ['TENANT', 'DB_PASSWORD_FILE'],
   properties: {
     TENANT: { type: 'string', pattern: TENANT_PATTERN },
+    // Under silo: the Unix socket to listen on, in a folder only the tenant writes and only
+    // the proxy enters. PORT/HOST (TCP) is for running a worker by hand or in tests.
+    SOCKET: { type: 'string', maxLength: 107, pattern: '^(/.*)?$', default: '' },
+    // A file the worker touches while it serves requests (the waker reads its time).
+    ACTIVITY_FILE: { type: 'string', maxLength: 4096, pattern: '^(/.*)?$', default: '' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     // Comma-separated; empty means `<TENANT>.localhost`.
@@ -60,7 +65,9 @@ export const configSchema = {
 
 interface RawEnv {
   TENANT: string;
-  PORT: number;
+  SOCKET: string;
+  ACTIVITY_FILE: string;
+  PORT?: number;
   HOST: string;
   TENANT_HOSTS: string;
   DB_HOST: string;
@@ -94,8 +101,10 @@ export interface DbConfig extends PgAddress {
 
 export interface WorkerConfig {
   tenant: string;
-  host: string;
-  port: number;
+  /** where it listens: a Unix socket (under silo: only the proxy reaches it), or TCP */
+  listen: { socket: string } | { host: string; port: number };
+  /** touched while requests are served (undefined: activity is not reported) */
+  activityFile?: string;
   /** Normalised host names (lower case, no port, no trailing dot) this tenant answers for. */
   tenantHosts: string[];
   db: DbConfig;
@@ -145,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(describe(err as Error));
   }
   const tenantHosts = parseHosts(raw.TENANT_HOSTS, raw.TENANT);
+  if (!raw.SOCKET && raw.PORT === undefined) throw new ConfigError("must have required property 'SOCKET' or 'PORT'");
   try {
     checkSecretFile(raw.DB_PASSWORD_FILE, 'DB_PASSWORD_FILE');
   } catch (err) {
@@ -152,8 +162,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return {
     tenant: raw.TENANT,
-    host: raw.HOST,
-    port: raw.PORT,
+    listen: raw.SOCKET ? { socket: raw.SOCKET } : { host: raw.HOST, port: raw.PORT! },
+    activityFile: raw.ACTIVITY_FILE || undefined,
     tenantHosts,
     db: {
       host: raw.DB_HOST,

@@ -1,11 +1,9 @@
 /**
- * While the worker closes (a reload: PM2 has started the new process and sent this one
- * SIGINT), every response it still sends says `Connection: close`. Requests in flight
- * when the close began finish normally, but without this their keep-alive connections
- * went back to the proxy's pool: the proxy's next request on one got the closing 503,
- * and its single retry could land on another such connection to the same old process
- * (primary and backup of a silo upstream are the same address), so the client got the
- * 503. Closed instead, the proxy's next connection reaches the new process.
+ * While the worker closes (a restart: PM2 sent it SIGINT, its socket is already unlinked),
+ * every response it still sends says `Connection: close`, so a proxy that keeps
+ * connections alive (Caddy) does not send its next request on one that is about to be
+ * closed: that request then finds no socket and waits in the wake path for the next
+ * process instead.
  */
 import fp from 'fastify-plugin';
 

@@ -1,8 +1,9 @@
 /**
- * The process PM2 runs, one per tenant (`node dist/worker/server.js`). Process concerns
- * only: read the configuration, build the worker, listen, tell PM2 we are ready, and
- * close gracefully on SIGINT/SIGTERM (finish in-flight requests, close the pool) within
- * SHUTDOWN_GRACE_MS. Any failure to start is one line on stderr and a non-zero exit (78
+ * The process PM2 runs, one per tenant (`node dist/worker/server.js`, in fork mode and
+ * without an IPC channel: see src/stack/ecosystem.ts). Process concerns only: read the
+ * configuration, build the worker, listen on its Unix socket (listen.ts), and close
+ * gracefully on SIGINT/SIGTERM (stop taking connections, finish in-flight requests,
+ * close the pool) within SHUTDOWN_GRACE_MS. Any failure to start is one line on stderr and a non-zero exit (78
  * for an app that cannot load or register, which PM2 is told not to restart).
  */
 import closeWithGrace from 'close-with-grace';
@@ -11,6 +12,14 @@ import { loadApp } from '../apps/load-app.js';
 import { APP_ERROR_EXIT } from '../contract/worker.js';
 import { ConfigError, loadConfig, type WorkerConfig } from './config.js';
 import { isDriverWriteAfterClose } from './db.js';
+import { listenOnSocket, type SocketListener } from './listen.js';
+
+/**
+ * After the socket is unlinked at shutdown, how long the worker keeps accepting what was
+ * already queued on it before it stops listening (a connection still queued when a
+ * listening socket closes is reset, and the proxy could not tell it was never served).
+ */
+const ACCEPT_QUEUED_MS = 300;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`silo worker: ${message.replace(/\s+/g, ' ').trim()}\n`);
@@ -35,9 +44,14 @@ async function main(): Promise<void> {
     fail(`the tenant app cannot start: ${(err as Error).message}`, APP_ERROR_EXIT);
   }
 
+  let listener: SocketListener | undefined;
   const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
     if (err) fastify.log.error({ err }, 'closing after an unexpected error');
     else fastify.log.info({ signal }, 'closing');
+    if (listener) {
+      listener.release();
+      await new Promise((r) => setTimeout(r, ACCEPT_QUEUED_MS));
+    }
     await fastify.close();
   };
   closeWithGrace(
@@ -68,11 +82,14 @@ async function main(): Promise<void> {
     close({ err }).finally(() => process.exit(1));
   });
 
+  const where = 'socket' in config.listen ? config.listen.socket : `${config.listen.host}:${config.listen.port}`;
   try {
-    await fastify.listen({ host: config.host, port: config.port });
+    if ('socket' in config.listen) listener = await listenOnSocket(fastify, config.listen.socket);
+    else await fastify.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
-    fail(`cannot start on ${config.host}:${config.port}: ${(err as Error).message}`);
+    fail(`cannot start on ${where}: ${(err as Error).message}`);
   }
+  // Outside silo (a worker run by hand under PM2 with an IPC channel), PM2's wait_ready.
   process.send?.('ready');
 }
 

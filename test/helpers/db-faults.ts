@@ -44,7 +44,7 @@ export async function databaseFaultScenario(t: Test, scenario: string, setup: (t
     const create = await stack.cli(['tenant', 'create', 'victim', '--server', 'db2']);
     if (create.code !== 0) throw new Error(`tenant create: ${create.stderr}`);
     t.match(create.stdout, /created tenant victim on server db2: live at/);
-    const victimPort = stack.workerPort('victim');
+    const victimPort = stack.workerSocket('victim');
     const made = await send(victimPort, 'victim.localhost', '/api/polls', { method: 'POST', body: JSON.stringify({ question: 'Will the database come back?', choices: ['Yes', 'No'] }) });
     if (made.status !== 201) {
       const { readFileSync } = await import('node:fs');

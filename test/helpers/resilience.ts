@@ -59,7 +59,8 @@ export interface SendOptions {
  * One request with Node's client. An idempotent request whose reused keep-alive
  * connection was closed before any answer is retried once (RFC 9112 9.3.1), and counted.
  */
-export function send(port: number, host: string, path: string, opts: SendOptions = {}, counters?: { retried: number }): Promise<Answer> {
+/** `port`: a loopback port, or the path of a Unix socket (a worker's). */
+export function send(port: number | string, host: string, path: string, opts: SendOptions = {}, counters?: { retried: number }): Promise<Answer> {
   const start = performance.now();
   const method = opts.method ?? 'GET';
   const attempt = (retry: boolean): Promise<Answer> =>
@@ -68,7 +69,8 @@ export function send(port: number, host: string, path: string, opts: SendOptions
       if (opts.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
       // The retry goes on a fresh connection: another idle one of the agent may be closing too.
       const agent = retry ? (opts.agent ?? false) : false;
-      const req = request({ host: '127.0.0.1', port, path, method, headers, agent, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
+      const where = typeof port === 'string' ? { socketPath: port } : { host: '127.0.0.1', port };
+      const req = request({ ...where, path, method, headers, agent, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - start }));
@@ -127,10 +129,11 @@ function complete(buf: Buffer): { head: string; body: string } | undefined {
  * Writes raw bytes (all at once, or `parts` one every `gapMs`) on a fresh connection and
  * reads one answer: complete by Content-Length/chunked, or whatever came before the close.
  */
-export function raw(port: number, data: string | Buffer | (string | Buffer)[], opts: { gapMs?: number; timeoutMs?: number } = {}): Promise<RawAnswer> {
+export function raw(port: number | string, data: string | Buffer | (string | Buffer)[], opts: { gapMs?: number; timeoutMs?: number } = {}): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const start = performance.now();
-    const socket = connect(port, '127.0.0.1');
+    // A port on loopback, or a Unix socket's path (a worker's).
+    const socket = typeof port === 'string' ? connect(port) : connect(port, '127.0.0.1');
     let buf = Buffer.alloc(0);
     let done = false;
     let timer: NodeJS.Timeout | undefined;
@@ -271,7 +274,7 @@ export interface TenantData {
 export async function knownData(stack: Stack, tenants: string[]): Promise<TenantData[]> {
   const out: TenantData[] = [];
   for (const tenant of tenants) {
-    const a = await send(stack.workerPort(tenant), `${tenant}.localhost`, '/api/polls');
+    const a = await send(stack.workerSocket(tenant), `${tenant}.localhost`, '/api/polls');
     if (a.status !== 200) throw new Error(`${tenant}: HTTP ${a.status} ${a.text}`);
     out.push({ tenant, questions: (JSON.parse(a.text) as { question: string }[]).map((p) => p.question) });
   }

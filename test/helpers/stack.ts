@@ -3,7 +3,7 @@
  * and free ports, brought up with the real `silo up` and torn down with `silo down`,
  * after which no process of it may remain.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -11,6 +11,7 @@ import { freePort } from '../../src/common/ports.js';
 import { runCli, type CliResult } from './silo-home.js';
 import { discardHome } from '../../src/testing/home.js';
 import { seedEmbeddedServer } from '../../src/testing/pg-template.js';
+import { runPaths } from '../../src/common/run-dir.js';
 
 export interface Stack {
   home: string;
@@ -20,8 +21,8 @@ export interface Stack {
   cli(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CliResult>;
   /** GET/POST through the proxy with a Host header */
   http(host: string, path: string, opts?: HttpOptions): Promise<HttpResult>;
-  /** the port of a tenant's worker, from the registry */
-  workerPort(tenant: string): number;
+  /** the Unix socket of a tenant's worker (only root and the proxy's user may connect) */
+  workerSocket(tenant: string): string;
   up: CliResult;
 }
 
@@ -29,7 +30,8 @@ export interface HttpOptions {
   method?: string;
   body?: unknown;
   headers?: Record<string, string>;
-  port?: number;
+  /** a loopback port, or a Unix socket's path */
+  port?: number | string;
 }
 
 export interface HttpResult {
@@ -39,12 +41,13 @@ export interface HttpResult {
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export function httpRequest(port: number, host: string, path: string, opts: HttpOptions = {}): Promise<HttpResult> {
+export function httpRequest(port: number | string, host: string, path: string, opts: HttpOptions = {}): Promise<HttpResult> {
   const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   const headers: Record<string, string> = { host, ...(opts.headers ?? {}) };
   if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, timeout: 15_000 }, (res) => {
+    const where = typeof port === 'string' ? { socketPath: port } : { host: '127.0.0.1', port };
+    const req = request({ ...where, path, method: opts.method ?? 'GET', headers, timeout: 15_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -103,7 +106,7 @@ export async function startStack(
     cli,
     up,
     http: (host, path, o = {}) => httpRequest(o.port ?? httpPort, host, path, o),
-    workerPort: (tenant) => JSON.parse(readFileSync(join(home, 'registry.json'), 'utf8')).tenants[tenant].port,
+    workerSocket: (tenant) => runPaths(home).workerSocket(tenant),
   };
   return stack;
 }

@@ -1,7 +1,6 @@
 /**
- * With a waker port in the model, both renderers route a refused tenant to the waker and
- * replay it afterwards; the real nginx and caddy validators accept the result. Without
- * one, nothing of it is rendered.
+ * Both renderers route a tenant that does not answer to the waker (on its Unix socket)
+ * and replay it afterwards; the real nginx and caddy validators accept the result.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,32 +21,29 @@ function fixture() {
   reg.tenants['big-co'] = { ...base, port: 4101, domains: ['portal.big-co.example'] };
   return reg;
 }
-const input = { domain: 'localhost', httpHost: '127.0.0.1', httpPort: 8080 };
+const input = { domain: 'localhost', httpHost: '127.0.0.1', httpPort: 8080, runDir: '/run/silo/t', wakerSocket: '/run/silo/t/_proxy/waker.sock' };
 
 t.test('nginx: a refused tenant goes to the waker with its name, then is replayed', async (t) => {
-  const text = renderNginx(proxyModel(fixture(), { ...input, wakerPort: 4099 }));
-  t.match(text, /upstream silo_waker \{\n  server 127\.0\.0\.1:4099/);
-  t.match(text, /map \$host \$silo_tenant \{[^}]*  portal\.big-co\.example big-co;/);
+  const text = renderNginx(proxyModel(fixture(), input));
+  t.match(text, /upstream silo_waker \{\n  server unix:\/run\/silo\/t\/_proxy\/waker\.sock/);
+  t.match(text, /map \$host \$silo_tenant \{[^]*?  portal\.big-co\.example big-co;/);
   const root = text.slice(text.indexOf('location / {'), text.indexOf('location @silo_wake'));
   t.match(root, /error_page 502 = @silo_wake;/);
   t.match(root, /error_page 413 \/_silo_error\/413;/, 'the other JSON error pages still apply inside the location');
   t.match(text, /location @silo_wake \{[^}]*proxy_pass_request_body off;[^}]*X-Silo-Tenant \$silo_tenant;/);
-  t.match(text, /location @silo_replay \{[^}]*proxy_pass http:\/\/\$silo_upstream;/);
-  const without = renderNginx(proxyModel(fixture(), input));
-  t.notMatch(without, /silo_wake|silo_waker|silo_tenant/);
+  t.match(text, /location @silo_replay \{[^}]*proxy_pass http:\/\/unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:;/);
 });
 
 t.test('caddy: error routes per tenant ask the waker, then proxy again', async (t) => {
-  const text = renderCaddy('{\n}\n', proxyModel(fixture(), { ...input, wakerPort: 4099 }));
+  const text = renderCaddy('{\n}\n', proxyModel(fixture(), input));
   t.match(text, /@wake_big-co \{\n\t\t\thost big-co\.localhost portal\.big-co\.example\n\t\t\texpression \{err\.status_code\} == 502/);
-  t.match(text, /reverse_proxy 127\.0\.0\.1:4099 \{[^]*header_up X-Silo-Tenant client1[^]*handle_response @woke \{\n\t+reverse_proxy 127\.0\.0\.1:4100/);
-  t.notMatch(renderCaddy('{\n}\n', proxyModel(fixture(), input)), /4099|@wake_/);
+  t.match(text, /reverse_proxy unix\/\/run\/silo\/t\/_proxy\/waker\.sock \{[^]*header_up X-Silo-Tenant client1[^]*handle_response @woke \{\n\t+reverse_proxy unix\/\/run\/silo\/t\/client1\/http\.sock/);
 });
 
 for (const kind of ['nginx', 'caddy'] as const) {
   t.test(`${kind} accepts the rendered config with the waker`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    t.equal(await installProxyConfig(proxyDriver(dir, kind), proxyModel(fixture(), { ...input, wakerPort: 4099 })), true);
+    t.equal(await installProxyConfig(proxyDriver(dir, kind), proxyModel(fixture(), input)), true);
   });
 }

@@ -22,31 +22,48 @@ function fixture() {
   reg.tenants['halfway'] = { ...base, port: 4102, domains: [], state: 'provisioning' };
   return reg;
 }
-const input = { domain: 'localhost', httpHost: '127.0.0.1', httpPort: 8080 };
+function onlyOwnHosts() {
+  const reg = fixture();
+  delete reg.tenants['big-co'];
+  return reg;
+}
+const input = { domain: 'localhost', httpHost: '127.0.0.1', httpPort: 8080, runDir: '/run/silo/t', wakerSocket: '/run/silo/t/_proxy/waker.sock' };
 
 t.test('the model has ready tenants only, sorted, with all their hosts', async (t) => {
   const m = proxyModel(fixture(), input);
   t.same(m.routes, [
-    { tenant: 'big-co', port: 4101, hosts: ['big-co.localhost', 'portal.big-co.example'] },
-    { tenant: 'client1', port: 4100, hosts: ['client1.localhost'] },
+    { tenant: 'big-co', hosts: ['big-co.localhost', 'portal.big-co.example'], rate: 0 },
+    { tenant: 'client1', hosts: ['client1.localhost'], rate: 0 },
   ]);
 });
 
-t.test('nginx: a named keep-alive upstream per tenant, a host map, and a 404 default', async (t) => {
+t.test('nginx: the socket is derived from the host; only extra domains are named; 404 without a folder', async (t) => {
   const text = renderNginx(proxyModel(fixture(), input));
-  t.match(text, /upstream tenant_big_co \{\n[^}]*server 127\.0\.0\.1:4101[^}]*keepalive 32;/);
-  t.match(text, /map \$host \$silo_upstream \{\n  hostnames;\n  default "";/);
-  t.match(text, /  portal\.big-co\.example tenant_big_co;/);
+  t.match(text, /map \$host \$silo_tenant \{\n  hostnames;\n  default "";\n  "~\^\(\[a-z\]\[a-z0-9-\]\{0,30\}\[a-z0-9\]\)\\\.localhost\$" \$1;/);
+  t.match(text, /  portal\.big-co\.example big-co;/);
+  t.notMatch(text, /client1/, 'a tenant on its own host and the default rate is not in the config: no reload to add it');
+  t.match(text, /proxy_pass http:\/\/unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:;/);
+  t.match(text, /if \(!-d \/run\/silo\/t\/\$silo_tenant\) \{\n      return 404 /);
   t.match(text, /listen 127\.0\.0\.1:8080 default_server/);
-  t.match(text, /return 404 /);
   t.notMatch(text, /halfway/);
-  t.match(text, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+  t.notMatch(text, /^user /m, 'no user line without one to run as');
+  t.same(renderNginx(proxyModel(emptyRegistry(), input)), renderNginx(proxyModel(onlyOwnHosts(), input)), 'tenants on their own hosts render nothing');
+});
+
+t.test('nginx: every internal header a client sends is overwritten, forwarding headers set from the peer', async (t) => {
+  const text = renderNginx(proxyModel(fixture(), input));
+  const root = text.slice(text.indexOf('location / {'), text.indexOf('location @silo_wake'));
+  for (const h of ['X-Silo-Tenant', 'X-Silo-Method', 'X-Silo-Connect', 'X-Silo-Body', 'Forwarded']) t.match(root, new RegExp(`proxy_set_header ${h} "";`), h);
+  t.match(root, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+  const wake = text.slice(text.indexOf('location @silo_wake'), text.indexOf('location @silo_replay'));
+  t.match(wake, /proxy_set_header X-Silo-Method \$request_method;/, 'the waker learns the method from nginx, not the client');
+  t.match(wake, /proxy_set_header X-Silo-Body "";/);
 });
 
 t.test('caddy: a host matcher per tenant and a 404 catch-all', async (t) => {
   const text = renderCaddy('{\n}\n', proxyModel(fixture(), input));
   t.match(text, /@client1 host client1\.localhost\n/);
-  t.match(text, /reverse_proxy 127\.0\.0\.1:4100/);
+  t.match(text, /reverse_proxy unix\/\/run\/silo\/t\/client1\/http\.sock \{\n\t\t\theader_up -X-Silo-Tenant\n/);
   t.match(text, /\thandle \{\n\t\theader Content-Type application\/json\n\t\trespond `.*` 404\n/);
 });
 

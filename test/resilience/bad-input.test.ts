@@ -165,7 +165,7 @@ function judge(c: Case, where: Result['where'], a: RawAnswer): Result {
 type Slow = 'headers' | 'body' | 'stalled body';
 
 /** One byte a second (or a body that stops after its first byte): when does the server answer 408 or close? */
-async function trickle(port: number, what: Slow, host: string, capMs: number): Promise<RawAnswer> {
+async function trickle(port: number | string, what: Slow, host: string, capMs: number): Promise<RawAnswer> {
   const body = '{"question":"slow","choices":["a","b"]}'.padEnd(2000, ' ');
   const full = what === 'headers'
     ? `GET /api/polls HTTP/1.1\r\nHost: ${host}\r\nX-Slow: ${'s'.repeat(2000)}\r\n\r\n`
@@ -181,7 +181,7 @@ await t.test('the bad-input catalogue, through the proxy and straight to a worke
   const url = serverUrl(stack);
   const rowsBefore = await Promise.all(TENANTS.map((x) => rowCounts(url, x)));
   const restartsBefore = await restarts(stack);
-  const targets: [Result['where'], number][] = [['proxy', stack.httpPort], ['worker', stack.workerPort('client1')]];
+  const targets: [Result['where'], number | string][] = [['proxy', stack.httpPort], ['worker', stack.workerSocket('client1')]];
 
   // Slow clients run alongside the catalogue, each capped at 30 s.
   const SLOW_CAP_MS = 30_000;

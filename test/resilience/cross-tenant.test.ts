@@ -19,7 +19,7 @@ const P = stack.httpPort;
 // A third tenant with a custom domain, and a poll of its own so its data is recognisable.
 const created = await stack.cli(['tenant', 'create', 'client3', '--domain', 'shop.example.test']);
 if (created.code !== 0) throw new Error(created.stderr);
-const poll = await send(stack.workerPort('client3'), 'client3.localhost', '/api/polls', {
+const poll = await send(stack.workerSocket('client3'), 'client3.localhost', '/api/polls', {
   method: 'POST',
   body: JSON.stringify({ question: 'Which colour for the client3 shop?', choices: ['Red', 'Blue'] }),
 });
@@ -202,7 +202,7 @@ await t.test('straight to a worker: every spoof gets 421 (400 for a duplicate Ho
     }
   };
   for (const self of TENANTS) {
-    const port = stack.workerPort(self);
+    const port = stack.workerSocket(self);
     const others = TENANTS.filter((x) => x !== self);
     const other = others[0]!;
     const ownHost = `${self}.localhost`;
@@ -210,7 +210,7 @@ await t.test('straight to a worker: every spoof gets 421 (400 for a duplicate Ho
       // Through Node's client.
       const spoofHosts = [
         `${other}.localhost`,
-        `${other}.localhost:${port}`,
+        `${other}.localhost:4100`,
         `${other.toUpperCase()}.LOCALHOST`,
         `${other}.localhost.`,
         `${self}.localhost.evil`,
@@ -219,7 +219,7 @@ await t.test('straight to a worker: every spoof gets 421 (400 for a duplicate Ho
         `${self}.localhost..`,
         `${self}.localhost:x`,
         '127.0.0.1',
-        `127.0.0.1:${port}`,
+        `127.0.0.1:4100`,
         '[::1]',
         'localhost',
         'shop.example.test.evil',
@@ -244,7 +244,7 @@ await t.test('straight to a worker: every spoof gets 421 (400 for a duplicate Ho
         ['absolute URI names another tenant', `GET http://${other}.localhost${path} HTTP/1.1\r\nHost: ${ownHost}\r\nConnection: close\r\n\r\n`, [421]],
         ['absolute URI names an unknown host', `GET http://evil.test${path} HTTP/1.1\r\nHost: ${ownHost}\r\nConnection: close\r\n\r\n`, [421]],
         ['absolute URI with userinfo', `GET http://${ownHost}@${other}.localhost${path} HTTP/1.1\r\nHost: ${ownHost}\r\nConnection: close\r\n\r\n`, [400, 421]],
-        ['absolute URI names itself', `GET http://${ownHost}:${port}${path} HTTP/1.1\r\nHost: ${ownHost}\r\nConnection: close\r\n\r\n`, [200]],
+        ['absolute URI names itself', `GET http://${ownHost}:4100${path} HTTP/1.1\r\nHost: ${ownHost}\r\nConnection: close\r\n\r\n`, [200]],
         ['Host with a space inside', `GET ${path} HTTP/1.1\r\nHost: ${ownHost} ${other}.localhost\r\nConnection: close\r\n\r\n`, [400, 421]],
         ['Host with a comma', `GET ${path} HTTP/1.1\r\nHost: ${ownHost},${other}.localhost\r\nConnection: close\r\n\r\n`, [400, 421]],
         ['Host folded', `GET ${path} HTTP/1.1\r\nHost: ${other}.localhost\r\n ${ownHost}\r\nConnection: close\r\n\r\n`, [400, 421]],

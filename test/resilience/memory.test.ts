@@ -18,7 +18,10 @@ await t.test('a worker above its memory limit is restarted alone', async (t) => 
 
   const loads = neighbours.map((tenant) => tenantLoad(stack.httpPort, tenant, { concurrency: 2, path: '/api/polls' }));
   const created = await stack.cli(['tenant', 'create', 'hog', '--max-memory', '40M']);
-  t.equal(created.code, 0, `tenant create: ${created.stderr}`);
+  // PM2 samples the worker's node process itself (fork mode), which passes 40M while it
+  // boots: it may be stopped before it ever answers, and then create says so (the tenant
+  // is registered; its worker keeps being restarted, alone).
+  t.ok(created.code === 0 || /timed out after \d+ ms waiting for the worker of hog/.test(created.stderr), `tenant create: ${created.stderr}`);
   const createdAt = performance.now();
 
   // Its restart count grows (at least 3 restarts) while the others do not move.

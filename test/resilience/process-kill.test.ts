@@ -128,7 +128,17 @@ t.test('after the PM2 daemon dies, silo down stops what it left running', async 
   const down = await stack.cli(['down']);
   t.equal(down.code, 0, down.stderr);
   t.match(down.stdout, /stopped nginx \(pid \d+\), left running without PM2/, 'the orphaned proxy');
-  await waitUntil('every process of the stack to exit', 15_000, () => processesOf(stack.home).length === 0);
+  t.comment(down.stdout.trim().split('\n').join(' | '));
+  await waitUntil('every process of the stack to exit', 15_000, () => processesOf(stack.home).length === 0).catch((err: Error) => {
+    const left = processesOf(stack.home).map((pid) => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120)}`;
+      } catch {
+        return String(pid);
+      }
+    });
+    throw new Error(`${err.message}: ${left.join('; ')}`);
+  });
   t.same(processesOf(stack.home), [], 'nothing of the stack is left');
   t.not((await send(stack.httpPort, 'client1.localhost', '/api/tenant')).status, 200, 'the port is free');
 });

@@ -46,7 +46,7 @@ await t.test('secrets stay in their files; tenant roles stay in their databases'
   for (const x of TENANTS) {
     await send(stack.httpPort, `${x}.localhost`, '/api/polls');
     await send(stack.httpPort, `${x}.localhost`, '/api/polls', { method: 'POST', body: '{"bad json' });
-    await send(stack.workerPort(x), 'wrong.localhost', '/api/tenant');
+    await send(stack.workerSocket(x), 'wrong.localhost', '/api/tenant');
   }
 
   // Everything that is printed or written, except the secret files themselves.

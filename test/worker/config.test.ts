@@ -30,8 +30,7 @@ function configError(env: Record<string, string | undefined>): string {
 t.test('the minimal environment gets the documented defaults', async (t) => {
   t.same(loadConfig(base), {
     tenant: 'acme',
-    host: '127.0.0.1',
-    port: 4100,
+    listen: { host: '127.0.0.1', port: 4100 },
     tenantHosts: ['acme.localhost'],
     db: {
       host: '127.0.0.1',
@@ -50,6 +49,13 @@ t.test('the minimal environment gets the documented defaults', async (t) => {
     logRequests: false,
     bodyLimit: 65536,
   });
+});
+
+t.test('SOCKET (what silo sets) wins over PORT; one of them is required', async (t) => {
+  const c = loadConfig({ ...base, SOCKET: '/run/silo/x/acme/http.sock', ACTIVITY_FILE: '/run/silo/x/acme/activity' });
+  t.same([c.listen, c.activityFile], [{ socket: '/run/silo/x/acme/http.sock' }, '/run/silo/x/acme/activity']);
+  t.match(configError({ TENANT: 'acme', DB_PASSWORD_FILE: goodFile }), /'SOCKET' or 'PORT'/);
+  t.match(configError({ ...base, SOCKET: 'relative.sock' }), /SOCKET must match pattern/);
 });
 
 t.test('every variable is read and typed', async (t) => {
@@ -73,7 +79,7 @@ t.test('every variable is read and typed', async (t) => {
   });
   t.same(c.tenantHosts, ['acme.example.com', 'acme.localhost'], 'normalised and deduplicated');
   t.match(c, {
-    host: '0.0.0.0',
+    listen: { host: '0.0.0.0', port: 4100 },
     db: { host: 'db.internal', port: 6543, database: 'acme_db', user: 'acme_role', poolMax: 2, connectTimeoutS: 0.5, statementTimeoutMs: 100 },
     requestTimeoutMs: 700,
     shutdownGraceMs: 900,

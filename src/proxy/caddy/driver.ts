@@ -1,10 +1,10 @@
 /** The Caddy driver (the contract: ../driver.ts). */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../common/config.js';
-import { lastLine, proxyEnv as env, type ProxyDriver } from '../driver.js';
+import { chownTree, dropTo, lastLine, proxyEnv as env, type ProxyDriver } from '../driver.js';
 import { renderCaddy } from './render.js';
 
 const run = promisify(execFile);
@@ -34,6 +34,14 @@ export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
         throw new Error(`caddy reload failed: ${lastLine(err)}`);
       }
     },
-    command: () => ({ script: binary, args: ['run', '--config', config, '--adapter', 'caddyfile', '--pidfile', pidFile], env: env(dir) }),
+    command(runAs) {
+      const args = ['run', '--config', config, '--adapter', 'caddyfile', '--pidfile', pidFile];
+      if (!runAs) return { script: binary, args, env: env(dir) };
+      // Its admin socket, pid file and state are in its folder: the proxy user's (root,
+      // which reloads it through that socket, can always connect).
+      mkdirSync(dir, { recursive: true });
+      chownTree(dir, runAs);
+      return { script: '/usr/bin/setpriv', args: [...dropTo(runAs), binary, ...args], env: env(dir) };
+    },
   };
 }

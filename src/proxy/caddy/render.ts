@@ -1,15 +1,23 @@
 /**
  * Renders the Caddyfile site block: one site on the listen address, a host matcher per
- * tenant, and a catch-all that answers 404 itself.
+ * tenant sending it to its worker's Unix socket, and a catch-all that answers 404 itself.
  */
+import { CLEARED_FORWARDING, INTERNAL_HEADERS } from '../internal-headers.js';
 import { caddyRateLimitNote } from './rate-limit.js';
 import { caddySuspendedHandler } from './suspended.js';
 import type { ProxyModel, ProxyRoute } from '../model.js';
 import { renderCaddyWake } from './wake.js';
 
+/** Internal and forwarding headers a client sent are dropped; the forwarding ones are set from the peer. */
+export function caddyHeaderHygiene(setHere: readonly string[] = []): string[] {
+  // (Caddy deletes after it sets: a header this block sets is not deleted too.)
+  return [...INTERNAL_HEADERS, ...CLEARED_FORWARDING].filter((h) => !setHere.includes(h)).map((h) => `header_up -${h}`);
+}
+
 /** How a request goes to its tenant's worker (the first time, and again after a wake). */
-export function tenantReverseProxy(r: ProxyRoute, indent: string): string {
-  return `reverse_proxy 127.0.0.1:${r.port} {
+export function tenantReverseProxy(model: ProxyModel, r: ProxyRoute, indent: string): string {
+  return `reverse_proxy unix/${model.runDir}/${r.tenant}/http.sock {
+${caddyHeaderHygiene().map((l) => `\t${l}`).join('\n')}
 	header_up X-Forwarded-For {remote_host}
 	header_up X-Forwarded-Host {host}
 	header_up X-Real-IP {remote_host}
@@ -31,7 +39,7 @@ export function renderCaddy(base: string, model: ProxyModel): string {
       ? caddySuspendedHandler(r)
       : `	@${r.tenant} host ${r.hosts.join(' ')}
 	handle @${r.tenant} {
-${tenantReverseProxy(r, '\t\t')}
+${tenantReverseProxy(model, r, '\t\t')}
 	}`,
   );
   return `${base.trimEnd()}
@@ -51,7 +59,7 @@ ${caddyRateLimitNote(model)}http://:${model.listenPort} {
 	}
 ${handlers.join('\n')}
 	handle_errors {
-${model.wakerPort !== undefined ? renderCaddyWake(model) : ''}		header Content-Type application/json
+${renderCaddyWake(model)}		header Content-Type application/json
 		respond \`{"statusCode":{err.status_code},"error":"{err.status_text}","message":"{err.status_text}"}\` {err.status_code}
 	}
 	handle {

@@ -7,7 +7,7 @@
  * answers those 503 with `Retry-After: 1` once the tenant is awake (nginx replays them).
  */
 import type { ProxyModel } from '../model.js';
-import { tenantReverseProxy } from './render.js';
+import { caddyHeaderHygiene, tenantReverseProxy } from './render.js';
 
 export function renderCaddyWake(model: ProxyModel): string {
   return model.routes
@@ -18,14 +18,15 @@ export function renderCaddyWake(model: ProxyModel): string {
 			expression {err.status_code} == 502
 		}
 		handle @wake_${r.tenant} {
-			reverse_proxy 127.0.0.1:${model.wakerPort} {
+			reverse_proxy unix/${model.wakerSocket} {
 				method GET
+${caddyHeaderHygiene(['X-Silo-Tenant', 'X-Silo-Method', 'X-Silo-Body']).map((l) => `\t\t\t\t${l}`).join('\n')}
 				header_up X-Silo-Tenant ${r.tenant}
 				header_up X-Silo-Method {http.request.orig_method}
 				header_up X-Silo-Body {http.request.header.Content-Length}{http.request.header.Transfer-Encoding}
 				@woke status 204
 				handle_response @woke {
-${tenantReverseProxy(r, '\t\t\t\t\t')}
+${tenantReverseProxy(model, r, '\t\t\t\t\t')}
 				}
 			}
 		}

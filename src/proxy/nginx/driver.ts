@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../common/config.js';
 import { childPids, isAlive } from '../../common/processes.js';
-import { lastLine, proxyEnv as env, type ProxyDriver } from '../driver.js';
-import { renderNginx } from './render.js';
+import { chownTree, lastLine, proxyEnv as env, type ProxyDriver, type RunAs } from '../driver.js';
+import { nginxUserLine, renderNginx } from './render.js';
 import { keepQueuedConnectionsOnReload } from './reuseport.js';
 
 const run = promisify(execFile);
@@ -19,8 +19,10 @@ async function waitForAllExit(pids: number[], timeoutMs: number): Promise<void> 
 
 export function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
   const config = join(dir, 'nginx.conf');
-  const tempDirs = () => {
+  const tempDirs = (runAs?: RunAs) => {
     for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'tmp', t), { recursive: true });
+    // Its workers buffer bodies there, as the proxy's user.
+    if (runAs) chownTree(join(dir, 'tmp'), runAs);
   };
   return {
     kind: 'nginx',
@@ -28,7 +30,7 @@ export function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
     config,
     pidFile: join(dir, 'nginx.pid'), // `pid nginx.pid;` in proxy/nginx.conf, relative to the prefix
     render: (model) => ({
-      'nginx.conf': readFileSync(join(projectRoot, 'proxy', 'nginx.conf'), 'utf8'),
+      'nginx.conf': nginxUserLine(model) + readFileSync(join(projectRoot, 'proxy', 'nginx.conf'), 'utf8'),
       'tenants.conf': renderNginx(model),
     }),
     async validate(stagingDir) {
@@ -49,8 +51,8 @@ export function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
       process.kill(pid, 'SIGHUP');
       await waitForAllExit(old, 15_000);
     },
-    command() {
-      tempDirs();
+    command(runAs) {
+      tempDirs(runAs);
       keepQueuedConnectionsOnReload();
       return { script: binary, args: ['-e', 'stderr', '-p', dir, '-c', config, '-g', 'daemon off;'], env: env(dir) };
     },

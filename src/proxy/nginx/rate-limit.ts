@@ -1,22 +1,24 @@
 /** nginx's pieces of the per-tenant request rates (why and how: ../rate-limit.ts). */
 import type { ProxyModel } from '../model.js';
-import { TOO_MANY, keyOf, rated, rates } from '../rate-limit.js';
+import { TOO_MANY, rates } from '../rate-limit.js';
 
-/** http level: per rate, a map from the tenant's upstream to its key, and a zone. */
+/** http level: per rate, a map from the tenant's name to its key, and a zone. */
 export function nginxRateZones(model: ProxyModel): string {
   return rates(model)
-    .map(
-      (rate) => `
-# Tenants allowed ${rate} requests per second (silo tenant create --rate).
-map $silo_upstream $silo_rate_${rate} {
-  default "";
-${rated(model)
-  .filter((r) => r.rate === rate)
-  .map((r) => `  tenant_${keyOf(r)} ${keyOf(r)};`)
-  .join('\n')}
+    .map((rate) => {
+      const isDefault = rate === model.defaultRate;
+      // The default zone takes every tenant but those with another rate; another zone only its own.
+      const lines = isDefault
+        ? model.routes.filter((r) => r.rate !== rate).map((r) => `  ${r.tenant} "";`)
+        : model.routes.filter((r) => r.rate === rate).map((r) => `  ${r.tenant} ${r.tenant};`);
+      return `
+# Tenants allowed ${rate} requests per second (${isDefault ? 'SILO_TENANT_RATE' : 'silo tenant create --rate'}).
+map $silo_tenant $silo_rate_${rate} {
+  default ${isDefault ? '$silo_tenant' : '""'};
+${lines.join('\n')}
 }
-limit_req_zone $silo_rate_${rate} zone=silo_rate_${rate}:1m rate=${rate}r/s;`,
-    )
+limit_req_zone $silo_rate_${rate} zone=silo_rate_${rate}:1m rate=${rate}r/s;`;
+    })
     .join('\n');
 }
 

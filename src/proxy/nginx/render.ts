@@ -1,14 +1,20 @@
 /**
- * Renders the tenant part of the nginx configuration. One server block for all tenants:
- * a `map` from the normalised `$host` to a named upstream (keep-alive needs a named
- * upstream; a map to an address would make an implicit one without it). A Host that
- * no tenant owns maps to "" and the proxy answers 404 itself: it never falls through
- * to a tenant.
+ * Renders the tenant part of the nginx configuration. One server block for all tenants.
+ * A map turns the normalised `$host` into the tenant's name: `<name>.<domain>` by a
+ * pattern (so a new tenant needs no line here and no reload), extra domains by name. The
+ * request goes to `unix:<run>/<name>/http.sock`; a name with no folder there is no
+ * tenant, and the proxy answers 404 itself: it never falls through to a tenant. A
+ * folder without a listening socket (a worker starting, restarting, asleep) is a 502,
+ * which the wake path turns into a wait (wake.ts).
+ *
+ * There is no upstream keep-alive (it needs a named upstream per tenant, hence a reload
+ * per tenant): a connect over a Unix socket costs a few microseconds (npm run bench).
  */
 import type { ProxyModel } from '../model.js';
 import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRateZones } from './rate-limit.js';
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
 import { renderNginxWakeHttp, renderNginxWakeLocations } from './wake.js';
+import { CLEARED_FORWARDING, INTERNAL_HEADERS } from '../internal-headers.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
@@ -22,7 +28,7 @@ const OWN_ERRORS: [number, string, string][] = [
   [504, 'Gateway Timeout', 'the tenant did not answer in time'],
 ];
 
-/** The error_page lines; `wake`: a refused tenant (502) goes to the waker instead. */
+/** The error_page lines; `wake`: a tenant that does not answer (502) goes to the waker instead. */
 function errorPageLines(model: ProxyModel, wake = false): string[] {
   // URI locations, not named ones: a request whose request line nginx rejected (a %00
   // in the path) has no URI to carry into a named location and would end as a 500.
@@ -42,23 +48,32 @@ function errorPages(model: ProxyModel): string {
   return [...errorPageLines(model).map((l) => `  ${l}`), ...locations].join('\n');
 }
 
-/** How a request goes to its tenant's upstream (the first time, and again after a wake). */
-function tenantProxyDirectives(indent: string): string {
-  return `proxy_pass http://$silo_upstream;
-proxy_set_header Connection "";
-proxy_set_header Host $host;
-proxy_set_header X-Forwarded-For $remote_addr;
-proxy_set_header X-Forwarded-Host $host;
-proxy_set_header X-Forwarded-Proto $scheme;
-proxy_set_header X-Real-IP $remote_addr;
-proxy_next_upstream error timeout http_503 non_idempotent;
-proxy_next_upstream_tries 2;
-# Only a quick failure is retried: a closing worker's 503 or a dropped connection
-# come at once. A worker's own 503 after its timeouts (database down or hung) must
-# not be sent again: twice the wait, and a POST whose query may still commit.
-proxy_next_upstream_timeout 1s;
-proxy_intercept_errors off;`
-    .split('\n')
+/** Every internal header emptied (nginx then leaves it out), the forwarding ones set from the peer. */
+export function nginxHeaderHygiene(): string[] {
+  return [
+    ...INTERNAL_HEADERS.map((h) => `proxy_set_header ${h} "";`),
+    ...CLEARED_FORWARDING.map((h) => `proxy_set_header ${h} "";`),
+    'proxy_set_header X-Forwarded-For $remote_addr;',
+    'proxy_set_header X-Forwarded-Host $host;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+    'proxy_set_header X-Real-IP $remote_addr;',
+  ];
+}
+
+/** The socket of the tenant named by the map (only [a-z0-9-] can reach the path). */
+export const nginxTenantSocket = (model: ProxyModel) => `${model.runDir}/$silo_tenant/http.sock`;
+
+/** How a request goes to its tenant's worker (the first time, and again after a wake). */
+function tenantProxyDirectives(model: ProxyModel, indent: string): string {
+  return [
+    `proxy_pass http://unix:${nginxTenantSocket(model)}:;`,
+    'proxy_set_header Connection "";',
+    'proxy_set_header Host $host;',
+    ...nginxHeaderHygiene(),
+    // One socket per tenant, nothing to try next: a refused connection is the wake path's.
+    'proxy_next_upstream off;',
+    'proxy_intercept_errors off;',
+  ]
     .map((l) => indent + l)
     .join('\n');
 }
@@ -68,28 +83,29 @@ function listen(model: ProxyModel): string {
   return `${host}:${model.listenPort}`;
 }
 
-export function renderNginx(model: ProxyModel): string {
-  const upstreams = model.routes.map(
-    (r) => `upstream tenant_${r.tenant.replace(/-/g, '_')} {
-  # The same worker twice: a request refused by a worker that is shutting down during a
-  # reload (503 before it was processed) or a dropped keep-alive connection is retried
-  # once on a fresh connection, which PM2 already routes to the new worker.
-  server 127.0.0.1:${r.port} max_fails=0;
-  server 127.0.0.1:${r.port} max_fails=0 backup;
-  keepalive 32;
-  keepalive_timeout 50s;
-}`,
-  );
-  const wake = model.wakerPort !== undefined;
-  const mapLines = model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} tenant_${r.tenant.replace(/-/g, '_')};`));
-  return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
-${upstreams.join('\n\n')}
-${wake ? renderNginxWakeHttp(model) : ''}
-map $host $silo_upstream {
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `$host` -> the tenant's name: its own host by pattern, extra domains by name. */
+function tenantMap(model: ProxyModel): string {
+  const extra = model.routes.flatMap((r) => r.hosts.filter((h) => h !== `${r.tenant}.${model.domain}`).map((h) => `  ${h} ${r.tenant};`));
+  return `map $host $silo_tenant {
   hostnames;
   default "";
-${mapLines.join('\n')}
+  "~^([a-z][a-z0-9-]{0,30}[a-z0-9])\\.${escapeRegex(model.domain)}$" $1;
+${extra.join('\n')}
+}`;
 }
+
+/** The main-context line nginx.conf starts with under root: its workers run unprivileged. */
+export function nginxUserLine(model: ProxyModel): string {
+  return model.runAs ? `user ${model.runAs.user} ${model.runAs.group};\n` : '';
+}
+
+export function renderNginx(model: ProxyModel): string {
+  const tenantDir = `${model.runDir}/$silo_tenant`;
+  return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
+${renderNginxWakeHttp(model)}
+${tenantMap(model)}
 ${nginxSuspendedMaps(model)}${nginxRateZones(model)}
 server {
   listen ${listen(model)} default_server reuseport;
@@ -102,13 +118,17 @@ ${nginxSuspendedLocations(model)}
 ${nginxRateLimitPage(model)}
 
   location / {
-${nginxSuspendedCheck(model)}
-    if ($silo_upstream = "") {
+    if ($silo_tenant = "") {
       return 404 '${NOT_FOUND}';
     }
+    if (!-d ${tenantDir}) {
+      return 404 '${NOT_FOUND}';
+    }
+${nginxSuspendedCheck(model)}
 ${nginxRateLimits(model)}
-${tenantProxyDirectives('    ')}
-${wake ? errorPageLines(model, true).map((l) => `    ${l}`).join('\n') + '\n' : ''}  }
-${wake ? renderNginxWakeLocations(tenantProxyDirectives('    ')) : ''}}
+${tenantProxyDirectives(model, '    ')}
+${errorPageLines(model, true).map((l) => `    ${l}`).join('\n')}
+  }
+${renderNginxWakeLocations(tenantProxyDirectives(model, '    '))}}
 `;
 }

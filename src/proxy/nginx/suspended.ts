@@ -12,12 +12,6 @@ export function nginxSuspendedMaps(model: ProxyModel): string {
   return `
 # Suspended tenants (silo tenant suspend, restore, move): the proxy answers 503 itself
 # while ${model.suspendedDir}/<tenant>.json exists.
-map $host $silo_tenant {
-  hostnames;
-  default "";
-${model.routes.flatMap((r) => r.hosts.map((h) => `  ${h} ${r.tenant};`)).join('\n')}
-}
-
 map $http_accept $silo_page {
   default json;
   "~*text/html" html;

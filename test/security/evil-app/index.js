@@ -60,4 +60,6 @@ export async function plugin(fastify) {
     }
   });
   fastify.get('/api/tenant', async () => ({ tenant: fastify.tenant, app: 'evil' }));
+  // What reached the worker of a client's request: its headers and the address the worker believes.
+  fastify.get('/_evil/headers', async (request) => ({ headers: request.headers, ip: request.ip }));
 }

@@ -1,0 +1,160 @@
+/**
+ * Who may reach a worker's socket (src/common/run-dir.ts for where they are). Under root:
+ *
+ *   <run>/                 root 0711      everyone may pass, nobody may list it
+ *   <run>/<tenant>/        tenant's user, group of the proxy user, 2750: only the
+ *                          tenant writes there (its socket, its activity file), only
+ *                          the proxy (and root) can enter; a neighbour cannot even stat
+ *                          its socket, a local user neither
+ *   <run>/_proxy/          root, group of the proxy user, 0750: the waker's socket (0660),
+ *                          so only the proxy and root (the CLI) reach the waker
+ *
+ * The proxy user (`silo<hash>-proxy`, one per home, never a tenant's name: `proxy` is
+ * reserved) is what nginx's workers and Caddy run as. Not under root there is one user:
+ * the same folders, 0700, and the proxy runs as that user.
+ */
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { SiloConfig } from '../common/config.js';
+import type { Registry } from '../registry/registry.js';
+import { RUN_ROOT, runPaths, socketPathProblem } from '../common/run-dir.js';
+import { isRoot } from '../common/reach.js';
+import { ensureSystemUser, lookupUser, removeSystemUser, type OsUser } from './os-users.js';
+import { tenantUser } from './tenant-user.js';
+
+const hex = (text: string, n: number) => createHash('sha256').update(text).digest('hex').slice(0, n);
+
+export function proxyUserName(home: string): string {
+  return `silo${hex(resolve(home), 4)}-proxy`;
+}
+
+const proxyComment = (home: string) => `silo proxy of ${resolve(home)}`.replace(/[:,\n]/g, '_');
+
+/** The proxy's user (root only): made if missing; refuses a user of that name silo did not make. */
+export function ensureProxyUser(cfg: SiloConfig): OsUser | undefined {
+  if (!isRoot()) return undefined;
+  const name = proxyUserName(cfg.home);
+  const existing = lookupUser(name);
+  if (existing && existing.comment !== proxyComment(cfg.home)) {
+    throw new Error(`a Unix user named ${name} exists and was not made by silo for this home's proxy: remove or rename it`);
+  }
+  return existing ?? ensureSystemUser(name, proxyComment(cfg.home));
+}
+
+/** The proxy's user if it exists (root only). */
+export function proxyUser(cfg: SiloConfig): OsUser | undefined {
+  if (!isRoot()) return undefined;
+  const user = lookupUser(proxyUserName(cfg.home));
+  return user && user.comment === proxyComment(cfg.home) ? user : undefined;
+}
+
+/** A folder with exactly this owner and mode; a symlink or a file in its place is replaced. */
+function folder(path: string, mode: number, uid?: number, gid?: number): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isDirectory()) rmSync(path, { force: true });
+  mkdirSync(path, { recursive: true, mode });
+  if (uid !== undefined && gid !== undefined) chownSync(path, uid, gid);
+  chmodSync(path, mode);
+}
+
+/** The run folder and the waker's folder; idempotent. */
+export function ensureRunDir(cfg: SiloConfig): void {
+  const problem = socketPathProblem(cfg.home);
+  if (problem) throw new Error(problem);
+  const p = runPaths(cfg.home);
+  if (!isRoot()) {
+    folder(p.dir, 0o700);
+    folder(p.proxyDir, 0o700);
+    return;
+  }
+  const proxy = ensureProxyUser(cfg)!;
+  mkdirSync(RUN_ROOT, { recursive: true, mode: 0o711 });
+  folder(p.dir, 0o711, 0, 0);
+  writeFileSync(p.mark, resolve(cfg.home) + '\n', { mode: 0o644 });
+  folder(p.proxyDir, 0o750, 0, proxy.gid);
+}
+
+/** A tenant's folder: its user writes, the proxy enters. Needs ensureRunDir first. */
+export function ensureTenantRunDir(cfg: SiloConfig, tenant: string): void {
+  const dir = runPaths(cfg.home).tenantDir(tenant);
+  if (!isRoot()) return folder(dir, 0o700);
+  const proxy = ensureProxyUser(cfg)!;
+  // Never root's: a tenant whose user is missing runs as nobody (tenant-user.ts), and
+  // cannot bind there: its requests wait in the wake path and fail, nothing else does.
+  const owner = tenantUser(cfg, tenant) ?? lookupUser('nobody');
+  folder(dir, 0o2750, owner?.uid ?? 65534, proxy.gid);
+}
+
+/** Remove a tenant's folder: its socket goes with it, and the proxy answers its hosts 404. */
+export function removeTenantRunDir(cfg: SiloConfig, tenant: string): void {
+  rmSync(runPaths(cfg.home).tenantDir(tenant), { recursive: true, force: true });
+}
+
+/**
+ * A folder for each ready tenant (its worker binds there; nginx routes a host to a
+ * tenant only while its folder exists), and none for anything else.
+ */
+export function syncTenantRunDirs(cfg: SiloConfig, reg: Registry): void {
+  ensureRunDir(cfg);
+  const run = runPaths(cfg.home);
+  const ready = new Set(Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready'));
+  for (const name of ready) ensureTenantRunDir(cfg, name);
+  for (const e of readdirSync(run.dir)) if (/^[a-z]/.test(e) && !ready.has(e)) removeTenantRunDir(cfg, e);
+}
+
+/** Every run folder (root) that belongs to a home in `folder` or to that home: for cleaning up after tests. */
+export function forgetRunDirs(folder: string): void {
+  const base = resolve(folder);
+  if (!isRoot()) return;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(RUN_ROOT);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const dir = join(RUN_ROOT, e);
+    let home = '';
+    try {
+      home = readFileSync(join(dir, '_home'), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (home === base || home.startsWith(`${base}/`)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The proxy users of every home in `folder` (or of that home). */
+export function proxyUsersOf(folder: string): string[] {
+  const base = resolve(folder).replace(/[:,\n]/g, '_');
+  let text = '';
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => {
+      const home = /^silo proxy of (.*)$/.exec(f[4] ?? '')?.[1];
+      return home !== undefined && (home === base || home.startsWith(`${base}/`));
+    })
+    .map((f) => f[0]!);
+}
+
+export function removeProxyUsers(folder: string): void {
+  for (const user of proxyUsersOf(folder)) {
+    try {
+      removeSystemUser(user);
+    } catch {
+      // a process of it still runs: its home is gone anyway
+    }
+  }
+}
