@@ -47,6 +47,7 @@ const { createTenant } = await dist('tenant/create.js');
 const { loadStackConfig } = await dist('registry/settings.js');
 const { readRegistry, writeRegistry } = await dist('registry/registry.js');
 const { proxyModel } = await dist('proxy/model.js');
+const { runPaths } = await dist('common/run-dir.js');
 const { proxyDriver } = await dist('proxy/driver.js');
 const { installProxyConfig } = await dist('proxy/config-files.js');
 const pm2cli = (args) => run(process.execPath, [join(root, 'node_modules', 'pm2', 'bin', 'pm2'), ...args], { env: stack.env, cwd: root });
@@ -159,7 +160,7 @@ try {
     const reg = readRegistry(regFile);
     const n = Object.keys(reg.tenants).length;
     let s = now();
-    const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, wakerPort: 1 });
+    const model = proxyModel(reg, { domain: cfg.domain, httpHost: cfg.httpHost, httpPort: cfg.httpPort, runDir: runPaths(cfg.home).dir, wakerSocket: runPaths(cfg.home).wakerSocket, tenantRate: cfg.tenantRate });
     const driver = proxyDriver(scratch, 'nginx');
     driver.render(model);
     const renderMs = now() - s;
@@ -224,7 +225,7 @@ try {
   const body = (await httpRequest(stack.httpPort, `${heavy}.localhost`, '/api/polls')).text;
   const g = await measureGroup(
     [
-      { key: 'direct', targets: [{ port: reg.tenants[heavy].port, host: `${heavy}.localhost`, requests: getPolls() }] },
+      { key: 'direct', targets: [{ port: runPaths(stack.home).workerSocket(heavy), host: `${heavy}.localhost`, requests: getPolls() }] },
       { key: 'nginx', targets: [{ port: stack.httpPort, host: `${heavy}.localhost`, requests: getPolls() }] },
     ],
     { connections: 50, rounds: 2, slice: 3, warmup: 1 },

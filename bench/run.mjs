@@ -26,6 +26,8 @@
  *      more migration (per tenant migrate and a zero-downtime worker switch onto the
  *      release), and the same deploy again.
  * BENCH_ONLY=deploy: only E, on BENCH_TOTAL_TENANTS tenants created without samples.
+ * BENCH_ONLY=proxy: only A's load groups (proxy overhead: direct to the worker's Unix
+ * socket, through nginx, and the single-process reference; 1 and BENCH_LOAD_TENANTS tenants).
  * Compared cases run as interleaved groups (lib/load.mjs): BENCH_ROUNDS rounds of
  * BENCH_SLICE seconds each per case, warm-up in round 1 only.
  * Tunables (environment): BENCH_ROUNDS=2 BENCH_SLICE=3 BENCH_WARMUP=1 BENCH_CONNECTIONS=50
@@ -268,9 +270,14 @@ async function stackMemory(label, env = {}) {
   return entry;
 }
 
+/** A tenant's worker's Unix socket (the bench runs as root, or as the stack's only user). */
+async function socketOf(n) {
+  const { runPaths } = await import(join(root, 'dist', 'common', 'run-dir.js'));
+  return runPaths(stack.home).workerSocket(n);
+}
+
 /** Two polls of three choices per tenant, through the worker's own API. */
 async function seed(names) {
-  const reg = stack.registry();
   const choices = {};
   for (const n of names) {
     choices[n] = [];
@@ -278,7 +285,7 @@ async function seed(names) {
       { question: 'Which feature should we build next?', choices: ['Dark mode', 'CSV export', 'Single sign-on'] },
       { question: 'How did you hear about us?', choices: ['A colleague', 'A search engine', 'A conference'] },
     ]) {
-      const r = await httpRequest(reg.tenants[n].port, hostOf(n), '/api/polls', { method: 'POST', body });
+      const r = await httpRequest(await socketOf(n), hostOf(n), '/api/polls', { method: 'POST', body });
       if (r.status !== 201) throw new Error(`seeding ${n}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
       const poll = JSON.parse(r.text);
       for (const c of poll.choices) choices[n].push({ pollId: poll.id, choiceId: c.id });
@@ -528,8 +535,9 @@ try {
   }
   await stackMemory(`${P.loadTenants} tenants, idle (nginx)`);
   const choices = await seed(loadNames);
-  const reg = stack.registry();
-  const workerPort = (n) => reg.tenants[n].port;
+  const { runPaths } = await import(join(root, 'dist', 'common', 'run-dir.js'));
+  // "direct": straight to the worker's Unix socket (what nginx connects to).
+  const workerPort = (n) => runPaths(stack.home).workerSocket(n);
   const proxyPort = () => stack.httpPort;
 
   const refPort = await freePort();
@@ -558,6 +566,10 @@ try {
   }
   const refLoaded = memoryOf(ref.pid).rssKB / 1024;
   await ref.stop();
+  if (process.env.BENCH_ONLY === 'proxy') {
+    log('BENCH_ONLY=proxy: the A load groups only (direct over the Unix socket, nginx, reference)');
+    await finish(0);
+  }
   results.extraMemory.push({ label: `reference: one process for ${P.loadTenants} tenants, idle`, rssMB: round(refIdle, 1) });
   results.extraMemory.push({ label: `reference: one process for ${P.loadTenants} tenants, after the load cases`, rssMB: round(refLoaded, 1) });
   {
@@ -638,7 +650,7 @@ try {
     await waitUntil(`${app.name} to stop`, 10_000, portClosed(vPort));
     await sleep(300);
     s = now();
-    const child = spawn(process.execPath, [app.script], { cwd: root, env: { PATH: process.env.PATH, ...app.env }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [join(app.cwd, 'dist', 'worker', 'server.js')], { cwd: root, env: { PATH: process.env.PATH, ...app.env }, stdio: 'ignore' });
     first200 = await waitUntil('plain node worker to answer', 20_000, answers200(vPort, vHost), 5);
     nodeSamples.push(Math.round(first200));
     if (i === P.coldStarts - 1) {

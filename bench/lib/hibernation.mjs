@@ -4,18 +4,22 @@
  * hibernated tenants hit at once). Tenants are put to sleep through the waker's own
  * endpoint, as `silo tenant sleep` does (without a CLI start per tenant).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { httpRequest, now, percentiles, sleep, waitUntil } from './util.mjs';
 
-function wakerPort(home) {
-  return JSON.parse(readFileSync(join(home, 'hibernate', 'waker.json'), 'utf8')).port;
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The waker's Unix socket (only root and the proxy's user may connect: the bench runs as root or as the stack's user). */
+async function wakerPort(home) {
+  const { runPaths } = await import(join(root, 'dist', 'common', 'run-dir.js'));
+  return runPaths(home).wakerSocket;
 }
 
-function post(port, path, timeoutMs = 60_000) {
+function post(socketPath, path, timeoutMs = 60_000) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', timeout: timeoutMs, agent: false }, (res) => {
+    const req = request({ socketPath, headers: { host: 'waker' }, path, method: 'POST', timeout: timeoutMs, agent: false }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode, text }));
@@ -28,7 +32,7 @@ function post(port, path, timeoutMs = 60_000) {
 
 /** Put tenants to sleep (one at a time, each returns once its worker has stopped). */
 export async function hibernate(home, tenants) {
-  const port = wakerPort(home);
+  const port = await wakerPort(home);
   for (const t of tenants) {
     const r = await post(port, `/_silo/sleep/${t}`);
     if (r.status !== 200) throw new Error(`sleep ${t}: HTTP ${r.status} ${r.text}`);
@@ -37,7 +41,7 @@ export async function hibernate(home, tenants) {
 
 /** Wake tenants without a client request (for a memory reading with N awake). */
 export async function wake(home, tenants) {
-  const port = wakerPort(home);
+  const port = await wakerPort(home);
   for (const t of tenants) {
     const r = await post(port, `/_silo/wake/${t}`);
     if (r.status !== 200) throw new Error(`wake ${t}: HTTP ${r.status} ${r.text}`);

@@ -1,6 +1,6 @@
 /**
  * Load generation with autocannon, in this process. One autocannon instance per target
- * (a target is one port + Host header), all started together, connections split evenly:
+ * (a target is one port, or a Unix socket's path, + Host header), all started together, connections split evenly:
  * 1 tenant = 1 instance x 50 connections, 10 tenants = 10 instances x 5 connections.
  * Aggregate req/s counts 2xx responses only, over the measured window (warm-up excluded).
  * Latencies are collected from every response (autocannon's own histogram rounds to
@@ -23,7 +23,7 @@ async function slice(targets, connections, duration, warmup, cpu) {
   const load1 = loadavg()[0];
   const runs = targets.map((t) => {
     const opts = {
-      url: `http://127.0.0.1:${t.port}`,
+      ...(typeof t.port === 'string' ? { url: 'http://localhost', socketPath: t.port } : { url: `http://127.0.0.1:${t.port}` }),
       connections: per,
       pipelining: 1,
       duration,

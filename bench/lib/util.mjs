@@ -10,13 +10,14 @@ export { sleep };
 
 export const now = () => performance.now();
 
-/** One HTTP request on a fresh connection; resolves with status and body, never throws. */
+/** One HTTP request on a fresh connection (`port`: a loopback port or a Unix socket's path); resolves with status and body, never throws. */
 export function httpRequest(port, host, path, { method = 'GET', body, timeoutMs = 5000 } = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers = { host, connection: 'close' };
   if (payload !== undefined) headers['content-type'] = 'application/json';
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false, timeout: timeoutMs }, (res) => {
+    const where = typeof port === 'string' ? { socketPath: port } : { host: '127.0.0.1', port };
+    const req = request({ ...where, path, method, headers, agent: false, timeout: timeoutMs }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
