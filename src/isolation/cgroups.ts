@@ -11,10 +11,10 @@
  * own) are both detected; without either, or not as root, limits are unavailable and
  * `silo status` says why. A v1 controller that is not mounted is left out.
  *
- * A worker joins its groups itself, as root, before PM2 switches it to the tenant's user:
- * the worker is started with `--import` of join-cgroup.js and CGROUP_PROCS naming each
- * group's `cgroup.procs`, so every restart and reload lands in the groups too, and so do
- * the processes it starts.
+ * A worker joins its groups as root, before it becomes the tenant's user: its launcher
+ * (worker-launch.ts) writes its pid to each group's `cgroup.procs` named in CGROUP_PROCS,
+ * then execs setpriv and node, so every restart and reload lands in the groups too, and
+ * so do the processes it starts.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';

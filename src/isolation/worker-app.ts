@@ -1,25 +1,22 @@
 /**
  * What isolation adds to a tenant's PM2 app definition (pm2/ecosystem.ts), kept here so
  * that file only spreads it in: under root the tenant's own Unix user, and where cgroups
- * exist the preload that moves the worker into its CPU group before PM2 switches user.
+ * exist the groups its launcher (worker-launch.ts) joins before it drops to that user.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { detectCgroups, tenantCgroup, tenantProcsFiles } from './cgroups.js';
 import { workerIdentity } from './tenant-user.js';
 import { tenantTmpDir } from './ceilings.js';
 
-/** `uid`, `gid` and `node_args` (the given Node flags, plus the CPU-group preload). */
-export function workerIsolation(cfg: SiloConfig, tenant: string, codeRoot: string, nodeArgs: string[]): { uid?: number; gid?: number; node_args: string[] } {
-  const group = tenantCgroup(detectCgroups(), cfg.home, tenant);
-  const join_ = group && existsSync(group) ? [`--import=${join(codeRoot, 'dist', 'isolation', 'join-cgroup.js')}`] : [];
-  return { ...workerIdentity(cfg, tenant), node_args: [...nodeArgs, ...join_] };
+/** `uid`, `gid` and `node_args` (the given Node flags). */
+export function workerIsolation(cfg: SiloConfig, tenant: string, _codeRoot: string, nodeArgs: string[]): { uid?: number; gid?: number; node_args: string[] } {
+  return { ...workerIdentity(cfg, tenant), node_args: [...nodeArgs] };
 }
 
 /**
  * `CGROUP_PROCS`: its groups' cgroup.procs files (CPU, processes, memory), ':'-separated,
- * for the preload (nothing when there is no group); `TMPDIR`: its own temporary folder
+ * for the launcher (nothing when there is no group); `TMPDIR`: its own temporary folder
  * (see ceilings.ts).
  */
 export function workerIsolationEnv(cfg: SiloConfig, tenant: string): { CGROUP_PROCS?: string; TMPDIR?: string } {

@@ -86,7 +86,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, t]) => {
       const server = registry.servers[t.server]!;
-      // node_args (SILO_WORKER_NODE_ARGS, the isolation preloads), given to node by the launcher.
+      // node_args (SILO_WORKER_NODE_ARGS), given to node by the launcher.
       const { uid: _uid, gid: _gid, node_args } = workerIsolation(cfg, name, code, cfg.workerNodeArgs);
       return {
         name: workerApp(name),
