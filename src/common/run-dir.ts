@@ -39,6 +39,9 @@ export function runPaths(home: string) {
     tenantDir,
     workerSocket: (tenant: string) => join(tenantDir(tenant), WORKER_SOCKET),
     activity: (tenant: string) => join(tenantDir(tenant), ACTIVITY_FILE),
+    /** one empty file per routed tenant: nginx sends a host to a tenant only while its file exists */
+    routesDir: join(dir, '_routes'),
+    route: (tenant: string) => join(dir, '_routes', tenant),
     /** entered by the proxy's user and root only ('_': never a tenant's name) */
     proxyDir: join(dir, '_proxy'),
     wakerSocket: join(dir, '_proxy', 'waker.sock'),

@@ -6,6 +6,8 @@
  *                          tenant writes there (its socket, its activity file), only
  *                          the proxy (and root) can enter; a neighbour cannot even stat
  *                          its socket, a local user neither
+ *   <run>/_routes/<tenant> root, 0711 / 0644: the tenants the proxy routes (written by
+ *                          the `route` step, after the worker started; removed first)
  *   <run>/_proxy/          root, group of the proxy user, 0750: the waker's socket (0660),
  *                          so only the proxy and root (the CLI) reach the waker
  *
@@ -13,7 +15,7 @@
  * reserved) is what nginx's workers and Caddy run as. Not under root there is one user:
  * the same folders, 0700, and the proxy runs as that user.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
@@ -71,6 +73,7 @@ export function ensureRunDir(cfg: SiloConfig): void {
   if (!isRoot()) {
     folder(p.dir, 0o700);
     folder(p.proxyDir, 0o700);
+    folder(p.routesDir, 0o700);
     return;
   }
   const proxy = ensureProxyUser(cfg)!;
@@ -78,6 +81,7 @@ export function ensureRunDir(cfg: SiloConfig): void {
   folder(p.dir, 0o711, 0, 0);
   writeFileSync(p.mark, resolve(cfg.home) + '\n', { mode: 0o644 });
   folder(p.proxyDir, 0o750, 0, proxy.gid);
+  folder(p.routesDir, 0o711, 0, 0);
 }
 
 /** A tenant's folder: its user writes, the proxy enters. Needs ensureRunDir first. */
@@ -91,21 +95,28 @@ export function ensureTenantRunDir(cfg: SiloConfig, tenant: string): void {
   folder(dir, 0o2750, owner?.uid ?? 65534, proxy.gid);
 }
 
-/** Remove a tenant's folder: its socket goes with it, and the proxy answers its hosts 404. */
+/** Remove a tenant's route and folder: the proxy answers its hosts 404, its socket goes. */
 export function removeTenantRunDir(cfg: SiloConfig, tenant: string): void {
+  rmSync(runPaths(cfg.home).route(tenant), { force: true });
   rmSync(runPaths(cfg.home).tenantDir(tenant), { recursive: true, force: true });
 }
 
 /**
- * A folder for each ready tenant (its worker binds there; nginx routes a host to a
- * tenant only while its folder exists), and none for anything else.
+ * Route exactly the ready tenants: each has its folder (its worker binds there) and its
+ * route file (nginx sends a host to a tenant only while that file exists); anything else
+ * loses its route first, then its folder. Called where the proxy config is synced (after
+ * a new tenant's worker started: until then its host is 404, not a wake).
  */
 export function syncTenantRunDirs(cfg: SiloConfig, reg: Registry): void {
   ensureRunDir(cfg);
   const run = runPaths(cfg.home);
   const ready = new Set(Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready'));
-  for (const name of ready) ensureTenantRunDir(cfg, name);
+  for (const e of readdirSync(run.routesDir)) if (!ready.has(e)) rmSync(join(run.routesDir, e), { force: true });
   for (const e of readdirSync(run.dir)) if (/^[a-z]/.test(e) && !ready.has(e)) removeTenantRunDir(cfg, e);
+  for (const name of ready) {
+    ensureTenantRunDir(cfg, name);
+    if (!existsSync(run.route(name))) writeFileSync(run.route(name), '', { mode: 0o644 });
+  }
 }
 
 /** Every run folder (root) that belongs to a home in `folder` or to that home: for cleaning up after tests. */

@@ -12,16 +12,15 @@ import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from '../
 import { proxyDriver } from '../proxy/kinds.js';
 import { wakerApp } from '../hibernate/waker-app.js';
 import { ceilingsApp } from '../pm2/ceilings-app.js';
-import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
+import { syncTenantRunDirs } from '../isolation/run-dirs.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   const cfg = loadStackConfig(env);
   const registry = readRegistry(homePaths(cfg.home).registry);
   const driver = proxyDriver(homePaths(cfg.home).proxy, cfg.proxy);
   const workers = workerApps(cfg, registry);
-  // The sockets' folders, as `silo up` makes them (each worker binds in its own).
-  ensureRunDir(cfg);
-  for (const w of workers) ensureTenantRunDir(cfg, String((w.env as Record<string, string>).TENANT));
+  // The sockets' folders and the proxy's routes, as `silo up` makes them.
+  syncTenantRunDirs(cfg, registry);
   const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workers, wakerApp(cfg)];
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
   apps.push(...backupApps(cfg), ceilingsApp(cfg));

@@ -22,7 +22,7 @@ import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
 import { isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
-import { syncTenantRunDirs } from '../isolation/run-dirs.js';
+import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { findOrphans } from './orphans.js';
 import { crashPoint, runSteps, type Step } from '../common/steps.js';
@@ -212,9 +212,13 @@ export const upSteps: readonly Step<UpContext>[] = [
     },
   },
   {
-    // The folders the workers' and the waker's sockets go in (src/isolation/run-dirs.ts).
+    // The folders the workers' and the waker's sockets go in (src/isolation/run-dirs.ts);
+    // the routes come with the proxy config (route), once the workers have started.
     name: 'run-dirs',
-    run: (c) => syncTenantRunDirs(c.cfg, c.reg),
+    run(c) {
+      ensureRunDir(c.cfg);
+      for (const name of readyTenants(c)) ensureTenantRunDir(c.cfg, name);
+    },
   },
   {
     name: 'start-workers',

@@ -37,13 +37,13 @@ t.test('the model has ready tenants only, sorted, with all their hosts', async (
   ]);
 });
 
-t.test('nginx: the socket is derived from the host; only extra domains are named; 404 without a folder', async (t) => {
+t.test('nginx: the socket is derived from the host; only extra domains are named; 404 without a route file', async (t) => {
   const text = renderNginx(proxyModel(fixture(), input));
   t.match(text, /map \$host \$silo_tenant \{\n  hostnames;\n  default "";\n  "~\^\(\[a-z\]\[a-z0-9-\]\{0,30\}\[a-z0-9\]\)\\\.localhost\$" \$1;/);
   t.match(text, /  portal\.big-co\.example big-co;/);
   t.notMatch(text, /client1/, 'a tenant on its own host and the default rate is not in the config: no reload to add it');
   t.match(text, /proxy_pass http:\/\/unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:;/);
-  t.match(text, /if \(!-d \/run\/silo\/t\/\$silo_tenant\) \{\n      return 404 /);
+  t.match(text, /if \(!-f \/run\/silo\/t\/_routes\/\$silo_tenant\) \{\n      return 404 /);
   t.match(text, /listen 127\.0\.0\.1:8080 default_server/);
   t.notMatch(text, /halfway/);
   t.notMatch(text, /^user /m, 'no user line without one to run as');

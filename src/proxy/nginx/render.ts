@@ -2,8 +2,9 @@
  * Renders the tenant part of the nginx configuration. One server block for all tenants.
  * A map turns the normalised `$host` into the tenant's name: `<name>.<domain>` by a
  * pattern (so a new tenant needs no line here and no reload), extra domains by name. The
- * request goes to `unix:<run>/<name>/http.sock`; a name with no folder there is no
- * tenant, and the proxy answers 404 itself: it never falls through to a tenant. A
+ * request goes to `unix:<run>/<name>/http.sock`; a name without a route file
+ * (`<run>/_routes/<name>`, written once its worker has started) is no tenant, and the
+ * proxy answers 404 itself: it never falls through to a tenant. A
  * folder without a listening socket (a worker starting, restarting, asleep) is a 502,
  * which the wake path turns into a wait (wake.ts).
  *
@@ -102,7 +103,7 @@ export function nginxUserLine(model: ProxyModel): string {
 }
 
 export function renderNginx(model: ProxyModel): string {
-  const tenantDir = `${model.runDir}/$silo_tenant`;
+  const routed = `${model.runDir}/_routes/$silo_tenant`;
   return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
 ${renderNginxWakeHttp(model)}
 ${tenantMap(model)}
@@ -121,7 +122,7 @@ ${nginxRateLimitPage(model)}
     if ($silo_tenant = "") {
       return 404 '${NOT_FOUND}';
     }
-    if (!-d ${tenantDir}) {
+    if (!-f ${routed}) {
       return 404 '${NOT_FOUND}';
     }
 ${nginxSuspendedCheck(model)}
