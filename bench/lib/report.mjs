@@ -58,7 +58,7 @@ export function renderMarkdown(r) {
     ),
   );
   out.push('');
-  out.push('"direct" = autocannon to the worker\'s own port (PM2 cluster mode, 1 instance); the nginx/Caddy rows are through the proxy on the same workers; "reference" = bench/reference/server.mjs, ONE Fastify process for all tenants picking a pool by Host (not part of silo). Caddy rows come from a second `silo up` (SILO_PROXY=caddy) on the same SILO_HOME and compare with the direct rows measured in that same phase.');
+  out.push('"direct" = autocannon to the worker\'s own Unix socket (PM2 fork mode, what nginx connects to); the nginx/Caddy rows are through the proxy on the same workers; "reference" = bench/reference/server.mjs, ONE Fastify process for all tenants picking a pool by Host (not part of silo). Caddy rows come from a second `silo up` (SILO_PROXY=caddy) on the same SILO_HOME and compare with the direct rows measured in that same phase.');
   out.push('');
 
   out.push('## Where the CPU goes (CPU microseconds per successful request, by process group)');
