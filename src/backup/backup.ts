@@ -8,7 +8,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import { readRegistry, tenantEntry, type Registry, type TenantEntry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { dumpCredentials } from '../servers/tenant-credentials.js';
 import { databaseExists } from '../postgres/tenant-ddl.js';
@@ -19,11 +19,14 @@ import { mapLimit } from '../common/map-limit.js';
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
+import { withTenantLock } from '../registry/tenant-lock.js';
 
 export interface BackupOptions {
   kind?: BackupKind;
   /** keep only the newest n backups of this tenant afterwards */
   keep?: number;
+  /** the database to dump, when not the tenant's own (remove: what a restore replaced) */
+  database?: string;
 }
 
 export async function serverMajor(server: OpenServer): Promise<number> {
@@ -35,6 +38,8 @@ interface BackupCtx {
   cfg: SiloConfig;
   reg: Registry;
   name: string;
+  /** the database dumped: the tenant's, or one of its side databases */
+  database: string;
   tenant: TenantEntry;
   server: OpenServer;
   kind: BackupKind;
@@ -49,7 +54,7 @@ const steps: Step<BackupCtx>[] = [
   {
     name: 'check-database',
     async run(c) {
-      if (!(await databaseExists(c.server.admin, c.name))) throw new SiloError(`tenant "${c.name}" has no database on server "${c.server.name}" (see silo tenant repair)`);
+      if (!(await databaseExists(c.server.admin, c.database))) throw new SiloError(`tenant "${c.name}" has no database "${c.database}" on server "${c.server.name}" (see silo tenant repair)`);
     },
   },
   {
@@ -62,7 +67,7 @@ const steps: Step<BackupCtx>[] = [
     async run(c) {
       // As its dump role, in a pinned session (never the server's admin: invariant 11). A
       // tenant that replaced silo's table still gets its backup, of unknown version.
-      c.schemaVersion = await withTenantSession(dumpCredentials(c.cfg, c.reg, c.name, c.server.name), schemaVersion).catch((err: Error) => {
+      c.schemaVersion = await withTenantSession({ ...dumpCredentials(c.cfg, c.reg, c.name, c.server.name), database: c.database }, schemaVersion).catch((err: Error) => {
         if (err instanceof SchemaTableChanged) return null;
         throw err;
       });
@@ -81,7 +86,7 @@ const steps: Step<BackupCtx>[] = [
       rmSync(partial, { force: true });
       const pgDump = await findPgDump(await serverMajor(c.server));
       try {
-        const digest = await dumpToFile(pgDump, dumpCredentials(c.cfg, c.reg, c.name, c.server.name), partial);
+        const digest = await dumpToFile(pgDump, { ...dumpCredentials(c.cfg, c.reg, c.name, c.server.name), database: c.database }, partial);
         renameSync(partial, c.file);
         c.entry = {
           tenant: c.name,
@@ -117,24 +122,25 @@ const steps: Step<BackupCtx>[] = [
 
 /** Back up one tenant whose server is already open (remove, restore and --all share one). */
 export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServer, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
-  const tenant = reg.tenants[name];
-  if (!tenant) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+  const tenant = tenantEntry(reg, name);
   const startedAt = new Date();
-  const ctx: BackupCtx = { cfg, reg, name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
+  const ctx: BackupCtx = { cfg, reg, name, database: opts.database ?? name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
   await runSteps('backup', steps, ctx);
   return ctx.entry!;
 }
 
 export async function backupTenant(cfg: SiloConfig, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const tenant = reg.tenants[name];
-  if (!tenant) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
-  const server = await openServer(cfg, reg, tenant.server);
-  try {
-    return await backupOn(cfg, reg, server, name, opts);
-  } finally {
-    await server.release();
-  }
+  tenantEntry(readRegistry(homePaths(cfg.home).registry), name);
+  // Under the tenant's lock (no restore, move or remove of it meanwhile), from the registry as it is then.
+  return withTenantLock(cfg.home, name, async () => {
+    const reg = readRegistry(homePaths(cfg.home).registry);
+    const server = await openServer(cfg, reg, tenantEntry(reg, name).server);
+    try {
+      return await backupOn(cfg, reg, server, name, opts);
+    } finally {
+      await server.release();
+    }
+  });
 }
 
 export interface BackupResult {
@@ -164,7 +170,9 @@ export async function backupAll(cfg: SiloConfig, opts: BackupAllOptions = {}): P
       let r: BackupResult;
       try {
         if (server instanceof Error) throw server;
-        r = { tenant, ok: true, entry: await backupOn(cfg, reg, server, tenant, opts) };
+        // Under the tenant's lock, from the registry as it is then (no restore or move meanwhile).
+        const entry = await withTenantLock(cfg.home, tenant, () => backupOn(cfg, readRegistry(homePaths(cfg.home).registry), server, tenant, opts));
+        r = { tenant, ok: true, entry };
       } catch (err) {
         r = { tenant, ok: false, error: (err as Error).message };
       }

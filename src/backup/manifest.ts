@@ -11,7 +11,8 @@ import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { homePaths } from '../common/paths.js';
 
-export type BackupKind = 'manual' | 'scheduled' | 'final';
+/** `final`: taken by remove; `replaced`: the data a restore had replaced, dumped by remove */
+export type BackupKind = 'manual' | 'scheduled' | 'final' | 'replaced';
 
 export interface BackupEntry {
   tenant: string;
@@ -91,10 +92,10 @@ export function sweepPartial(home: string, tenant: string, keep: string): void {
 /**
  * Keep the newest `keep` backups of a tenant; older ones go (entry first, so a crash in
  * between leaves an unlisted dump, never a listed backup without its file). A tenant's
- * final dump (taken by `remove`) is never pruned.
+ * final dumps (taken by `remove`: `final` and `replaced`) are never pruned.
  */
 export function prune(home: string, tenant: string, keep: number): BackupEntry[] {
-  const old = listBackups(home, tenant).filter((e) => e.kind !== 'final').slice(keep);
+  const old = listBackups(home, tenant).filter((e) => e.kind !== 'final' && e.kind !== 'replaced').slice(keep);
   for (const e of old) {
     rmSync(entryFile(e.file), { force: true });
     rmSync(e.file, { force: true });

@@ -49,16 +49,35 @@ export interface StepReport {
 
 export { crashPoint };
 
-/** Run `steps` in order; a step that throws stops the list (its error propagates). */
+/** Where a step list stopped: the step whose check or action threw, and the steps before it. */
+export interface StepFailure {
+  operation: string;
+  step: string;
+  ran: StepReport[];
+}
+
+const failures = new WeakMap<object, StepFailure>();
+
+/** The step list an error stopped (the outermost one, when an operation runs another's steps). */
+export function stepFailure(err: unknown): StepFailure | undefined {
+  return typeof err === 'object' && err !== null ? failures.get(err) : undefined;
+}
+
+/** Run `steps` in order; a step that throws stops the list (its error propagates, see stepFailure). */
 export async function runSteps<C>(operation: string, steps: readonly Step<C>[], ctx: C): Promise<StepReport[]> {
   const reports: StepReport[] = [];
   for (const step of steps) {
-    if (step.done && (await step.done(ctx))) {
-      reports.push({ step: step.name, acted: false });
-      continue;
+    try {
+      if (step.done && (await step.done(ctx))) {
+        reports.push({ step: step.name, acted: false });
+        continue;
+      }
+      crashPoint(operation, step.name);
+      await step.run(ctx);
+    } catch (err) {
+      if (typeof err === 'object' && err !== null) failures.set(err, { operation, step: step.name, ran: [...reports] });
+      throw err;
     }
-    crashPoint(operation, step.name);
-    await step.run(ctx);
     reports.push({ step: step.name, acted: true });
   }
   return reports;

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { withLock, type LockOwner } from './lock.js';
+import { SiloError } from '../common/errors.js';
 import type { StackSettings } from './settings.js';
 
 export interface ServerEntry {
@@ -99,6 +100,13 @@ export function readRegistry(file: string): Registry {
   return parsed;
 }
 
+/** The entry of tenant `name`, or the one refusal every command gives for a name the registry does not hold. */
+export function tenantEntry(reg: Registry, name: string): TenantEntry {
+  const entry = typeof name === 'string' && Object.hasOwn(reg.tenants, name) ? reg.tenants[name] : undefined;
+  if (!entry) throw new SiloError(`no tenant named "${String(name).slice(0, 40)}"`);
+  return entry;
+}
+
 export function writeRegistry(file: string, registry: Registry): void {
   // 0600: under root, tenant workers run as other users; the registry is not theirs to read.
   writeFileAtomic(file, JSON.stringify(registry, null, 2) + '\n', 0o600);
@@ -110,6 +118,11 @@ let reportWait: WaitReporter | undefined;
 /** Who to tell when a command waits for another live command's lock (the CLI prints it). */
 export function onRegistryLockWait(fn: WaitReporter | undefined): void {
   reportWait = fn;
+}
+
+/** Tell the CLI a command waits for a live owner of a lock (the registry's, or a tenant's). */
+export function reportLockWait(owner: LockOwner): void {
+  reportWait?.(owner);
 }
 
 export function registryLockFile(registryFile: string): string {
@@ -127,7 +140,7 @@ export async function withRegistryLock<T>(file: string, fn: () => Promise<T>): P
       sweepTemporaries(file);
       return fn();
     },
-    { onWait: (owner) => reportWait?.(owner) },
+    { onWait: reportLockWait },
   );
 }
 

@@ -6,7 +6,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import type { Registry, ServerEntry } from '../registry/registry.js';
+import { tenantEntry, type Registry, type ServerEntry } from '../registry/registry.js';
 import type { PgAddress } from '../contract/pg-connect.js';
 import { readSecret } from '../common/secrets.js';
 import { dumpRoleName, type DbLogin } from '../postgres/tenant-session.js';
@@ -18,8 +18,7 @@ export function address(s: ServerEntry): PgAddress {
 }
 
 function serverOf(reg: Registry, name: string, server?: string) {
-  const tenant = reg.tenants[name];
-  if (!tenant) throw new SiloError(`no tenant named "${name}"`);
+  const tenant = tenantEntry(reg, name);
   const where = server ?? tenant.server;
   const entry = reg.servers[where];
   if (!entry) throw new SiloError(`tenant "${name}" is on unknown server "${where}"`);

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
+import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
 import { recordSettings } from '../registry/settings.js';
 import { embeddedOptions, ensureDefaultServer, openServer } from '../servers/servers.js';
 import { DATABASE_RULES, ensureDatabaseRules } from '../servers/database-rules.js';
@@ -357,7 +357,7 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
 /** Restart workers one at a time; the proxy holds each one's requests until it is ready again. */
 export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<string[]> {
   const reg = readRegistry(homePaths(cfg.home).registry);
-  if (only && !reg.tenants[only]) throw new SiloError(`no tenant named "${only.slice(0, 40)}"`);
+  if (only) tenantEntry(reg, only);
   const procs = await running();
   if (!isOnline(procs.get(PROXY_APP))) throw new SiloError('the stack is not running: start it with silo up');
   const names = Object.keys(reg.tenants).filter((n) => (!only || n === only) && procs.has(workerApp(n))).sort();

@@ -1,6 +1,6 @@
 /**
  * `silo tenant create`: one ordered list of idempotent steps (see steps.ts), run under
- * the registry lock. The registry records the tenant as `provisioning` before anything
+ * the tenant's lock and the registry lock (operation.ts). The registry records the tenant as `provisioning` before anything
  * is made on a database server, so a crash anywhere leaves a state that running the
  * same command again completes (or `silo tenant remove` cleans up): a role or database
  * named like a `provisioning` tenant is silo's own half-done work.
@@ -29,8 +29,8 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { isDomainName, normaliseHostName, tenantHosts, validateTenantName } from '../common/names.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { adminUrl, ensureDefaultServer, openServer, placeTenant, type OpenServer } from '../servers/servers.js';
+import { writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import { adminUrl, ensureDefaultServer, placeTenant, type OpenServer } from '../servers/servers.js';
 import { allocatePort } from '../common/ports.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
 import { ensureDatabase, ensureDumpRole, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
@@ -43,6 +43,7 @@ import { DATABASE_RULES } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
 import { connectionLimit } from '../isolation/limits.js';
+import { onTenant, type TenantOperation } from './operation.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
 import { ensureWorker, isOnline, running, waitWorker } from '../pm2/workers.js';
@@ -96,16 +97,13 @@ interface CreateContext {
   changed: boolean;
   created: boolean;
   live: boolean;
-  server?: OpenServer;
+  op: TenantOperation;
 }
 
 const entryOf = (c: CreateContext) => c.reg.tenants[c.name]!;
 const save = (c: CreateContext) => writeRegistry(c.paths.registry, c.reg);
 
-async function server(c: CreateContext): Promise<OpenServer> {
-  c.server ??= await openServer(c.cfg, c.reg, entryOf(c).server);
-  return c.server;
-}
+const server = (c: CreateContext): Promise<OpenServer> => c.op.server(entryOf(c).server);
 
 const isReady = (c: CreateContext) => c.reg.tenants[c.name]?.state === 'ready';
 
@@ -296,25 +294,22 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
   const paths = homePaths(cfg.home);
   await ensureDefaultServer(cfg);
 
-  return withRegistryLock(paths.registry, async () => {
+  return onTenant(cfg, name, { tenant: 'any', registryLock: true }, async (op) => {
     const c: CreateContext = {
       cfg,
       name,
       opts,
       paths,
       migrations,
-      reg: readRegistry(paths.registry),
+      reg: op.reg,
       domains: [],
       changed: false,
       created: false,
       live: await stackIsUp(),
+      op,
     };
-    try {
-      prepare(c);
-      await runSteps('create', createSteps, c);
-    } finally {
-      await c.server?.release();
-    }
+    prepare(c);
+    await runSteps('create', createSteps, c);
     return { name, created: c.created, entry: entryOf(c), live: c.live };
   });
 }

@@ -4,7 +4,8 @@
  * and a failure stays with the tenant it happened to.
  *
  * Once: register the release (snapshot, hash, check: src/apps/releases.ts); a broken app
- * stops here, before any tenant is touched. Then, under the registry lock, for each tenant:
+ * stops here, before any tenant is touched. Then, each under its tenant's lock (operation.ts),
+ * for each tenant:
  *
  *   check-schema   its database is not ahead of the release (forward-only migrations)
  *   migrate        apply the release's migrations, as the tenant's role; a failing
@@ -17,12 +18,15 @@
  *                  enough for the proxy to answer one request 502 (measured, 2 cores)
  *   record         the registry: its release (and the one before, for rollback) and schema
  *
+ * The switch and the record hold the registry lock, so `up` and `reload` (which render
+ * workers from the registry) never see a worker half-way between two releases.
+ *
  * Every step is idempotent: re-running the same deploy finishes what a crash left.
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
+import type { OpenServer } from '../servers/servers.js';
 import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
@@ -31,6 +35,7 @@ import { describeRelease, readRelease, registerRelease, type Release } from '../
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { mapLimit } from '../common/map-limit.js';
+import { onTenant } from './operation.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 
 export interface DeployTarget {
@@ -116,17 +121,19 @@ export const deploySteps: readonly Step<DeployContext>[] = [
     name: 'switch-worker',
     done: async (c) => workerRunsRelease(c.cfg, c.reg, c.name, { id: c.release.id }),
     async run(c) {
-      c.result.switchMs = await c.oneAtATime(() => switchWorker(c.cfg, c.reg, c.name, { id: c.release.id }, describeRelease(c.release)));
+      c.result.switchMs = await c.oneAtATime(() => withRegistryLock(c.paths.registry, () => switchWorker(c.cfg, c.reg, c.name, { id: c.release.id }, describeRelease(c.release))));
     },
   },
   {
     name: 'record',
     done: (c) => entryOf(c).release?.id === c.release.id && entryOf(c).schemaVersion === c.result.schemaTo,
-    run(c) {
-      const entry = entryOf(c);
-      if (entry.release?.id !== c.release.id) entry.release = { id: c.release.id, previous: entry.release?.id ?? null };
-      if (c.result.schemaTo !== undefined) entry.schemaVersion = c.result.schemaTo;
-      writeRegistry(c.paths.registry, c.reg);
+    async run(c) {
+      c.reg = await updateRegistry(c.paths.registry, (reg) => {
+        const entry = tenantEntry(reg, c.name);
+        if (entry.release?.id !== c.release.id) entry.release = { id: c.release.id, previous: entry.release?.id ?? null };
+        if (c.result.schemaTo !== undefined) entry.schemaVersion = c.result.schemaTo;
+        return reg;
+      });
     },
   },
 ];
@@ -146,8 +153,7 @@ function pickTenants(reg: Registry, target: DeployTarget): string[] {
   if (target.all) return ready;
   if (!target.tenants?.length) throw new SiloError('say which tenants: --tenant <name> (repeatable) or --all');
   for (const name of target.tenants) {
-    const t = reg.tenants[name];
-    if (!t) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+    const t = tenantEntry(reg, name);
     if (t.state !== 'ready') throw new SiloError(`tenant "${name}" is ${t.state}, not ready: finish or remove it first`);
   }
   return [...new Set(target.tenants)];
@@ -165,34 +171,25 @@ export async function deploy(
   const label = describeRelease(release);
   const migrations = loadMigrations(release.migrationsDir);
 
-  return withRegistryLock(paths.registry, async () => {
-    const reg = readRegistry(paths.registry);
-    const names = pickTenants(reg, target);
-    const servers = new Map<string, Promise<OpenServer>>();
-    const serverOf = (name: string) => {
-      const s = reg.tenants[name]!.server;
-      if (!servers.has(s)) servers.set(s, openServer(cfg, reg, s));
-      return servers.get(s)!;
-    };
-    const oneAtATime = serial();
-    let done = 0;
+  const names = pickTenants(readRegistry(paths.registry), target);
+  const oneAtATime = serial();
+  let done = 0;
+  const tenants = await mapLimit(names, cfg.migrateConcurrency, async (name) => {
+    const result: TenantDeploy = { tenant: name, ok: false, from: '' };
     try {
-      const tenants = await mapLimit(names, cfg.migrateConcurrency, async (name) => {
-        const before = reg.tenants[name]!.release?.id;
-        const result: TenantDeploy = { tenant: name, ok: false, from: releaseLabel(cfg, before), ...(before === release.id ? { unchanged: true } : {}) };
-        try {
-          const server = await serverOf(name);
-          await runSteps('deploy', deploySteps, { cfg, paths, reg, name, release, migrations, server, result, oneAtATime });
-          result.ok = true;
-        } catch (err) {
-          result.error = (err as Error).message;
-        }
-        onResult?.(result, ++done, names.length);
-        return result;
+      await onTenant(cfg, name, {}, async (op) => {
+        const entry = op.entry!;
+        const before = entry.release?.id;
+        Object.assign(result, { from: releaseLabel(cfg, before) }, before === release.id ? { unchanged: true } : {});
+        if (entry.state !== 'ready') throw new SiloError(`tenant "${name}" is ${entry.state}, not ready: finish or remove it first`);
+        await runSteps('deploy', deploySteps, { cfg, paths, reg: op.reg, name, release, migrations, server: await op.server(), result, oneAtATime });
       });
-      return { release, label, tenants };
-    } finally {
-      for (const s of servers.values()) await (await s.catch(() => undefined))?.release();
+      result.ok = true;
+    } catch (err) {
+      result.error = (err as Error).message;
     }
+    onResult?.(result, ++done, names.length);
+    return result;
   });
+  return { release, label, tenants };
 }

@@ -5,13 +5,13 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { readRegistry, updateRegistry } from '../registry/registry.js';
+import { readRegistry, tenantEntry, updateRegistry } from '../registry/registry.js';
 import { openServer, type OpenServer } from '../servers/servers.js';
 import { connectAs } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
-import { SiloError } from '../common/errors.js';
+import { withTenantLock } from '../registry/tenant-lock.js';
 import { crashPoint } from '../common/steps.js';
 import { mapLimit } from '../common/map-limit.js';
 
@@ -34,7 +34,7 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
   const reg = readRegistry(paths.registry);
   let names = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
   if (opts.tenant) {
-    if (!reg.tenants[opts.tenant]) throw new SiloError(`no tenant named "${opts.tenant.slice(0, 40)}"`);
+    tenantEntry(reg, opts.tenant);
     names = [opts.tenant];
   }
   // Each tenant follows the migrations of the app it runs (its release, or the stack's).
@@ -58,16 +58,21 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
       if (server instanceof Error) {
         r = { tenant, ok: false, error: server.message };
       } else {
-        const sql = connectAs(tenantCredentials(cfg, reg, tenant));
-        try {
-          crashPoint('migrate', 'migrate-tenant');
-          const { from, to } = await migrate(sql, migrations.get(tenant)!);
-          r = { tenant, ok: true, from, to };
-        } catch (err) {
-          r = { tenant, ok: false, error: (err as Error).message };
-        } finally {
-          await sql.end({ timeout: 5 });
-        }
+        // Under the tenant's lock (no restore, move or deploy of it meanwhile), with its
+        // credentials as the registry holds them then.
+        r = await withTenantLock(cfg.home, tenant, async (): Promise<TenantMigration> => {
+          let sql: ReturnType<typeof connectAs> | undefined;
+          try {
+            sql = connectAs(tenantCredentials(cfg, readRegistry(paths.registry), tenant));
+            crashPoint('migrate', 'migrate-tenant');
+            const { from, to } = await migrate(sql, migrations.get(tenant)!);
+            return { tenant, ok: true, from, to };
+          } catch (err) {
+            return { tenant, ok: false, error: (err as Error).message };
+          } finally {
+            await sql?.end({ timeout: 5 });
+          }
+        });
       }
       opts.onResult?.(r, ++done, names.length);
       return r;

@@ -35,8 +35,8 @@ import type { Sql } from 'postgres';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { validateServerName, validateTenantName } from '../common/names.js';
-import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import { updateRegistry, type Registry } from '../registry/registry.js';
+import type { OpenServer } from '../servers/servers.js';
 import { readSecret } from '../common/secrets.js';
 import { ident } from '../postgres/admin.js';
 import { dropDatabase, dropDumpRole, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
@@ -48,7 +48,7 @@ import { serverMajor } from '../backup/backup.js';
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { connectionLimit } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
-import { withTenantLock } from './tenant-lock.js';
+import { onTenant, type TenantOperation } from './operation.js';
 import { stackIsUp } from '../stack/live.js';
 import { ensureWorker, running, waitWorker } from '../pm2/workers.js';
 import { workerApps } from '../pm2/ecosystem.js';
@@ -98,6 +98,7 @@ interface Ctx {
   reloading?: Promise<void | Error>;
   nothingToDo: boolean;
   log: (line: string) => void;
+  op: TenantOperation;
 }
 
 const roleLogin = (sql: Sql, name: string, login: boolean) => sql.unsafe(`alter role ${ident(name)} ${login ? 'login' : 'nologin'}`);
@@ -140,8 +141,8 @@ const steps: Step<Ctx>[] = [
   {
     name: 'check',
     run(c) {
-      const t = c.reg.tenants[c.name];
-      if (!t || t.state !== 'ready') throw new SiloError(t ? `tenant "${c.name}" is ${t.state}, not ready` : `no tenant named "${c.name}"`);
+      const t = c.op.entry!;
+      if (t.state !== 'ready') throw new SiloError(`tenant "${c.name}" is ${t.state}, not ready`);
       if (!c.reg.servers[c.opts.to]) throw new SiloError(`unknown server "${c.opts.to}" (see silo server list)`);
       if (t.moving && t.moving.to !== c.opts.to) throw new SiloError(`a move of "${c.name}" to "${t.moving.to}" is under way: finish it first (silo tenant move ${c.name} --to ${t.moving.to})`);
       c.from = t.moving?.from ?? t.server;
@@ -165,8 +166,8 @@ const steps: Step<Ctx>[] = [
     name: 'open-servers',
     done: (c) => c.nothingToDo,
     async run(c) {
-      c.source = await openServer(c.cfg, c.reg, c.from);
-      c.target = await openServer(c.cfg, c.reg, c.opts.to);
+      c.source = await c.op.server(c.from);
+      c.target = await c.op.server(c.opts.to);
     },
   },
   {
@@ -328,9 +329,9 @@ async function rollBack(c: Ctx): Promise<void> {
 export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOptions): Promise<MoveResult> {
   validateTenantName(name);
   validateServerName(opts.to);
-  return withTenantLock(cfg.home, name, async () => {
+  return onTenant(cfg, name, {}, async (op) => {
     const started = performance.now();
-    const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: readRegistry(homePaths(cfg.home).registry), password: '', promoted: false, nothingToDo: false, log: opts.log ?? (() => undefined) };
+    const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: op.reg, password: '', promoted: false, nothingToDo: false, log: opts.log ?? (() => undefined), op };
     try {
       await runSteps('move', timed(steps), c);
     } catch (err) {
@@ -341,8 +342,6 @@ export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOption
       }
       throw new SiloError(`moving "${name}" to "${opts.to}": ${(err as Error).message}; it now lives on "${opts.to}": run the same command again to finish`);
     } finally {
-      await c.source?.release();
-      await c.target?.release();
       rmSync(join(cfg.home, 'hold-move-final-copy'), { force: true });
     }
     return { name, from: c.from, to: opts.to, moved: !c.nothingToDo, bytes: c.bytes, totalMs: performance.now() - started, suspendedMs: c.suspendedMs, sourceKept: opts.keepSource === true, stepMs: c.stepMs };

@@ -1,7 +1,10 @@
 /**
  * `silo tenant remove`: one ordered list of idempotent steps (see steps.ts), run under
- * the registry lock. Nothing is dropped without a backup, and a removal interrupted
- * anywhere is finished by running the same command again, which takes no second backup.
+ * the tenant's lock and the registry lock. Nothing is dropped without a backup, and a
+ * removal interrupted anywhere is finished by running the same command again, which
+ * takes no second backup. A removal that fails before it dropped anything (its final
+ * backup failed: a full disk, pg_dump refused) puts the tenant back in service (state,
+ * CPU group, worker, route) and says why.
  *
  *   mark-removing  record it as `removing` (from then on nothing renders a worker or a
  *                  route for it), and when this removal started
@@ -9,24 +12,33 @@
  *                  wait until its host answers 404
  *   stop-worker    delete its PM2 app
  *   remove-cpu-group  its CPU group, if cgroups are in use
+ *   backup-replaced  after a restore: the database it replaced (`<name>_previous`, kept
+ *                  until --discard-previous) is dumped beside its backups, kind `replaced`
+ *                  (a restore --from brings it back), unless this removal already did
  *   backup         a `final` backup of its database (see backup.ts), unless this removal
  *                  already made one (a re-run makes no second one)
  *   drop-database  drop its database
+ *   drop-side      drop what restores and moves left beside it (`_previous`, dumped
+ *                  above; a half-restored `_restore`; an `_incoming` copy): owned by its
+ *                  role, they would keep the role from being dropped
  *   drop-role      drop its dump role and its role
  *   forget-secret  delete its password files
  *   remove-os-user under root: remove its Unix user (only one silo made for it)
  *   unregister     delete it from the registry
  */
 import type { SiloConfig } from '../common/config.js';
-import { homePaths, type HomePaths } from '../common/paths.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import type { HomePaths } from '../common/paths.js';
+import { writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
+import type { OpenServer } from '../servers/servers.js';
 import { removeSecret } from '../common/secrets.js';
 import { databaseExists, dropDatabase, dropDumpRole, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
+import { dropSide, sideExists, sideName } from '../postgres/side-database.js';
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from '../backup/backup.js';
+import { onTenant, type TenantOperation } from './operation.js';
+import { runSteps, stepFailure, type Step } from '../common/steps.js';
+import { createTenant } from './create.js';
 import { SiloError } from '../common/errors.js';
-import { runSteps, type Step } from '../common/steps.js';
 import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
 import { removeTenantCgroup } from '../isolation/cgroups.js';
 import { removeTenantTmp } from '../isolation/ceilings.js';
@@ -47,22 +59,21 @@ interface RemoveContext {
   /** its registry entry (kept after it is unregistered) */
   entry: TenantEntry;
   live: boolean;
-  server?: OpenServer;
+  op: TenantOperation;
 }
 
 const entryOf = (c: RemoveContext): TenantEntry => c.entry;
 const save = (c: RemoveContext) => writeRegistry(c.paths.registry, c.reg);
 
-/** The final backup this removal made, if it made one. */
-function finalBackup(c: RemoveContext): BackupEntry | undefined {
+/** The final backup (or dump of what a restore replaced) this removal made, if it made one. */
+function finalBackup(c: RemoveContext, kind: 'final' | 'replaced' = 'final'): BackupEntry | undefined {
   const since = entryOf(c).removal!.startedAt;
-  return listBackups(c.cfg.home, c.name).find((b) => b.kind === 'final' && b.startedAt >= since);
+  return listBackups(c.cfg.home, c.name).find((b) => b.kind === kind && b.startedAt >= since);
 }
 
-async function server(c: RemoveContext): Promise<OpenServer> {
-  c.server ??= await openServer(c.cfg, c.reg, entryOf(c).server);
-  return c.server;
-}
+const SIDES = ['previous', 'restore', 'incoming'] as const;
+
+const server = (c: RemoveContext): Promise<OpenServer> => c.op.server(entryOf(c).server);
 
 /**
  * Whether an unmarked role or database of this name is still silo's: it is when the
@@ -108,6 +119,11 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
     },
   },
   {
+    name: 'backup-replaced',
+    done: async (c) => finalBackup(c, 'replaced') !== undefined || !(await sideExists((await server(c)).admin, c.name, 'previous')),
+    run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'replaced', database: sideName(c.name, 'previous') }),
+  },
+  {
     name: 'backup',
     done: async (c) => finalBackup(c) !== undefined || !(await databaseExists((await server(c)).admin, c.name)),
     run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'final' }),
@@ -115,6 +131,12 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   {
     name: 'drop-database',
     run: async (c) => dropDatabase((await server(c)).admin, c.name, { adopt: await adoptDatabase(c) }),
+  },
+  {
+    name: 'drop-side',
+    async run(c) {
+      for (const side of SIDES) await dropSide((await server(c)).admin, c.name, side);
+    },
   },
   {
     name: 'drop-role',
@@ -144,16 +166,40 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   },
 ];
 
+/** Steps after which something is gone: a failure before the first of them changed nothing lasting. */
+const DROPS = new Set(['drop-database', 'drop-side', 'drop-role', 'forget-secret', 'remove-os-user', 'unregister']);
+
+/**
+ * A removal that failed before dropping anything: the tenant is recorded as it was and
+ * create's steps bring back its CPU group, worker and route. Returns what went wrong
+ * doing that, if anything did.
+ */
+async function putBack(c: RemoveContext): Promise<string | undefined> {
+  const entry = entryOf(c);
+  const from = entry.removal?.from ?? 'ready';
+  try {
+    entry.state = from;
+    delete entry.removal;
+    save(c);
+    if (from === 'ready') await createTenant(c.cfg, c.name);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0];
+  }
+}
+
 export async function removeTenant(cfg: SiloConfig, name: string): Promise<RemoveResult> {
-  const paths = homePaths(cfg.home);
-  return withRegistryLock(paths.registry, async () => {
-    const reg = readRegistry(paths.registry);
-    if (!reg.tenants[name]) throw new SiloError(`no tenant named "${String(name).slice(0, 40)}"`);
-    const c: RemoveContext = { cfg, name, paths, reg, entry: reg.tenants[name]!, live: await stackIsUp() };
+  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+    const c: RemoveContext = { cfg, name, paths: op.paths, reg: op.reg, entry: op.entry!, live: await stackIsUp(), op };
     try {
       await runSteps('remove', removeSteps, c);
-    } finally {
-      await c.server?.release();
+    } catch (err) {
+      const at = stepFailure(err)?.step;
+      if (!at || DROPS.has(at) || !c.reg.tenants[name]) throw err;
+      const why = `${(err as Error).message.split('\n')[0]}`;
+      const failed = await putBack(c);
+      if (failed) throw new SiloError(`removing "${name}" stopped at ${at} (${why}); nothing was dropped, but putting it back in service failed too (${failed}): run silo tenant remove ${name} --yes again once that is fixed`);
+      throw new SiloError(`removing "${name}" stopped at ${at} (${why}); nothing was dropped and it is back in service${c.live ? ' (its worker and route are up again)' : ''}`);
     }
     const backup = finalBackup(c);
     return backup ? { name, backup: backup.file, backupBytes: backup.bytes } : { name };

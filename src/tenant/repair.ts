@@ -1,8 +1,9 @@
 /**
  * `silo tenant repair <name> | --all`: re-check everything creation set up, redo what is
  * missing or wrong, and say what it found. Each step's `done` is the check and its `run`
- * the fix, so the runner's report is the list of what was fixed. Runs under the registry
- * lock, like create.
+ * the fix, so the runner's report is the list of what was fixed. Runs under the tenant's
+ * lock and the registry lock, like create. A check that throws stops the repair, which
+ * reports it by name with the checks that ran before it.
  *
  *   ceiling         not refused for its database's size (then it stops: raise the ceiling)
  *   registry        a ready entry (an unfinished creation is completed by create)
@@ -29,8 +30,8 @@ import type { Sql } from 'postgres';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
-import { readRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
-import { adminUrl, openServer, type OpenServer } from '../servers/servers.js';
+import { readRegistry, type Registry } from '../registry/registry.js';
+import { adminUrl } from '../servers/servers.js';
 import { dumpCredentials, tenantCredentials } from '../servers/tenant-credentials.js';
 import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
 import { connectionProblem, ident } from '../postgres/admin.js';
@@ -44,7 +45,8 @@ import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/li
 import { ensureWorker, running } from '../pm2/workers.js';
 import { workerApp } from '../pm2/ecosystem.js';
 import { probe } from '../common/http-probe.js';
-import { runSteps, type Step } from '../common/steps.js';
+import { runSteps, stepFailure, type Step, type StepReport } from '../common/steps.js';
+import { onTenant, type TenantOperation } from './operation.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, passwordFileRule, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { SiloError } from '../common/errors.js';
 import { sleepsOnPurpose } from '../hibernate/state.js';
@@ -62,13 +64,12 @@ interface Ctx {
   paths: HomePaths;
   reg: Registry;
   live: boolean;
-  server?: OpenServer;
+  op: TenantOperation;
   notes: Map<string, string>;
 }
 
 async function admin(c: Ctx): Promise<Sql> {
-  c.server ??= await openServer(c.cfg, c.reg, c.reg.tenants[c.name]!.server);
-  return c.server.admin;
+  return (await c.op.server(c.reg.tenants[c.name]!.server)).admin;
 }
 
 function opensAsTenant(c: Ctx): Promise<string | undefined> {
@@ -229,7 +230,7 @@ const steps: Step<Ctx>[] = [
       return problems.length === 0;
     },
     async run(c) {
-      await hardenTenantDatabase(adminUrl(c.cfg, c.server!.name), c.name, c.name);
+      await hardenTenantDatabase(adminUrl(c.cfg, (await c.op.server(c.reg.tenants[c.name]!.server)).name), c.name, c.name);
       const left = await withTenantSession(dumpCredentials(c.cfg, c.reg, c.name), (sql) => hardeningProblems(sql, c.name));
       c.notes.set('catalogs', left.length ? `${c.notes.get('catalogs')}: the server's admin is not a superuser, so other tenants' names stay listable` : `${c.notes.get('catalogs')}: hidden`);
     },
@@ -281,26 +282,24 @@ const steps: Step<Ctx>[] = [
 export interface RepairResult {
   tenant: string;
   ok: boolean;
+  /** the checks that ran, in order (when one failed: those before it) */
   findings: Finding[];
+  /** the check whose test or fix threw */
+  failedCheck?: string;
   error?: string;
 }
 
 export async function repairTenant(cfg: SiloConfig, name: string): Promise<RepairResult> {
   validateTenantName(name);
-  const paths = homePaths(cfg.home);
-  return withRegistryLock(paths.registry, async () => {
-    const reg = readRegistry(paths.registry);
-    if (!reg.tenants[name]) throw new SiloError(`no tenant named "${name}"`);
-    const c: Ctx = { cfg, name, paths, reg, live: await stackIsUp(), notes: new Map() };
-    const findings: Finding[] = [];
+  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+    const c: Ctx = { cfg, name, paths: op.paths, reg: op.reg, live: await stackIsUp(), op, notes: new Map() };
+    const finding = (r: StepReport): Finding => ({ check: r.step, fixed: r.acted, ...(r.acted ? { detail: c.notes.get(r.step) } : {}) });
     try {
       const reports = await runSteps('repair', steps, c);
-      for (const r of reports) findings.push({ check: r.step, fixed: r.acted, ...(r.acted ? { detail: c.notes.get(r.step) } : {}) });
-      return { tenant: name, ok: true, findings };
+      return { tenant: name, ok: true, findings: reports.map(finding) };
     } catch (err) {
-      return { tenant: name, ok: false, findings, error: (err as Error).message };
-    } finally {
-      await c.server?.release();
+      const failure = stepFailure(err);
+      return { tenant: name, ok: false, findings: (failure?.ran ?? []).map(finding), failedCheck: failure?.step, error: (err as Error).message.split('\n')[0] };
     }
   });
 }
@@ -308,6 +307,9 @@ export async function repairTenant(cfg: SiloConfig, name: string): Promise<Repai
 export async function repairAll(cfg: SiloConfig): Promise<RepairResult[]> {
   const names = Object.keys(readRegistry(homePaths(cfg.home).registry).tenants).sort();
   const results: RepairResult[] = [];
-  for (const name of names) results.push(await repairTenant(cfg, name));
+  for (const name of names) {
+    // A tenant removed since the list was read is reported, and the others still repaired.
+    results.push(await repairTenant(cfg, name).catch((err: Error) => ({ tenant: name, ok: false, findings: [], error: err.message })));
+  }
   return results;
 }

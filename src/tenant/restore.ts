@@ -4,7 +4,8 @@
  * live one while the tenant keeps serving; the tenant is suspended only for the swap
  * (one transaction of two renames). What it replaced stays as `<name>_previous` until
  * `--discard-previous` or the next restore. A removed tenant comes back from its final
- * dump: role, database, registry entry, worker and route.
+ * dump: role, database, registry entry, worker and route. It holds the tenant's lock
+ * throughout (operation.ts): no move, remove or deploy of the tenant runs meanwhile.
  *
  *   resolve-backup      the manifest entry of --latest or --from
  *   verify-checksum     bytes and sha256 as recorded, or nothing is touched
@@ -27,7 +28,7 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, updateRegistry, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import type { OpenServer } from '../servers/servers.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { digestFile, findPgDump, restoreDatabase } from '../postgres/pg-dump.js';
@@ -39,8 +40,8 @@ import { loadAppMigrations } from '../apps/app-migrations.js';
 import { createTenant } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { serverMajor } from '../backup/backup.js';
-import { validateTenantName } from '../common/names.js';
 import { runSteps, type Step } from '../common/steps.js';
+import { onTenant, type TenantOperation } from './operation.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { existsSync } from 'node:fs';
@@ -82,6 +83,7 @@ interface Ctx {
   /** an interrupted run of this restore already swapped */
   swapped: boolean;
   log: (line: string) => void;
+  op: TenantOperation;
 }
 
 const steps: Step<Ctx>[] = [
@@ -128,8 +130,8 @@ const steps: Step<Ctx>[] = [
   {
     name: 'open-server',
     async run(c) {
-      c.reg = readRegistry(homePaths(c.cfg.home).registry);
-      c.server = await openServer(c.cfg, c.reg, c.reg.tenants[c.name]!.server);
+      c.reg = c.op.refresh();
+      c.server = await c.op.server();
       // A restore that swapped and died before resuming: suspended by a restore, the
       // restored database in place (no <name>_restore left), what it replaced kept. Running
       // it again finishes that one (and keeps what it replaced) instead of restoring anew.
@@ -245,27 +247,15 @@ const steps: Step<Ctx>[] = [
 ];
 
 export async function restoreTenant(cfg: SiloConfig, name: string, opts: RestoreOptions): Promise<RestoreResult> {
-  validateTenantName(name);
-  const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined) };
-  try {
+  return onTenant(cfg, name, { tenant: 'any' }, async (op) => {
+    const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined), op };
     await runSteps('restore', timed(steps), ctx);
     const previousKept = !opts.discardPrevious && !ctx.broughtBack;
     return { name, backup: ctx.entry, schemaVersion: ctx.schemaVersion, broughtBack: ctx.broughtBack, previousKept, suspendedMs: ctx.suspendedMs, stepMs: ctx.stepMs };
-  } finally {
-    await ctx.server?.release();
-  }
+  });
 }
 
 /** `restore <name> --discard-previous` alone: drop what the last restore replaced. */
 export async function discardPrevious(cfg: SiloConfig, name: string): Promise<boolean> {
-  validateTenantName(name);
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const t = reg.tenants[name];
-  if (!t) throw new SiloError(`no tenant named "${name}"`);
-  const server = await openServer(cfg, reg, t.server);
-  try {
-    return await dropSide(server.admin, name, 'previous');
-  } finally {
-    await server.release();
-  }
+  return onTenant(cfg, name, {}, async (op) => dropSide((await op.server()).admin, name, 'previous'));
 }

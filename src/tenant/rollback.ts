@@ -10,13 +10,13 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Registry, type TenantRelease } from '../registry/registry.js';
-import { openServer } from '../servers/servers.js';
+import { writeRegistry, type Registry, type TenantRelease } from '../registry/registry.js';
 import { schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { latestVersion } from '../migrate/pending.js';
 import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
+import { onTenant, type TenantOperation } from './operation.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 import { releaseLabel } from './deploy.js';
@@ -38,6 +38,7 @@ interface RollbackContext {
   /** the release it leaves */
   leaving: string;
   result: RollbackResult;
+  op: TenantOperation;
 }
 
 const entryOf = (c: RollbackContext) => c.reg.tenants[c.name]!;
@@ -49,13 +50,8 @@ export const rollbackSteps: readonly Step<RollbackContext>[] = [
     done: isBack,
     async run(c) {
       const knows = latestVersion(await loadAppMigrations(c.cfg, c.target ? { release: c.target } : undefined));
-      const server = await openServer(c.cfg, c.reg, entryOf(c).server);
-      let version: number;
-      try {
-        version = await withTenantSession(tenantCredentials(c.cfg, c.reg, c.name), schemaVersion);
-      } finally {
-        await server.release();
-      }
+      await c.op.server();
+      const version = await withTenantSession(tenantCredentials(c.cfg, c.reg, c.name), schemaVersion);
       if (version > knows) {
         throw new SiloError(
           `cannot roll back ${c.name} to ${c.result.to}: its database is at schema version ${version}, which that release does not know (it ends at ${knows}); migrations are forward-only, so deploy a release that fixes the problem instead`,
@@ -84,17 +80,16 @@ export const rollbackSteps: readonly Step<RollbackContext>[] = [
 
 export async function rollback(cfg: SiloConfig, name: string): Promise<RollbackResult> {
   const paths = homePaths(cfg.home);
-  return withRegistryLock(paths.registry, async () => {
-    const reg = readRegistry(paths.registry);
-    const entry = reg.tenants[name];
-    if (!entry) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+    const reg = op.reg;
+    const entry = op.entry!;
     if (!entry.release) throw new SiloError(`tenant ${name} runs the stack's app and has no release to roll back from (silo deploy puts it on one)`);
     if (entry.release.previous === undefined) {
       throw new SiloError(`tenant ${name} has no previous release recorded (it was rolled back to this one already)`);
     }
     const target = entry.release.previous === null ? undefined : { id: entry.release.previous };
     const result: RollbackResult = { tenant: name, from: releaseLabel(cfg, entry.release.id), to: releaseLabel(cfg, target?.id) };
-    await runSteps('rollback', rollbackSteps, { cfg, paths, reg, name, target, leaving: entry.release.id, result });
+    await runSteps('rollback', rollbackSteps, { cfg, paths, reg, name, target, leaving: entry.release.id, result, op });
     return result;
   });
 }

@@ -9,12 +9,13 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
-import { readRegistry, withRegistryLock, writeRegistry, type Suspension } from '../registry/registry.js';
+import { readRegistry, tenantEntry, writeRegistry, type Suspension } from '../registry/registry.js';
 import { stackIsUp, syncProxy } from '../stack/live.js';
 import { tenantHosts } from './create.js';
 import { probe, waitFor } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
+import { onTenant } from './operation.js';
 
 const MESSAGE = /^[^\x00-\x1f\x7f]{1,300}$/;
 
@@ -42,8 +43,7 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       const paths = homePaths(c.cfg.home);
       const reg = readRegistry(paths.registry);
-      const t = reg.tenants[c.name];
-      if (!t) throw new SiloError(`no tenant named "${c.name}"`);
+      const t = tenantEntry(reg, c.name);
       c.before = t.suspended;
       if (c.want) {
         // An operator's suspension stays until an operator resumes it.
@@ -91,7 +91,7 @@ async function apply(cfg: SiloConfig, name: string, want: Suspension | undefined
   validateTenantName(name);
   const paths = homePaths(cfg.home);
   const ctx: Ctx = { cfg, name, want, resumeBy, changed: false, live: false };
-  await withRegistryLock(paths.registry, () => runSteps(want ? 'suspend' : 'resume', steps, ctx));
+  await onTenant(cfg, name, { registryLock: true }, () => runSteps(want ? 'suspend' : 'resume', steps, ctx));
   return { name, changed: ctx.changed, live: ctx.live, suspension: readRegistry(paths.registry).tenants[name]?.suspended };
 }
 

@@ -9,6 +9,12 @@ import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.
 import { printJson, printLine } from '../output.js';
 import { group } from './group.js';
 
+/** "(after 3 checks: registry, password-file, os-user)": what ran before a repair failed. */
+function ranBefore(r: RepairResult): string {
+  if (!r.findings.length) return r.failedCheck ? ' (the first check)' : '';
+  return ` (after ${r.findings.length} check${r.findings.length === 1 ? '' : 's'}: ${r.findings.map((f) => f.check).join(', ')})`;
+}
+
 export function register(program: Command, config: () => SiloConfig): void {
   const tenant = group(program, 'tenant', 'create, list, remove and operate on tenants');
 
@@ -69,7 +75,7 @@ export function register(program: Command, config: () => SiloConfig): void {
       else {
         for (const r of results) {
           const fixed = r.findings.filter((f) => f.fixed);
-          if (!r.ok) printLine(`${r.tenant}: FAILED after ${r.findings.length} checks: ${r.error}`);
+          if (!r.ok) printLine(`${r.tenant}: FAILED${r.failedCheck ? ` at check ${r.failedCheck}` : ''}${ranBefore(r)}: ${r.error}`);
           else printLine(fixed.length ? `${r.tenant}: ${r.findings.length} checks, ${fixed.length} fixed` : `${r.tenant}: all ${r.findings.length} checks passed, nothing to fix`);
           for (const f of fixed) printLine(`  fixed ${f.check}${f.detail ? `: ${f.detail}` : ''}`);
         }

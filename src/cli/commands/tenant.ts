@@ -5,6 +5,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { createTenant, tenantHosts } from '../../tenant/create.js';
 import { tenantUrl } from '../../stack/stack.js';
 import { removeTenant } from '../../tenant/remove.js';
+import { knownTenant } from '../../tenant/operation.js';
 import { readRegistry } from '../../registry/registry.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
@@ -80,8 +81,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--yes', 'really remove it')
     .action(async (name: string, opts: { yes?: boolean }) => {
       const cfg = config();
-      const reg = readRegistry(homePaths(cfg.home).registry);
-      if (!reg.tenants[name]) throw new SiloError(`no tenant named "${name.slice(0, 40)}"`);
+      knownTenant(cfg, name);
       if (!opts.yes) {
         throw new SiloError(`refusing to remove tenant "${name}" without --yes (its database is dumped to ${homePaths(cfg.home).backups}, then dropped)`);
       }
