@@ -33,7 +33,7 @@
  * steps and check that running it again completes. Code outside a step list can offer a
  * crash point too, with `crashPoint(operation, name)`.
  */
-import { crashPoint } from './crash-point.js';
+import { crashPoint, holdPoint } from './crash-point.js';
 
 export interface Step<C> {
   name: string;
@@ -73,6 +73,7 @@ export async function runSteps<C>(operation: string, steps: readonly Step<C>[], 
         continue;
       }
       crashPoint(operation, step.name);
+      await holdPoint(operation, step.name);
       await step.run(ctx);
     } catch (err) {
       if (typeof err === 'object' && err !== null) failures.set(err, { operation, step: step.name, ran: [...reports] });

@@ -151,6 +151,11 @@ function sweepTemporaries(file: string): void {
 const held = new AsyncLocalStorage<Set<string>>();
 const local = new Map<string, Promise<void>>();
 
+/** Does the calling async chain hold the lock `file`? */
+export function holds(file: string): boolean {
+  return held.getStore()?.has(file) === true;
+}
+
 /**
  * Run `fn` holding the lock `file`. Returns what `fn` returns; the lock is released
  * however `fn` ends (a SIGKILL leaves the file, which the next taker breaks at once).

@@ -122,3 +122,14 @@ t.test('processes racing to break one dead lock take it one at a time', async (t
   t.equal(readFileSync(counter, 'utf8'), String(N), 'no two held it at once');
   t.same(readdirSync(d).sort(), ['counter'], 'the dead lock, its break file and every temp file are gone');
 });
+
+t.test('a tenant lock asked for while holding the registry lock refuses a busy tenant instead of waiting', async (t) => {
+  const { withTenantLock } = await import('../../src/tenant/tenant-lock.js');
+  const { withRegistryLock } = await import('../../src/registry/registry.js');
+  const home = dir(t);
+  await withTenantLock(home, 'acme', async () => undefined); // makes the locks folder
+  const child = await holder(t, join(home, 'locks', 'tenant-acme.lock'));
+  const refused = await withRegistryLock(join(home, 'registry.json'), () => withTenantLock(home, 'acme', async () => 'ran')).catch((e: Error) => e.message);
+  t.equal(refused, `tenant "acme" is busy: silo (pid ${child.pid}) is operating on it; try again when it is done`);
+  t.equal(await withRegistryLock(join(home, 'registry.json'), () => withTenantLock(home, 'other', async () => 'ran')), 'ran', 'a free tenant is taken');
+});

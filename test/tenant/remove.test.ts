@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSiloHome } from '../helpers/silo-home.js';
@@ -81,4 +82,80 @@ t.test('a removal killed at any step finishes on re-run, with exactly one backup
   t.teardown(() => admin.end());
   t.same(await admin`select datname from pg_database where datname like 'gone-%'`, [], 'every database dropped');
   t.same(await admin`select rolname from pg_roles where rolname like 'gone-%'`, [], 'every role dropped');
+});
+
+t.test('a restored tenant is removed cleanly: what the restore replaced is dumped, then dropped with it', async (t) => {
+  const silo = await makeSiloHome(t);
+  const paths = homePaths(silo.cfg.home);
+  t.equal((await silo.cli(['tenant', 'create', 'acme'])).code, 0);
+  const own = connectAs(tenantCredentials(silo.cfg, readRegistry(paths.registry), 'acme'));
+  await own`insert into polls (question) values ('In the backup')`;
+  t.equal((await silo.cli(['tenant', 'backup', 'acme'])).code, 0);
+  await own`insert into polls (question) values ('Written after the backup')`;
+  await own.end();
+  const restored = await silo.cli(['tenant', 'restore', 'acme', '--latest', '--yes']);
+  t.equal(restored.code, 0, restored.stderr);
+  t.match(restored.stdout, /kept as acme_previous/);
+
+  const removed = await silo.cli(['tenant', 'remove', 'acme', '--yes']);
+  t.equal(removed.code, 0, removed.stderr);
+  t.notOk(readRegistry(paths.registry).tenants.acme, 'unregistered');
+  const admin = connectAdmin(silo.adminUrl);
+  t.teardown(() => admin.end());
+  t.same(await admin`select datname from pg_database where datname like 'acme%'`, [], 'its database and acme_previous dropped');
+  t.same(await admin`select rolname from pg_roles where rolname = 'acme'`, [], 'its role dropped');
+
+  const list = JSON.parse((await silo.cli(['backup', 'list', '--tenant', 'acme', '--json'])).stdout) as { kind: string; file: string }[];
+  t.same(list.map((b) => b.kind), ['final', 'replaced', 'manual'], 'the final dump is the newest; the replaced data is dumped too');
+  // Nothing is lost: the replaced data comes back with restore --from.
+  const back = await silo.cli(['tenant', 'restore', 'acme', '--from', list[1]!.file, '--yes']);
+  t.equal(back.code, 0, back.stderr);
+  const again = connectAs(tenantCredentials(silo.cfg, readRegistry(paths.registry), 'acme'));
+  t.same((await again`select question from polls order by id`).map((r) => r.question), ['In the backup', 'Written after the backup']);
+  await again.end();
+});
+
+t.test('a removal whose final backup fails (a full disk) drops nothing and puts the tenant back', { skip: process.getuid?.() !== 0 && 'mounting a small full file system needs root' }, async (t) => {
+  const silo = await makeSiloHome(t);
+  const paths = homePaths(silo.cfg.home);
+  t.equal((await silo.cli(['tenant', 'create', 'acme'])).code, 0);
+  t.equal((await silo.cli(['tenant', 'backup', 'acme'])).code, 0, 'its backups folder exists');
+  // A full disk under the backups folder: a small tmpfs, filled up.
+  const dir = join(paths.backups, 'acme');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'silo-test-full', dir]);
+  let mounted = true;
+  const unmount = () => {
+    if (mounted) execFileSync('umount', [dir]);
+    mounted = false;
+  };
+  t.teardown(unmount);
+  execFileSync('sh', ['-c', `dd if=/dev/zero of=${dir}/filler bs=4k 2>/dev/null || true`]);
+
+  const r = await silo.cli(['tenant', 'remove', 'acme', '--yes']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^silo: removing "acme" stopped at backup \(.*\); nothing was dropped and it is back in service\n$/);
+  t.equal(r.stderr.split('\n').length, 2, 'one line');
+  t.equal(readRegistry(paths.registry).tenants.acme?.state, 'ready', 'ready again, not left removing');
+  const own = connectAs(tenantCredentials(silo.cfg, readRegistry(paths.registry), 'acme'));
+  t.same(await own`select count(*)::int as n from polls`, [{ n: 0 }], 'its database and role are untouched');
+  await own.end();
+
+  unmount();
+  const removed = await silo.cli(['tenant', 'remove', 'acme', '--yes']);
+  t.equal(removed.code, 0, `with room on the disk, the same command removes it (${removed.stderr})`);
+});
+
+t.test('repair names the check that threw and the checks that ran before it', async (t) => {
+  const silo = await makeSiloHome(t, { startDatabase: false });
+  t.equal((await silo.cli(['tenant', 'create', 'acme'])).code, 0);
+  // Another program took the embedded server's port while it was stopped.
+  const squatter = createServer(() => undefined);
+  await new Promise<void>((r) => squatter.listen(Number(silo.env.SILO_PG_PORT), '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => squatter.close(() => r())));
+  const r = await silo.cli(['tenant', 'repair', 'acme']);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /^acme: FAILED at check role \(after \d+ checks: registry, password-file, os-user\): .+\n$/);
+  t.notMatch(r.stdout, /after 0 checks/);
+  const json = JSON.parse((await silo.cli(['tenant', 'repair', 'acme', '--json'])).stdout);
+  t.match(json, [{ tenant: 'acme', ok: false, failedCheck: 'role', findings: [{ check: 'registry' }, { check: 'password-file' }, { check: 'os-user' }] }]);
 });

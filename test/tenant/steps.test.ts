@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { runSteps, stepNames, type Step } from '../../src/common/steps.js';
+import { runSteps, stepFailure, stepNames, type Step } from '../../src/common/steps.js';
 import { root } from '../helpers/silo-home.js';
 
 t.test('steps run in order; a step whose check says done is skipped', async (t) => {
@@ -38,6 +38,21 @@ t.test('a failing step stops the list with its own error', async (t) => {
   ];
   await t.rejects(runSteps('op', steps, null), /two broke/);
   t.same(ran, ['one']);
+});
+
+t.test('the error says where its list stopped: the step, and those before it (the outer list when nested)', async (t) => {
+  const inner: Step<null>[] = [
+    { name: 'check', done: () => true, run: () => undefined },
+    { name: 'dump', run: () => Promise.reject(new Error('disk full')) },
+  ];
+  const outer: Step<null>[] = [
+    { name: 'mark', run: () => undefined },
+    { name: 'backup', run: () => runSteps('backup', inner, null) },
+  ];
+  const err = await runSteps('remove', outer, null).catch((e: unknown) => e);
+  t.same(stepFailure(err), { operation: 'remove', step: 'backup', ran: [{ step: 'mark', acted: true }] });
+  const throwingCheck: Step<null>[] = [{ name: 'role', done: () => Promise.reject(new Error('no server')), run: () => undefined }];
+  t.same(stepFailure(await runSteps('repair', throwingCheck, null).catch((e: unknown) => e)), { operation: 'repair', step: 'role', ran: [] }, 'a check that throws is the step that stopped it');
 });
 
 t.test('SILO_TEST_CRASH_AT kills the process just before the named step acts', async (t) => {
