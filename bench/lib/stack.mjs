@@ -1,8 +1,8 @@
 /**
  * A hermetic silo stack for the benchmark, driven with the real CLI (`node bin/silo.js`)
  * as test/helpers/stack.ts does: its own SILO_HOME and PM2_HOME in a temp folder, free
- * ports (never 8080, never ~/.pm2), and a teardown that runs `silo down` and then checks
- * that no process mentioning the temp folder is left.
+ * ports (never 8080, never ~/.pm2), and a teardown that runs `silo down`, checks that no
+ * process mentioning the temp folder is left, and purges what the stack made on the host.
  */
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processesOf } from './procs.mjs';
+import { forgetHome } from '../../dist/isolation/cleanup.js';
 import { httpRequest, now, run, sleep, waitExit, waitUntil } from './util.mjs';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -147,7 +148,16 @@ export async function createStack({ poolMax = 4 } = {}) {
         // gone already
       }
     }
-    if (!keepHome && left.length === 0) rmSync(home, { recursive: true, force: true });
+    // Nothing of the stack stays on the host: `silo down --purge` removes its tenant users
+    // and groups, control groups and folder. A kept folder (to read after a failure) loses
+    // only the users and groups.
+    if (!keepHome) {
+      const purged = await cli(['down', '--purge', '--yes'], {}, { allowFail: true, teardown: true });
+      if (purged.code !== 0) result.purge = purged.stderr.trim();
+      rmSync(home, { recursive: true, force: true });
+    } else {
+      forgetHome(home);
+    }
     return result;
   }
 

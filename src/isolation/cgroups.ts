@@ -54,7 +54,8 @@ export function detectCgroups(): CgroupSupport {
   return { version: 'unavailable', reason: 'no cgroup cpu controller is mounted (v2 with cpu, or v1 cpu)' };
 }
 
-const homeGroup = (home: string) => `silo-${createHash('sha256').update(resolve(home)).digest('hex').slice(0, 8)}`;
+/** The name of a state folder's group (`silo-<id>`) under each controller. */
+export const homeGroup = (home: string) => `silo-${createHash('sha256').update(resolve(home)).digest('hex').slice(0, 8)}`;
 
 export function tenantCgroup(support: CgroupSupport, home: string, tenant: string): string | undefined {
   return support.version === 'unavailable' ? undefined : join(support.base, homeGroup(home), tenant);

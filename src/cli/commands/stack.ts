@@ -1,14 +1,41 @@
-/** `silo up | down | status | reload`. */
+/** `silo up | down [--purge] | status | reload`. */
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import type { SiloConfig } from '../../common/config.js';
+import { createInterface } from 'node:readline';
 import { down, reload } from '../../stack/stack.js';
 import { upWithDemo } from '../../tenant/demo.js';
+import { describePlan, purge, purgePlan } from '../../stack/purge.js';
+import { SiloError } from '../../common/errors.js';
 import { status } from '../../stack/status.js';
 import { validateTenantName } from '../../common/names.js';
 import { printJson, printLine, printTable } from '../output.js';
 import { stackRelease } from '../../apps/stack-app.js';
 import { releaseShort } from '../../apps/releases.js';
+
+/** Say what a purge removes, ask (or take --yes), do it, and say what could not go. */
+async function purgeCommand(cfg: SiloConfig, yes: boolean): Promise<void> {
+  const plan = purgePlan(cfg);
+  for (const line of describePlan(plan)) printLine(line);
+  if (!yes) {
+    if (!process.stdin.isTTY) throw new SiloError('refusing to purge without --yes: there is no terminal to confirm on');
+    if (!(await confirm('purge? type "yes" to go on: '))) throw new SiloError('nothing was purged');
+  }
+  const r = await purge(cfg, (l) => printLine(l));
+  if (r.left.length) throw new SiloError(`purged, except: ${r.left.join('; ')}`);
+  printLine(`purged: nothing silo made for ${plan.home} is left on this host`);
+}
+
+function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  return new Promise((resolve) => {
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer.trim().toLowerCase() === 'yes');
+    });
+    rl.on('close', () => resolve(false));
+  });
+}
 
 export function register(program: Command, config: (opts?: { forUp?: boolean }) => SiloConfig): void {
   program
@@ -25,7 +52,11 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
   program
     .command('down')
     .description('stop everything silo up started (data stays)')
-    .action(async () => {
+    .option('--purge', "also remove everything silo made on this host for SILO_HOME (tenant users and groups, control groups, the folder with its data and backups)")
+    .option('--yes', 'purge without asking')
+    .action(async (opts: { purge?: boolean; yes?: boolean }) => {
+      if (opts.yes && !opts.purge) throw new SiloError('--yes goes with --purge (silo down alone keeps everything)');
+      if (opts.purge) return purgeCommand(config(), opts.yes === true);
       const n = await down(config(), (l) => printLine(l));
       printLine(n === 0 ? 'the stack is not running' : 'silo is down');
     });
