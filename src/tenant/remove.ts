@@ -32,7 +32,7 @@ import { writeRegistry, type Registry, type TenantEntry } from '../registry/regi
 import type { OpenServer } from '../servers/servers.js';
 import { removeSecret } from '../common/secrets.js';
 import { databaseExists, dropDatabase, dropDumpRole, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
-import { dropSide, sideExists, sideName } from '../postgres/side-database.js';
+import { dropSide, setAllowConnections, sideExists, sideName } from '../postgres/side-database.js';
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from '../backup/backup.js';
 import { onTenant, type TenantOperation } from './operation.js';
@@ -121,7 +121,12 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   {
     name: 'backup-replaced',
     done: async (c) => finalBackup(c, 'replaced') !== undefined || !(await sideExists((await server(c)).admin, c.name, 'previous')),
-    run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'replaced', database: sideName(c.name, 'previous') }),
+    async run(c) {
+      // The swap closed it to new sessions; it is opened to be read, then dropped below.
+      const s = await server(c);
+      await setAllowConnections(s.admin, sideName(c.name, 'previous'), true);
+      await backupOn(c.cfg, c.reg, s, c.name, { kind: 'replaced', database: sideName(c.name, 'previous') });
+    },
   },
   {
     name: 'backup',
