@@ -124,7 +124,7 @@ t.test('processes racing to break one dead lock take it one at a time', async (t
 });
 
 t.test('a tenant lock asked for while holding the registry lock refuses a busy tenant instead of waiting', async (t) => {
-  const { withTenantLock } = await import('../../src/tenant/tenant-lock.js');
+  const { withTenantLock } = await import('../../src/registry/tenant-lock.js');
   const { withRegistryLock } = await import('../../src/registry/registry.js');
   const home = dir(t);
   await withTenantLock(home, 'acme', async () => undefined); // makes the locks folder
