@@ -54,7 +54,7 @@ const steps: Step<BackupCtx>[] = [
   {
     name: 'check-database',
     async run(c) {
-      if (!(await databaseExists(c.server.admin, c.database))) throw new SiloError(`tenant "${c.name}" has no database "${c.database}" on server "${c.server.name}" (see silo tenant repair)`);
+      if (!(await databaseExists(c.server.admin, c.database))) throw new SiloError(`tenant "${c.name}" has no database${c.database === c.name ? '' : ` "${c.database}"`} on server "${c.server.name}" (see silo tenant repair)`);
     },
   },
   {

@@ -26,7 +26,7 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
-import type { OpenServer } from '../servers/servers.js';
+import { openServer, type OpenServer } from '../servers/servers.js';
 import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
@@ -171,13 +171,25 @@ export async function deploy(
   const label = describeRelease(release);
   const migrations = loadMigrations(release.migrationsDir);
 
-  const names = pickTenants(readRegistry(paths.registry), target);
+  const reg = readRegistry(paths.registry);
+  const names = pickTenants(reg, target);
+  const servers = new Map<string, Promise<OpenServer>>();
+  const shared = (s: string) => {
+    if (!servers.has(s)) servers.set(s, openServer(cfg, reg, s));
+    return servers.get(s)!;
+  };
   const oneAtATime = serial();
   let done = 0;
-  const tenants = await mapLimit(names, cfg.migrateConcurrency, async (name) => {
+  try {
+    return { release, label, tenants: await mapLimit(names, cfg.migrateConcurrency, (name) => deployOne(name)) };
+  } finally {
+    for (const s of servers.values()) await (await s.catch(() => undefined))?.release();
+  }
+
+  async function deployOne(name: string): Promise<TenantDeploy> {
     const result: TenantDeploy = { tenant: name, ok: false, from: '' };
     try {
-      await onTenant(cfg, name, {}, async (op) => {
+      await onTenant(cfg, name, { shared }, async (op) => {
         const entry = op.entry!;
         const before = entry.release?.id;
         Object.assign(result, { from: releaseLabel(cfg, before) }, before === release.id ? { unchanged: true } : {});
@@ -190,6 +202,5 @@ export async function deploy(
     }
     onResult?.(result, ++done, names.length);
     return result;
-  });
-  return { release, label, tenants };
+  }
 }

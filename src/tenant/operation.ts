@@ -41,6 +41,11 @@ export interface OperationOptions {
   tenant?: 'exists' | 'any';
   /** hold the registry lock as well, for the whole operation */
   registryLock?: boolean;
+  /**
+   * Servers a loop over many tenants opened once for all of them (the caller closes them):
+   * opening one server from many operations at once races on its hardening DDL.
+   */
+  shared?: (server: string) => Promise<OpenServer>;
 }
 
 /** Refuse a name the registry does not hold, without taking any lock. */
@@ -77,6 +82,7 @@ export async function onTenant<T>(cfg: SiloConfig, name: string, opts: Operation
       },
       server(which?: string) {
         const s = which ?? tenantEntry(this.reg, name).server;
+        if (opts.shared) return opts.shared(s);
         if (!servers.has(s)) servers.set(s, openServer(cfg, this.reg, s));
         return servers.get(s)!;
       },

@@ -120,10 +120,10 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   },
   {
     name: 'backup-replaced',
-    done: async (c) => finalBackup(c, 'replaced') !== undefined || !(await sideExists((await server(c)).admin, c.name, 'previous')),
     async run(c) {
-      // The swap closed it to new sessions; it is opened to be read, then dropped below.
       const s = await server(c);
+      if (finalBackup(c, 'replaced') || !(await sideExists(s.admin, c.name, 'previous'))) return;
+      // The swap closed it to new sessions; it is opened to be read, then dropped below.
       await setAllowConnections(s.admin, sideName(c.name, 'previous'), true);
       await backupOn(c.cfg, c.reg, s, c.name, { kind: 'replaced', database: sideName(c.name, 'previous') });
     },
