@@ -1,8 +1,8 @@
 /**
  * `silo tenant create`: one ordered list of idempotent steps (see steps.ts), run under
- * the tenant's lock and the registry lock (operation.ts). The registry records the tenant as `provisioning` before anything
- * is made on a database server, so a crash anywhere leaves a state that running the
- * same command again completes (or `silo tenant remove` cleans up): a role or database
+ * the tenant's lock and the registry lock (operation.ts). The registry records the tenant
+ * as `provisioning` before anything is made on a database server, so a crash anywhere
+ * leaves a state that running the same command again completes (or `silo tenant remove` cleans up): a role or database
  * named like a `provisioning` tenant is silo's own half-done work.
  *
  *   register      place it on a server, allocate a port, record it as `provisioning`
