@@ -4,8 +4,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import { existsSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSiloHome } from '../helpers/silo-home.js';
 import { readRegistry } from '../../src/registry/registry.js';
@@ -148,14 +147,14 @@ t.test('a removal whose final backup fails (a full disk) drops nothing and puts 
 t.test('repair names the check that threw and the checks that ran before it', async (t) => {
   const silo = await makeSiloHome(t, { startDatabase: false });
   t.equal((await silo.cli(['tenant', 'create', 'acme'])).code, 0);
-  // Another program took the embedded server's port while it was stopped.
-  const squatter = createServer(() => undefined);
-  await new Promise<void>((r) => squatter.listen(Number(silo.env.SILO_PG_PORT), '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => squatter.close(() => r())));
+  // An operator's bad edit of the stopped embedded server's settings: it cannot start.
+  appendFileSync(join(homePaths(silo.cfg.home).pgData('local'), 'postgresql.auto.conf'), "shared_buffers = 'plenty'\n");
   const r = await silo.cli(['tenant', 'repair', 'acme']);
   t.equal(r.code, 1);
-  t.match(r.stdout, /^acme: FAILED at check role \(after \d+ checks: registry, password-file, os-user\): .+\n$/);
+  const m = /^acme: FAILED at check (\S+) \(after (\d+) checks: registry, password-file, os-user[^)]*\): .+\n$/.exec(r.stdout);
+  t.ok(m, `one line names the check and those before it: ${r.stdout}`);
   t.notMatch(r.stdout, /after 0 checks/);
   const json = JSON.parse((await silo.cli(['tenant', 'repair', 'acme', '--json'])).stdout);
-  t.match(json, [{ tenant: 'acme', ok: false, failedCheck: 'role', findings: [{ check: 'registry' }, { check: 'password-file' }, { check: 'os-user' }] }]);
+  t.match(json, [{ tenant: 'acme', ok: false, failedCheck: m?.[1], findings: [{ check: 'registry' }, { check: 'password-file' }, { check: 'os-user' }] }]);
+  t.equal(json[0].findings.length, Number(m?.[2]));
 });
