@@ -151,10 +151,13 @@ t.test('repair names the check that threw and the checks that ran before it', as
   appendFileSync(join(homePaths(silo.cfg.home).pgData('local'), 'postgresql.auto.conf'), "shared_buffers = 'plenty'\n");
   const r = await silo.cli(['tenant', 'repair', 'acme']);
   t.equal(r.code, 1);
-  const m = /^acme: FAILED at check (\S+) \(after (\d+) checks: registry, password-file, os-user[^)]*\): .+\n$/.exec(r.stdout);
+  const m = /^acme: FAILED at check (\S+) \(after (\d+) checks: ([^)]*)\): PostgreSQL did not start.*\n$/.exec(r.stdout);
   t.ok(m, `one line names the check and those before it: ${r.stdout}`);
   t.notMatch(r.stdout, /after 0 checks/);
   const json = JSON.parse((await silo.cli(['tenant', 'repair', 'acme', '--json'])).stdout);
-  t.match(json, [{ tenant: 'acme', ok: false, failedCheck: m?.[1], findings: [{ check: 'registry' }, { check: 'password-file' }, { check: 'os-user' }] }]);
+  t.equal(m?.[1], 'role', 'the first check that needs the server');
+  t.match(m?.[3], /registry, password-file, os-user/, 'the checks before it are named');
+  t.match(json, [{ tenant: 'acme', ok: false, failedCheck: 'role' }]);
+  t.same(json[0].findings.map((f: { check: string }) => f.check).join(', '), m?.[3], 'and listed in --json');
   t.equal(json[0].findings.length, Number(m?.[2]));
 });
