@@ -10,7 +10,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../common/config.js';
 import { SiloError } from '../common/errors.js';
+import { isRoot } from '../common/reach.js';
 import { checkIdentity } from '../isolation/check-user.js';
+import { withLock } from '../registry/lock.js';
 import { workerCodeRoot } from '../isolation/worker-code.js';
 
 export interface AppInfo {
@@ -34,6 +36,14 @@ function parseInfo(stdout: string): AppInfo | undefined {
  * With `cfg` (every command has one) and under root, as the check user.
  */
 export function checkApp(entry: string | undefined, label = entry ?? 'the bundled polls app', cfg?: SiloConfig): Promise<AppInfo> {
+  // Under root one check at a time per home: the check user is the home's one `_check`
+  // user, and a check ends by killing whatever runs as it, which would kill a second
+  // command's check running at the same moment (two creates at once did).
+  if (cfg && isRoot()) return withLock(join(cfg.home, 'locks', 'check.lock'), () => runCheck(entry, label, cfg));
+  return runCheck(entry, label, cfg);
+}
+
+function runCheck(entry: string | undefined, label: string, cfg?: SiloConfig): Promise<AppInfo> {
   const who = cfg ? checkIdentity(cfg) : undefined;
   const script = join(who && cfg ? workerCodeRoot(cfg) : projectRoot, 'dist', 'worker', 'check-app.js');
   const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...(who ? { HOME: who.dir, TMPDIR: who.dir } : {}) };
