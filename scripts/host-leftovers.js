@@ -1,7 +1,8 @@
 // What a test run leaves on the host outside its folders (under root): tenant Unix users,
 // their groups, control groups. scripts/test.js runs the suite with TMPDIR set to a
 // folder of its own, takes a snapshot before, and asks this module after:
-// - users: tenant users whose comment ("silo tenant <t> of <home>") names a home in that folder;
+// - users: tenant and proxy users whose comment ("silo tenant <t> of <home>") names a home in that folder;
+// - run folders: /run/silo/<id> whose `_home` is a home in that folder;
 // - groups: `silo<hex>-*` groups made during the run whose user is gone;
 // - control groups: `silo-<id>` groups made during the run that no process is in any more
 //   (a stack of another run on this host still has its workers in its groups).
@@ -9,6 +10,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+const RUN_ROOT = '/run/silo';
+
+function safeList(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 function lines(file) {
   try {
@@ -63,10 +73,15 @@ export function leftovers(before, folder) {
   const base = resolve(folder).replace(/[:,\n]/g, '_');
   const found = [];
   const left = users().filter((u) => {
-    const home = /^silo tenant \S+ of (.*)$/.exec(u.comment)?.[1];
+    const home = /^silo (?:tenant \S+|proxy) of (.*)$/.exec(u.comment)?.[1];
     return home !== undefined && (home === base || home.startsWith(`${base}/`));
   });
   for (const u of left) found.push(`user ${u.name} (${u.comment})`);
+  // Socket folders under /run/silo name their home in `_home`.
+  for (const dir of safeList(RUN_ROOT).map((e) => join(RUN_ROOT, e))) {
+    const home = lines(join(dir, '_home'))[0]?.trim();
+    if (home && (home === resolve(folder) || home.startsWith(`${resolve(folder)}/`))) found.push(`run folder ${dir} (of ${home})`);
+  }
   const names = new Set(users().map((u) => u.name));
   for (const g of siloGroups()) if (!before.groups.has(g) && !names.has(g)) found.push(`group ${g} (its user is gone)`);
   for (const dir of cgroupDirs()) {

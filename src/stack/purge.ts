@@ -7,7 +7,8 @@
  *   processes  whatever still runs for this folder (its path on the command line, or a
  *              tenant user of it as owner): SIGTERM, then SIGKILL
  *   users      each tenant's Unix user and its group (only users whose comment silo
- *              wrote for this folder)
+ *              wrote for this folder), and its proxy's user
+ *   run folder the folder of its workers' sockets under /run/silo
  *   cgroups    the folder's CPU (and any other controller's) groups `silo-<id>`
  *   folder     the state folder itself: registry, secrets, embedded databases, backups
  *
@@ -24,6 +25,8 @@ import { readRegistry } from '../registry/registry.js';
 import { lookupUser, processUid, removeSystemUser } from '../isolation/os-users.js';
 import { homeGroup } from '../isolation/cgroups.js';
 import { tenantUsersOf } from '../isolation/tenant-user.js';
+import { proxyUsersOf } from '../isolation/run-dirs.js';
+import { runPaths } from '../common/run-dir.js';
 import { down } from './stack.js';
 import { SiloError } from '../common/errors.js';
 
@@ -35,6 +38,8 @@ export interface PurgePlan {
   users: string[];
   /** control-group folders made for this folder */
   cgroups: string[];
+  /** the folder of its sockets (under /run/silo) */
+  runDir?: string;
   /** processes still running for this folder, before `down` */
   processes: number[];
   /** tenants on external servers, whose databases a purge leaves */
@@ -56,10 +61,16 @@ export function homeCgroups(home: string): string[] {
   return [...new Set(bases.map((b) => join(b, name)).filter((d) => existsSync(d)))];
 }
 
-/** Tenant users of exactly this folder (not of folders inside it). */
+/** Tenant users of exactly this folder (not of folders inside it), and its proxy user. */
 export function homeUsers(home: string): string[] {
   const comment = `of ${resolve(home)}`.replace(/[:,\n]/g, '_');
-  return tenantUsersOf(home).filter((u) => lookupUser(u)?.comment?.endsWith(comment));
+  return [...tenantUsersOf(home).filter((u) => lookupUser(u)?.comment?.endsWith(comment)), ...proxyUsersOf(home)];
+}
+
+/** The folder of its workers' sockets under /run/silo, if there is one. */
+function homeRunDir(home: string): string | undefined {
+  const dir = runPaths(resolve(home)).dir;
+  return existsSync(dir) ? dir : undefined;
 }
 
 /** This process and the ones that started it: never signalled. */
@@ -121,7 +132,7 @@ export function purgePlan(cfg: SiloConfig): PurgePlan {
     .filter(([, t]) => reg!.servers[t.server]?.kind === 'external')
     .map(([tenant, t]) => ({ tenant, server: t.server }));
   const users = homeUsers(home);
-  return { home, folder, users, cgroups: homeCgroups(home), processes: homeProcesses(home, users), external, backups: countFiles(homePaths(home).backups) };
+  return { home, folder, users, cgroups: homeCgroups(home), runDir: homeRunDir(home), processes: homeProcesses(home, users), external, backups: countFiles(homePaths(home).backups) };
 }
 
 /** The plan in lines, for the person who confirms it. */
@@ -130,6 +141,7 @@ export function describePlan(p: PurgePlan): string[] {
   lines.push(`  stop its stack (PM2 apps, proxy, waker, embedded PostgreSQL)${p.processes.length ? `; ${p.processes.length} process(es) of it run now` : ''}`);
   lines.push(p.users.length ? `  remove ${p.users.length} Unix user(s) and their groups: ${p.users.join(', ')}` : '  no Unix users to remove');
   lines.push(p.cgroups.length ? `  remove its control groups: ${p.cgroups.join(', ')}` : '  no control groups to remove');
+  if (p.runDir) lines.push(`  remove the folder of its sockets ${p.runDir}`);
   lines.push(p.folder ? `  delete the folder ${p.home}: registry, secrets, databases and ${p.backups} backup(s), for good` : `  (the folder ${p.home} is already gone)`);
   if (p.external.length) {
     lines.push(`  NOT dropped: the databases of ${p.external.map((e) => `${e.tenant} (on ${e.server})`).join(', ')}; remove those tenants first to drop them`);
@@ -206,6 +218,11 @@ export async function purge(cfg: SiloConfig, log: (line: string) => void): Promi
     } catch (err) {
       left.push(`${dir}: ${(err as Error).message}`);
     }
+  }
+  const run = homeRunDir(home);
+  if (run) {
+    rmSync(run, { recursive: true, force: true });
+    log(`removed ${run}`);
   }
   if (existsSync(home)) {
     rmSync(home, { recursive: true, force: true });
