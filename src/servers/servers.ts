@@ -27,7 +27,9 @@ export function parseUrl(url: string): PgUrlParts {
   try {
     return parsePgUrl(url);
   } catch (err) {
-    throw new SiloError(`not a valid PostgreSQL URL (${(err as Error).message}): ${redactUrl(url)}`);
+    // `new URL` throws a TypeError for what is no URL at all; parsePgUrl's own messages say what is wrong.
+    const why = err instanceof TypeError ? 'not a valid PostgreSQL URL' : (err as Error).message;
+    throw new SiloError(`${why}: ${redactUrl(url)}`);
   }
 }
 

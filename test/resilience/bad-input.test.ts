@@ -22,6 +22,14 @@ interface Case {
   wantProxy?: number[];
   /** the HTML form routes answer errors with a page, not JSON */
   html?: boolean;
+  /**
+   * Straight to the worker, a close before the answer is no fault of the worker: it
+   * answers as soon as it has the headers and closes, while this client is still writing
+   * a body larger than any the proxy passes on; over a Unix socket (small buffers) the
+   * client's next write fails before it reads the answer. Through the proxy the answer is
+   * required.
+   */
+  workerMayClose?: boolean;
 }
 
 function http(method: string, path: string, host: string, headers: Record<string, string> = {}, body?: string | Buffer): Buffer {
@@ -70,7 +78,7 @@ const catalogue: Case[] = [
   { name: 'JSON declared UTF-16', request: json('/api/polls', Buffer.from('{"question":"q","choices":["a","b"]}', 'utf16le'), { 'Content-Type': 'application/json; charset=utf-16' }) },
   // Oversized
   { name: '100 KiB body', request: json('/api/polls', JSON.stringify({ question: 'q', choices: ['a'.repeat(100 * 1024), 'b'] })), want: [413] },
-  { name: '2 MiB body', request: json('/api/polls', Buffer.alloc(2 * 1024 * 1024, 'a')), want: [413] },
+  { name: '2 MiB body', request: json('/api/polls', Buffer.alloc(2 * 1024 * 1024, 'a')), want: [413], workerMayClose: true },
   { name: 'Content-Length of 10^12, no body', request: (h) => Buffer.from(`POST /api/polls HTTP/1.1\r\nHost: ${h}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n`), want: [413] },
   { name: '200 KiB chunked', request: (h) => Buffer.concat([Buffer.from(`POST /api/polls HTTP/1.1\r\nHost: ${h}\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`), ...Array.from({ length: 50 }, () => Buffer.from(`1000\r\n${'a'.repeat(0x1000)}\r\n`)), Buffer.from('0\r\n\r\n')]), want: [413] },
   // NUL, invalid UTF-8, surrogates
@@ -145,6 +153,7 @@ function judge(c: Case, where: Result['where'], a: RawAnswer): Result {
   const r: Result = { where, name: c.name, answer: a };
   const want = where === 'proxy' && c.wantProxy ? c.wantProxy : c.want;
   if (a.status === 200 && want?.includes(200)) return r;
+  if (a.status === 0 && where === 'worker' && c.workerMayClose && a.closedByServer) return r;
   if (a.status === 0) r.problem = a.timedOut ? 'no answer within 15 s' : 'closed without an answer';
   else if (a.status >= 500) r.problem = `HTTP ${a.status}`;
   else if (want ? !want.includes(a.status) : a.status < 400 || a.status >= 500) r.problem = `HTTP ${a.status}, want ${want?.join('/') ?? '4xx'}`;
