@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export interface OsUser {
   name: string;
@@ -76,4 +77,26 @@ export function removeSystemUser(name: string): boolean {
   if (!lookupUser(name)) return false;
   run('userdel', [name]);
   return true;
+}
+
+/**
+ * Users whose comment, read by `pattern`, names a home in `folder` (or that home): the
+ * pattern's first group is the home. How silo finds the users it made for a state folder.
+ */
+export function usersMadeFor(folder: string, pattern: RegExp): string[] {
+  const base = resolve(folder).replace(/[:,\n]/g, '_');
+  let text = '';
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => {
+      const home = pattern.exec(f[4] ?? '')?.[1];
+      return home !== undefined && (home === base || home.startsWith(`${base}/`));
+    })
+    .map((f) => f[0]!);
 }

@@ -22,7 +22,7 @@ import type { SiloConfig } from '../common/config.js';
 import type { Registry } from '../registry/registry.js';
 import { RUN_ROOT, runPaths, socketPathProblem } from '../common/run-dir.js';
 import { isRoot } from '../common/reach.js';
-import { ensureSystemUser, lookupUser, removeSystemUser, type OsUser } from './os-users.js';
+import { ensureSystemUser, lookupUser, removeSystemUser, usersMadeFor, type OsUser } from './os-users.js';
 import { tenantUser } from './tenant-user.js';
 
 const hex = (text: string, n: number) => createHash('sha256').update(text).digest('hex').slice(0, n);
@@ -143,21 +143,7 @@ export function forgetRunDirs(folder: string): void {
 
 /** The proxy users of every home in `folder` (or of that home). */
 export function proxyUsersOf(folder: string): string[] {
-  const base = resolve(folder).replace(/[:,\n]/g, '_');
-  let text = '';
-  try {
-    text = readFileSync('/etc/passwd', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((f) => {
-      const home = /^silo proxy of (.*)$/.exec(f[4] ?? '')?.[1];
-      return home !== undefined && (home === base || home.startsWith(`${base}/`));
-    })
-    .map((f) => f[0]!);
+  return usersMadeFor(folder, /^silo proxy of (.*)$/);
 }
 
 export function removeProxyUsers(folder: string): void {

@@ -11,12 +11,12 @@
  * when longer), so two silo homes on one machine never share a user; the user's comment
  * names the tenant and the home, and silo only ever removes a user whose comment it wrote.
  */
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
-import { ensureSystemUser, lookupUser, removeSystemUser, type OsUser } from './os-users.js';
+import { ensureSystemUser, lookupUser, removeSystemUser, usersMadeFor, type OsUser } from './os-users.js';
 import { blockingFolder, isRoot } from '../common/reach.js';
 
 /** Each tenant's worker runs as its own user (silo runs as root). */
@@ -109,19 +109,5 @@ export function handOverFiles(cfg: SiloConfig, tenant: string): void {
 
 /** Every tenant user silo made for a home in `folder` (or that home itself): to clean up after a test. */
 export function tenantUsersOf(folder: string): string[] {
-  const base = resolve(folder).replace(/[:,\n]/g, '_');
-  let text = '';
-  try {
-    text = readFileSync('/etc/passwd', 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((f) => {
-      const home = /^silo tenant \S+ of (.*)$/.exec(f[4] ?? '')?.[1];
-      return home !== undefined && (home === base || home.startsWith(`${base}/`));
-    })
-    .map((f) => f[0]!);
+  return usersMadeFor(folder, /^silo tenant \S+ of (.*)$/);
 }
