@@ -1,7 +1,8 @@
 /**
  * Scenario 5, memory ceiling: a tenant whose limit (`--max-memory 40M`) is below what a
- * worker needs (~70 MB RSS) is restarted by PM2 again and again, alone: its neighbours
- * keep their process, their restart count of 0, and fail none of their requests.
+ * worker needs (~70 MB RSS) is restarted by PM2 (again and again, or until the waker stops
+ * it), alone: its neighbours keep their process, their restart count of 0, and fail none
+ * of their requests.
  * PM2_WORKER_INTERVAL=1000 makes PM2 sample memory every second (default 30 s).
  */
 import t from 'tap';
@@ -20,47 +21,38 @@ await t.test('a worker above its memory limit is restarted alone', async (t) => 
   const created = await stack.cli(['tenant', 'create', 'hog', '--max-memory', '40M']);
   // PM2 samples the worker's node process itself (fork mode), which passes 40M while it
   // boots: it may be stopped before it ever answers, and then create says so (the tenant
-  // is registered; its worker keeps being restarted, alone).
-  t.ok(created.code === 0 || /timed out after \d+ ms waiting for the worker of hog/.test(created.stderr), `tenant create: ${created.stderr}`);
+  // is registered). A request that finds it down goes to the waker, which stops a worker
+  // that dies twice while starting (503 with Retry-After, no restart loop): so the hog is
+  // either restarted again and again or stopped, alone, whichever comes first.
+  t.ok(created.code === 0 || /timed out after \d+ ms waiting for (the worker of hog|hog\.\S+ through the proxy)/.test(created.stderr), `tenant create: ${created.stderr}`);
   const createdAt = performance.now();
 
-  // Its restart count grows (at least 3 restarts) while the others do not move.
-  let hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
-  const firstRestartMs = await waitUntil('the first memory restart', 30_000, async () => {
-    hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
-    return (hog.restarts ?? 0) >= 1;
-  }, 250);
-  await waitUntil('three memory restarts', 45_000, async () => {
-    hog = (await siloStatus(stack)).tenants.find((x) => x.name === 'hog')!;
-    return (hog.restarts ?? 0) >= 3;
-  }, 500);
-  const threeRestartsMs = performance.now() - createdAt;
-  await sleep(1000);
-  const reports = await Promise.all(loads.map((l) => l.stop()));
-  const after = await siloStatus(stack);
-  hog = after.tenants.find((x) => x.name === 'hog')!;
-
-  // PM2 says why.
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const daemonLog = readFileSync(join(stack.env.PM2_HOME!, 'pm2.log'), 'utf8');
-  const memoryLines = daemonLog.split('\n').filter((l) => /exceeds --max-memory-restart/.test(l));
+  const memoryLines = () => readFileSync(join(stack.env.PM2_HOME!, 'pm2.log'), 'utf8').split('\n').filter((l) => /exceeds --max-memory-restart/.test(l));
+  const firstRestartMs = await waitUntil('the first memory restart in pm2.log', 30_000, async () => memoryLines().length >= 1, 250);
+  // The neighbours stay under load through a few more of the hog's restarts (or its stop).
+  await sleep(5000);
+  const reports = await Promise.all(loads.map((l) => l.stop()));
+  const after = await siloStatus(stack);
+  const hog = after.tenants.find((x) => x.name === 'hog');
+  const lines = memoryLines();
+  const threeRestartsMs = performance.now() - createdAt;
 
   for (const r of reports) t.comment(`${r.tenant}: ${r.sent} sent, ${r.failed} failed, ${r.retried} retried on a closed keep-alive connection, statuses ${JSON.stringify(r.statuses)}, max ${Math.round(r.maxMs)} ms`);
-  t.comment(`hog: ${hog.restarts} restarts, last seen at ${hog.memoryMB ?? '?'} MB; ${memoryLines.length} memory restarts in pm2.log, e.g. ${memoryLines[0]?.slice(0, 160)}`);
+  t.comment(`hog: ${lines.length} memory restarts in pm2.log (worker ${hog?.worker ?? 'gone'}), e.g. ${lines[0]?.slice(0, 160)}`);
   printFigures(t, 'memory', {
     sent: reports.reduce((n, r) => n + r.sent, 0),
     failed: reports.reduce((n, r) => n + r.failed, 0),
     wrongTenant: reports.reduce((n, r) => n + r.wrong, 0),
-    hogRestarts: hog.restarts ?? 0,
+    hogRestarts: lines.length,
     firstRestartMs,
-    threeRestartsMs,
+    watchedMs: Math.round(threeRestartsMs),
     retried: reports.reduce((n, r) => n + r.retried, 0),
     neighbourRestarts: neighbours.reduce((n, x) => n + (after.tenants.find((y) => y.name === x)!.restarts ?? 0), 0),
   });
 
-  t.ok((hog.restarts ?? 0) >= 3, `hog was restarted ${hog.restarts} times`);
-  t.ok(memoryLines.length >= 1, 'PM2 logged a max-memory restart');
+  t.ok(lines.length >= 1, `PM2 restarted the hog for its memory (${lines.length} times)`);
   for (const n of neighbours) {
     const b = before.tenants.find((x) => x.name === n)!;
     const a = after.tenants.find((x) => x.name === n)!;
