@@ -107,18 +107,8 @@ export const dumpRoleName = (tenant: string) => `${tenant}_dump`;
  * superuser (checked before it is handed out; its pool reconnects as the same login).
  */
 export async function tenantSession(login: DbLogin): Promise<Sql> {
-  const sql = postgres({
-    ...pgOptions(login),
-    database: login.database,
-    username: login.user,
-    password: login.password,
-    max: 1,
-    onnotice: quiet,
-    connect_timeout: 10,
-    idle_timeout: 5,
-    // postgres.js reads pg_type at connect (with `=` unqualified): pinned, that is pg_catalog's.
-    connection: { application_name: 'silo-control', ...PINNED },
-  });
+  // postgres.js reads pg_type at connect (with `=` unqualified): pinned, that is pg_catalog's.
+  const sql = postgres(oneSession(login, { application_name: 'silo-control', ...PINNED }));
   try {
     const [r] = await sql<{ s: string }[]>`select pg_catalog.current_setting('is_superuser') as s`;
     if (r?.s !== 'off') throw new Error(`refusing to read database "${login.database}" as "${login.user}": a superuser`);
@@ -141,7 +131,12 @@ export async function withTenantSession<T>(login: DbLogin, fn: (sql: Sql) => Pro
 
 /** The tenant's own role with its own settings: for the app's migrations and seed only. */
 export function connectAs(login: DbLogin): Sql {
-  return postgres({
+  return postgres(oneSession(login, { application_name: 'silo-control' }));
+}
+
+/** postgres.js options of one short-lived control-plane session as `login`, with these startup settings. */
+function oneSession(login: DbLogin, connection: Record<string, string>) {
+  return {
     ...pgOptions(login),
     database: login.database,
     username: login.user,
@@ -150,8 +145,8 @@ export function connectAs(login: DbLogin): Sql {
     onnotice: quiet,
     connect_timeout: 10,
     idle_timeout: 5,
-    connection: { application_name: 'silo-control' },
-  });
+    connection,
+  };
 }
 
 /**
@@ -163,17 +158,7 @@ export function connectAs(login: DbLogin): Sql {
  */
 export async function hardenTenantDatabase(adminUrl: string, database: string, tenant: string): Promise<void> {
   const admin = parsePgUrl(adminUrl);
-  const sql = postgres({
-    ...pgOptions(admin),
-    username: admin.user,
-    password: admin.password,
-    database,
-    max: 1,
-    onnotice: quiet,
-    connect_timeout: 10,
-    idle_timeout: 2,
-    connection: { application_name: 'silo-harden', ...PINNED },
-  });
+  const sql = postgres(oneSession({ ...admin, database }, { application_name: 'silo-harden', ...PINNED }));
   try {
     await sql.begin(async (tx) => {
       await tx.unsafe(`revoke select on ${SERVER_WIDE_CATALOGS.join(', ')} from public`);
