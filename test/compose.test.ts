@@ -27,8 +27,7 @@ import { loadConfig } from '../src/common/config.js';
 import { validateServerName, validateTenantName } from '../src/common/names.js';
 import { freePort } from '../src/common/ports.js';
 import { startEmbeddedWithPassword } from './helpers/postgres.js';
-import { tenantUsersOf } from '../src/isolation/tenant-user.js';
-import { removeSystemUser } from '../src/isolation/os-users.js';
+import { forgetHome } from '../src/isolation/cleanup.js';
 import { httpRequest, processesOf } from './helpers/stack.js';
 import { root, runCli } from './helpers/silo-home.js';
 
@@ -409,7 +408,7 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     for (const stop of stops) await stop().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
     rmSync(pgWork, { recursive: true, force: true });
-    for (const user of tenantUsersOf(work)) removeSystemUser(user); // under root, one per tenant
+    forgetHome(work); // under root: its tenants' and proxy's users, socket folders, control groups
   });
   for (const name of ['postgres-client1', 'postgres-client2']) {
     const svc = envOf(compose.services[name]);

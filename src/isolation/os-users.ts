@@ -83,7 +83,7 @@ export function removeSystemUser(name: string): boolean {
  * Users whose comment, read by `pattern`, names a home in `folder` (or that home): the
  * pattern's first group is the home. How silo finds the users it made for a state folder.
  */
-export function usersMadeFor(folder: string, pattern: RegExp): string[] {
+export function usersMadeFor(folder: string, pattern: RegExp): { name: string; home: string }[] {
   const base = resolve(folder).replace(/[:,\n]/g, '_');
   let text = '';
   try {
@@ -94,9 +94,6 @@ export function usersMadeFor(folder: string, pattern: RegExp): string[] {
   return text
     .split('\n')
     .map((l) => l.split(':'))
-    .filter((f) => {
-      const home = pattern.exec(f[4] ?? '')?.[1];
-      return home !== undefined && (home === base || home.startsWith(`${base}/`));
-    })
-    .map((f) => f[0]!);
+    .map((f) => ({ name: f[0]!, home: pattern.exec(f[4] ?? '')?.[1] }))
+    .filter((u): u is { name: string; home: string } => u.home !== undefined && (u.home === base || u.home.startsWith(`${base}/`)));
 }

@@ -143,7 +143,7 @@ export function forgetRunDirs(folder: string): void {
 
 /** The proxy users of every home in `folder` (or of that home). */
 export function proxyUsersOf(folder: string): string[] {
-  return usersMadeFor(folder, /^silo proxy of (.*)$/);
+  return usersMadeFor(folder, /^silo proxy of (.*)$/).map((u) => u.name);
 }
 
 export function removeProxyUsers(folder: string): void {

@@ -109,5 +109,5 @@ export function handOverFiles(cfg: SiloConfig, tenant: string): void {
 
 /** Every tenant user silo made for a home in `folder` (or that home itself): to clean up after a test. */
 export function tenantUsersOf(folder: string): string[] {
-  return usersMadeFor(folder, /^silo tenant \S+ of (.*)$/);
+  return usersMadeFor(folder, /^silo tenant \S+ of (.*)$/).map((u) => u.name);
 }

@@ -9,8 +9,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root } from './silo-home.js';
-import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
-import { removeSystemUser } from '../../src/isolation/os-users.js';
+import { forgetHome } from '../../src/isolation/cleanup.js';
 
 export function teamFolder(t: { teardown(fn: () => unknown): void }, example = 'notes'): string {
   const base = mkdtempSync(join(tmpdir(), 'silo-team-'));
@@ -20,7 +19,7 @@ export function teamFolder(t: { teardown(fn: () => unknown): void }, example = '
   chmodSync(base, 0o755);
   t.teardown(() => {
     rmSync(base, { recursive: true, force: true });
-    for (const user of tenantUsersOf(base)) removeSystemUser(user); // under root, one per tenant
+    forgetHome(base); // under root: its tenants' and proxy's users, socket folders, control groups
   });
   cpSync(join(root, 'examples', example), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|\.silo)$/.test(src) });
   const modules = join(dir, 'node_modules');

@@ -13,8 +13,7 @@ import { freePort } from '../../src/common/ports.js';
 import { defaultHome } from '../../src/common/config.js';
 import { httpRequest, processesOf } from '../helpers/stack.js';
 import { root } from '../helpers/silo-home.js';
-import { tenantUsersOf } from '../../src/isolation/tenant-user.js';
-import { removeSystemUser } from '../../src/isolation/os-users.js';
+import { forgetHome } from '../../src/isolation/cleanup.js';
 
 t.setTimeout(300_000);
 
@@ -54,7 +53,7 @@ t.teardown(() => {
   }
   for (const dir of cleanup) {
     rmSync(dir, { recursive: true, force: true });
-    for (const user of tenantUsersOf(dir)) removeSystemUser(user);
+    forgetHome(dir);
   }
 });
 execFileSync('git', ['clone', '--quiet', '--no-hardlinks', root, project]);
