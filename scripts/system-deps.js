@@ -26,6 +26,7 @@ const PACKAGES = {
     { pkg: 'chromium', has: () => program('chromium'), why: 'the browser test (driven by playwright-core, never a downloaded browser)' },
     { pkg: 'iproute2', has: () => program('ip'), why: 'network namespaces (ip netns) for the tests that change kernel settings' },
     { pkg: 'git', has: () => program('git'), why: 'the root-start test clones the project into a private folder' },
+    { pkg: 'systemd', has: () => program('systemd-analyze'), why: 'the service test checks the unit silo service install writes (systemd-analyze verify)' },
   ],
 };
 

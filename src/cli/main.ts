@@ -18,6 +18,7 @@ import * as operationCommands from './commands/operations.js';
 import * as deployCommands from './commands/deploy.js';
 import * as hibernateCommands from './commands/hibernate.js';
 import * as runCommands from './commands/run.js';
+import * as serviceCommands from './commands/service.js';
 
 /** The environment's configuration with the stack's recorded settings applied. */
 function config(opts: { forUp?: boolean } = {}): SiloConfig {
@@ -36,7 +37,7 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands]) group.register(program, config);
+for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,8 @@ export interface OsUser {
   gid: number;
   /** the GECOS field: who made it and why */
   comment?: string;
+  /** its home folder */
+  home?: string;
 }
 
 /** The name of a uid, from /etc/passwd. */
@@ -47,8 +49,8 @@ export function lookupUser(name: string): OsUser | undefined {
     return undefined;
   }
   for (const line of text.split('\n')) {
-    const [user, , uid, gid, comment] = line.split(':');
-    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid), comment };
+    const [user, , uid, gid, comment, home] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid), comment, home };
   }
   return undefined;
 }

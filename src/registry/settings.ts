@@ -39,6 +39,9 @@ const RECORDED = {
 
 type Key = keyof typeof RECORDED;
 
+/** The environment variables whose values the registry records (a service unit leaves them out). */
+export const recordedVariables = (): string[] => Object.values(RECORDED);
+
 export type StackSettings = Partial<Pick<SiloConfig, Key>> & {
   recordedAt: string;
   /** set by `silo up`, cleared by `silo down`: the stack is supposed to run */
