@@ -2,8 +2,8 @@
  * `silo tenant backup <name>` and `silo backup --all`: a pg_dump (custom format) of a
  * tenant's database, run as the tenant's dump role (never a superuser), into $SILO_HOME/backups/<name>/, hashed while it is written, then
  * recorded in the manifest (see backup/manifest.ts). A backup reads a snapshot: the
- * tenant keeps serving. `--all` backs up tenants a few at a time, goes on past a failure
- * and reports each one.
+ * tenant keeps serving. `--all` backs up tenants a few at a time (the loop over tenants,
+ * servers/fleet.ts), goes on past a failure and reports each one.
  */
 import { renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
@@ -15,11 +15,11 @@ import { databaseExists } from '../postgres/tenant-ddl.js';
 import { dumpToFile, findPgDump } from '../postgres/pg-dump.js';
 import { SchemaTableChanged, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
-import { mapLimit } from '../common/map-limit.js';
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 import { withTenantLock } from '../registry/tenant-lock.js';
+import { overTenants, readyTenants, type OnResult } from '../servers/fleet.js';
 
 export interface BackupOptions {
   kind?: BackupKind;
@@ -152,34 +152,17 @@ export interface BackupResult {
 
 export interface BackupAllOptions extends BackupOptions {
   concurrency?: number;
-  onResult?: (r: BackupResult, done: number, total: number) => void;
+  onResult?: OnResult<BackupResult>;
 }
 
-/** Every tenant, `concurrency` at a time; a failure is reported and the rest go on. */
+/** Every ready tenant, `concurrency` at a time (servers/fleet.ts); a failure is reported and the rest go on. */
 export async function backupAll(cfg: SiloConfig, opts: BackupAllOptions = {}): Promise<BackupResult[]> {
-  const reg = readRegistry(homePaths(cfg.home).registry);
-  const names = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
-  const servers = new Map<string, OpenServer | Error>();
-  for (const s of new Set(names.map((n) => reg.tenants[n]!.server))) {
-    servers.set(s, await openServer(cfg, reg, s).catch((err: Error) => err));
-  }
-  let done = 0;
-  try {
-    return await mapLimit(names, opts.concurrency ?? 2, async (tenant) => {
-      const server = servers.get(reg.tenants[tenant]!.server)!;
-      let r: BackupResult;
-      try {
-        if (server instanceof Error) throw server;
-        // Under the tenant's lock, from the registry as it is then (no restore or move meanwhile).
-        const entry = await withTenantLock(cfg.home, tenant, () => backupOn(cfg, readRegistry(homePaths(cfg.home).registry), server, tenant, opts));
-        r = { tenant, ok: true, entry };
-      } catch (err) {
-        r = { tenant, ok: false, error: (err as Error).message };
-      }
-      opts.onResult?.(r, ++done, names.length);
-      return r;
-    });
-  } finally {
-    for (const s of servers.values()) if (!(s instanceof Error)) await s.release();
-  }
+  const names = readyTenants(readRegistry(homePaths(cfg.home).registry));
+  return overTenants<BackupResult>(cfg, names, { concurrency: opts.concurrency ?? 2, onResult: opts.onResult }, (tenant, shared) =>
+    // Under the tenant's lock, from the registry as it is then (no restore or move meanwhile).
+    withTenantLock(cfg.home, tenant, async () => {
+      const reg = readRegistry(homePaths(cfg.home).registry);
+      return { tenant, ok: true, entry: await backupOn(cfg, reg, await shared(tenantEntry(reg, tenant).server), tenant, opts) };
+    }),
+  );
 }

@@ -26,7 +26,7 @@
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
 import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, type Registry } from '../registry/registry.js';
-import { openServer, type OpenServer } from '../servers/servers.js';
+import type { OpenServer } from '../servers/servers.js';
 import { connectAs, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
 import { migrate } from '../migrate/run.js';
 import { loadMigrations, type Migration } from '../migrate/files.js';
@@ -34,8 +34,8 @@ import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { describeRelease, readRelease, registerRelease, type Release } from '../apps/releases.js';
 import { SiloError } from '../common/errors.js';
 import { runSteps, type Step } from '../common/steps.js';
-import { mapLimit } from '../common/map-limit.js';
 import { onTenant } from './operation.js';
+import { overTenants, readyTenants, type OnResult } from '../servers/fleet.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 
 export interface DeployTarget {
@@ -149,8 +149,7 @@ export function releaseLabel(cfg: SiloConfig, id: string | undefined): string {
 }
 
 function pickTenants(reg: Registry, target: DeployTarget): string[] {
-  const ready = Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready').sort();
-  if (target.all) return ready;
+  if (target.all) return readyTenants(reg);
   if (!target.tenants?.length) throw new SiloError('say which tenants: --tenant <name> (repeatable) or --all');
   for (const name of target.tenants) {
     const t = tenantEntry(reg, name);
@@ -163,7 +162,7 @@ export async function deploy(
   cfg: SiloConfig,
   app: string,
   target: DeployTarget,
-  onResult?: (r: TenantDeploy, done: number, total: number) => void,
+  onResult?: OnResult<TenantDeploy>,
 ): Promise<DeployResult> {
   const paths = homePaths(cfg.home);
   pickTenants(readRegistry(paths.registry), target); // bad arguments fail before the snapshot
@@ -171,22 +170,9 @@ export async function deploy(
   const label = describeRelease(release);
   const migrations = loadMigrations(release.migrationsDir);
 
-  const reg = readRegistry(paths.registry);
-  const names = pickTenants(reg, target);
-  const servers = new Map<string, Promise<OpenServer>>();
-  const shared = (s: string) => {
-    if (!servers.has(s)) servers.set(s, openServer(cfg, reg, s));
-    return servers.get(s)!;
-  };
+  const names = pickTenants(readRegistry(paths.registry), target);
   const oneAtATime = serial();
-  let done = 0;
-  try {
-    return { release, label, tenants: await mapLimit(names, cfg.migrateConcurrency, (name) => deployOne(name)) };
-  } finally {
-    for (const s of servers.values()) await (await s.catch(() => undefined))?.release();
-  }
-
-  async function deployOne(name: string): Promise<TenantDeploy> {
+  const tenants = await overTenants(cfg, names, { concurrency: cfg.migrateConcurrency, onResult }, async (name, shared) => {
     const result: TenantDeploy = { tenant: name, ok: false, from: '' };
     try {
       await onTenant(cfg, name, { shared }, async (op) => {
@@ -198,9 +184,10 @@ export async function deploy(
       });
       result.ok = true;
     } catch (err) {
+      // It stays on what it ran before (`from`), serving.
       result.error = (err as Error).message;
     }
-    onResult?.(result, ++done, names.length);
     return result;
-  }
+  });
+  return { release, label, tenants };
 }

@@ -47,6 +47,7 @@ import { workerApp } from '../pm2/ecosystem.js';
 import { probe } from '../common/http-probe.js';
 import { runSteps, stepFailure, type Step, type StepReport } from '../common/steps.js';
 import { onTenant, type TenantOperation } from './operation.js';
+import { overTenants } from '../servers/fleet.js';
 import { ensureTenantUser, handOverFiles, passwordFileProblem, passwordFileRule, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
 import { SiloError } from '../common/errors.js';
 import { sleepsOnPurpose } from '../hibernate/state.js';
@@ -304,12 +305,9 @@ export async function repairTenant(cfg: SiloConfig, name: string): Promise<Repai
   });
 }
 
+/** Every tenant, one at a time (each holds the registry lock); a failure does not stop the others. */
 export async function repairAll(cfg: SiloConfig): Promise<RepairResult[]> {
   const names = Object.keys(readRegistry(homePaths(cfg.home).registry).tenants).sort();
-  const results: RepairResult[] = [];
-  for (const name of names) {
-    // A tenant removed since the list was read is reported, and the others still repaired.
-    results.push(await repairTenant(cfg, name).catch((err: Error) => ({ tenant: name, ok: false, findings: [], error: err.message })));
-  }
-  return results;
+  // A tenant removed since the list was read is reported, and the others still repaired.
+  return overTenants<RepairResult>(cfg, names, { concurrency: 1, failed: (tenant, error) => ({ tenant, ok: false, findings: [], error }) }, (name) => repairTenant(cfg, name));
 }

@@ -5,7 +5,7 @@ import { backupAll, backupTenant } from '../../backup/backup.js';
 import { listBackups, type BackupEntry } from '../../backup/manifest.js';
 import { validateTenantName } from '../../common/names.js';
 import { SiloError } from '../../common/errors.js';
-import { endProgress, printJson, printLine, printTable, progress } from '../output.js';
+import { printJson, printLine, printSummary, printTable, tenantProgress } from '../output.js';
 import { group } from './group.js';
 
 export function positiveInt(flag: string) {
@@ -47,17 +47,15 @@ export function register(program: Command, config: () => SiloConfig): void {
         keep: opts.keep,
         concurrency: opts.concurrency,
         kind: process.env.SILO_BACKUP_SCHEDULED === '1' ? 'scheduled' : 'manual',
-        onResult: (r, done, total) => progress(`backing up [${done}/${total}] ${r.tenant} ${r.ok ? 'ok' : 'FAILED'}`),
+        onResult: tenantProgress('backing up'),
       });
-      endProgress();
-      const failed = results.filter((r) => !r.ok);
-      if (opts.json) printJson(results);
-      else {
-        for (const r of results) printLine(r.ok ? `${r.tenant}: ${describe(r.entry!)}` : `${r.tenant}: FAILED: ${r.error}`);
-        const bytes = results.reduce((n, r) => n + (r.entry?.bytes ?? 0), 0);
-        printLine(`${results.length - failed.length} of ${results.length} tenants backed up (${bytes} bytes), ${failed.length} failed`);
-      }
-      if (failed.length) throw new SiloError(`backup failed for ${failed.map((f) => f.tenant).join(', ')}`);
+      const bytes = results.reduce((n, r) => n + (r.entry?.bytes ?? 0), 0);
+      printSummary(results, {
+        json: opts.json ? () => results : undefined,
+        ok: (r) => `${r.tenant}: ${describe(r.entry!)}`,
+        total: (ok, all, failed) => `${ok} of ${all} tenants backed up (${bytes} bytes), ${failed} failed`,
+        failure: (names) => `backup failed for ${names}`,
+      });
     });
 
   backup

@@ -5,7 +5,7 @@ import { validateTenantName } from '../../common/names.js';
 import { SiloError } from '../../common/errors.js';
 import { deploy } from '../../tenant/deploy.js';
 import { rollback } from '../../tenant/rollback.js';
-import { endProgress, printJson, printLine, progress } from '../output.js';
+import { printLine, printSummary, tenantProgress } from '../output.js';
 
 const seconds = (ms?: number) => (ms === undefined ? 'worker not running: it starts on it at silo up' : `switched in ${(ms / 1000).toFixed(1)} s`);
 
@@ -20,22 +20,15 @@ export function register(program: Command, config: () => SiloConfig): void {
       const cfg = config();
       if (opts.all && opts.tenant.length) throw new SiloError('give --tenant or --all, not both');
       opts.tenant.forEach((n) => validateTenantName(n));
-      const r = await deploy(cfg, app, { tenants: opts.tenant, all: opts.all }, (t, done, total) =>
-        progress(`deploying [${done}/${total}] ${t.tenant} ${t.ok ? 'ok' : 'FAILED'}`),
-      );
-      endProgress();
-      const failed = r.tenants.filter((t) => !t.ok);
-      if (opts.json) printJson({ release: r.release, tenants: r.tenants });
-      else {
-        printLine(`release ${r.label} from ${r.release.source}`);
-        for (const t of r.tenants) {
-          if (t.ok && t.unchanged && t.switchMs === undefined) printLine(`${t.tenant}: already on ${r.label}`);
-          else if (t.ok) printLine(`${t.tenant}: ${t.from} -> ${r.label}, schema ${t.schemaFrom} -> ${t.schemaTo}, ${seconds(t.switchMs)}`);
-          else printLine(`${t.tenant}: FAILED: ${t.error} (still on ${t.from}, serving)`);
-        }
-        printLine(`${r.tenants.length - failed.length} of ${r.tenants.length} tenants on ${r.label}, ${failed.length} failed`);
-      }
-      if (failed.length) throw new SiloError(`deploy failed for ${failed.map((f) => f.tenant).join(', ')}; they stay on their previous release`);
+      const r = await deploy(cfg, app, { tenants: opts.tenant, all: opts.all }, tenantProgress('deploying'));
+      printSummary(r.tenants, {
+        json: opts.json ? () => ({ release: r.release, tenants: r.tenants }) : undefined,
+        header: `release ${r.label} from ${r.release.source}`,
+        ok: (t) => (t.unchanged && t.switchMs === undefined ? `${t.tenant}: already on ${r.label}` : `${t.tenant}: ${t.from} -> ${r.label}, schema ${t.schemaFrom} -> ${t.schemaTo}, ${seconds(t.switchMs)}`),
+        failed: (t) => `${t.tenant}: FAILED: ${t.error} (still on ${t.from}, serving)`,
+        total: (ok, all, failed) => `${ok} of ${all} tenants on ${r.label}, ${failed} failed`,
+        failure: (names) => `deploy failed for ${names}; they stay on their previous release`,
+      });
     });
 
   program

@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { migrateTenants } from '../../tenant/migrate.js';
-import { SiloError } from '../../common/errors.js';
 import { validateTenantName } from '../../common/names.js';
-import { endProgress, printJson, printLine, progress } from '../output.js';
+import { printSummary, tenantProgress } from '../output.js';
 
 export function register(program: Command, config: () => SiloConfig): void {
   program
@@ -15,20 +14,12 @@ export function register(program: Command, config: () => SiloConfig): void {
     .action(async (opts: { tenant?: string; json?: boolean }) => {
       const cfg = config();
       if (opts.tenant) validateTenantName(opts.tenant);
-      const results = await migrateTenants(cfg, {
-        tenant: opts.tenant,
-        onResult: (r, done, total) => progress(`migrating [${done}/${total}] ${r.tenant} ${r.ok ? 'ok' : 'FAILED'}`),
+      const results = await migrateTenants(cfg, { tenant: opts.tenant, onResult: tenantProgress('migrating') });
+      printSummary(results, {
+        json: opts.json ? () => results : undefined,
+        ok: (r) => `${r.tenant}: ${r.from === r.to ? `up to date (version ${r.to})` : `migrated ${r.from} -> ${r.to}`}`,
+        total: (ok, all, failed) => `${ok} of ${all} tenants up to date, ${failed} failed`,
+        failure: (names) => `migration failed for ${names}`,
       });
-      endProgress();
-      const failed = results.filter((r) => !r.ok);
-      if (opts.json) printJson(results);
-      else {
-        for (const r of results) {
-          if (r.ok) printLine(`${r.tenant}: ${r.from === r.to ? `up to date (version ${r.to})` : `migrated ${r.from} -> ${r.to}`}`);
-          else printLine(`${r.tenant}: FAILED: ${r.error}`);
-        }
-        printLine(`${results.length - failed.length} of ${results.length} tenants up to date, ${failed.length} failed`);
-      }
-      if (failed.length) throw new SiloError(`migration failed for ${failed.map((f) => f.tenant).join(', ')}`);
     });
 }

@@ -6,7 +6,7 @@ import { discardPrevious, restoreTenant } from '../../tenant/restore.js';
 import { SiloError } from '../../common/errors.js';
 import { moveTenant } from '../../tenant/move.js';
 import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, printSummary } from '../output.js';
 import { group } from './group.js';
 
 /** "(after 3 checks: registry, password-file, os-user)": what ran before a repair failed. */
@@ -71,17 +71,13 @@ export function register(program: Command, config: () => SiloConfig): void {
       const cfg = config();
       if (!name === !opts.all) throw new SiloError('say which tenant: silo tenant repair <name>, or --all');
       const results: RepairResult[] = name ? [await repairTenant(cfg, name)] : await repairAll(cfg);
-      if (opts.json) printJson(results);
-      else {
-        for (const r of results) {
-          const fixed = r.findings.filter((f) => f.fixed);
-          if (!r.ok) printLine(`${r.tenant}: FAILED${r.failedCheck ? ` at check ${r.failedCheck}` : ''}${ranBefore(r)}: ${r.error}`);
-          else printLine(fixed.length ? `${r.tenant}: ${r.findings.length} checks, ${fixed.length} fixed` : `${r.tenant}: all ${r.findings.length} checks passed, nothing to fix`);
-          for (const f of fixed) printLine(`  fixed ${f.check}${f.detail ? `: ${f.detail}` : ''}`);
-        }
-      }
-      const failed = results.filter((r) => !r.ok);
-      if (failed.length) throw new SiloError(`repair failed for ${failed.map((r) => r.tenant).join(', ')}`);
+      const fixes = (r: RepairResult) => r.findings.filter((f) => f.fixed).map((f) => `  fixed ${f.check}${f.detail ? `: ${f.detail}` : ''}`);
+      printSummary(results, {
+        json: opts.json ? () => results : undefined,
+        ok: (r) => [fixes(r).length ? `${r.tenant}: ${r.findings.length} checks, ${fixes(r).length} fixed` : `${r.tenant}: all ${r.findings.length} checks passed, nothing to fix`, ...fixes(r)],
+        failed: (r) => [`${r.tenant}: FAILED${r.failedCheck ? ` at check ${r.failedCheck}` : ''}${ranBefore(r)}: ${r.error}`, ...fixes(r)],
+        failure: (names) => `repair failed for ${names}`,
+      });
     });
 
   tenant
