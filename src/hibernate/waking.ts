@@ -1,0 +1,137 @@
+/**
+ * Waking one tenant: registry says ready -> not in a failure cool-down -> start its PM2
+ * app if PM2 has none running or restarting -> wait for /readyz on its socket -> awake.
+ * A worker being restarted (reload, deploy, crash, memory ceiling: PM2 stops it, then
+ * starts it) is waited for, one restart allowed. A worker that exits while starting, or
+ * answers "not ready" past a short grace, fails the wake: its app is removed (no restart
+ * loop, no database connection) and requests get 503 with Retry-After until the
+ * cool-down passes (cool-down.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import type { SiloConfig } from '../common/config.js';
+import { homePaths } from '../common/paths.js';
+import { probeSocket } from '../common/http-probe.js';
+import { runPaths } from '../common/run-dir.js';
+import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
+import { readRegistry, type Registry } from '../registry/registry.js';
+import { workerApp, workerApps } from '../pm2/ecosystem.js';
+import * as pm2 from '../pm2/pm2.js';
+import type { Activity } from './activity.js';
+import { NOT_STARTED, type CoolDown } from './cool-down.js';
+import { limiter } from './limiter.js';
+import type { SleepBook } from './sleep-book.js';
+import type { WorkerView } from './worker-view.js';
+
+export interface WakerTimings {
+  /** longest a wake may take before it fails (a storm of starts on a busy host is slow) */
+  wakeTimeoutMs: number;
+  /** once the worker answers, how long "not ready" (database down, schema behind) is tolerated */
+  readyGraceMs: number;
+  /** after a failed wake, requests get 503 without another try for this long */
+  coolDownMs: number;
+}
+
+export const defaultTimings: WakerTimings = { wakeTimeoutMs: 30_000, readyGraceMs: 3000, coolDownMs: 5000 };
+
+export type WakeResult =
+  | { ok: true; started: boolean; ms: number }
+  | { ok: false; status: 404 | 503; message: string; retryAfterS?: number };
+
+export type Log = (fields: Record<string, unknown>) => void;
+
+interface Parts {
+  book: SleepBook;
+  activity: Activity;
+  workers: WorkerView;
+  coolDown: CoolDown;
+}
+
+export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, { book, activity, workers, coolDown }: Parts) {
+  const registryFile = homePaths(cfg.home).registry;
+  const run = runPaths(cfg.home);
+  const starts = limiter(Math.max(2, availableParallelism()));
+
+  /** Wait for the worker's /readyz; the reason it will not be ready, or undefined once it is. */
+  async function waitReady(name: string, restartsBefore: number): Promise<string | undefined> {
+    const start = Date.now();
+    let answeredAt: number | undefined;
+    let lastCheck = 0;
+    let last = 'no answer';
+    for (;;) {
+      const r = await probeSocket(run.workerSocket(name), '/readyz', undefined, 2000).catch(() => undefined);
+      if (r?.status === 200) return undefined;
+      const now = Date.now();
+      if (r) {
+        last = `readyz HTTP ${r.status}`;
+        answeredAt ??= now;
+        if (now - answeredAt > timings.readyGraceMs) return `not ready after ${now - answeredAt} ms (${last})`;
+      }
+      if (now - lastCheck > 200) {
+        lastCheck = now;
+        const p = await workers.find(name, 200);
+        const status = p?.pm2_env?.status;
+        if (!p || status === 'errored' || (status === 'stopped' && now - start > 2000)) return `its worker is ${status ?? 'gone'}`;
+        if ((p.pm2_env?.restart_time ?? 0) > restartsBefore) return 'its worker exited while starting';
+      }
+      if (now - start > timings.wakeTimeoutMs) return `not ready within ${timings.wakeTimeoutMs} ms (${last})`;
+      await sleepMs(20);
+    }
+  }
+
+  /** Wake `name` (run in its queue): start its worker unless it runs, and wait until it is ready. */
+  return async function wakeNow(name: string): Promise<WakeResult> {
+    const started = Date.now();
+    let reg: Registry;
+    try {
+      reg = readRegistry(registryFile);
+    } catch {
+      return { ok: false, status: 503, message: 'the registry cannot be read', retryAfterS: 5 };
+    }
+    const entry = reg.tenants[name];
+    if (!entry || entry.state !== 'ready') return { ok: false, status: 404, message: 'no tenant serves this host' };
+    const retryAfterS = coolDown.retryAfterS(name, started);
+    if (retryAfterS !== undefined) return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
+    const before = await workers.find(name);
+    const status = before?.pm2_env?.status;
+    const online = status === 'online';
+    let failure: string | undefined;
+    if (online || status === 'launching' || status === 'waiting restart' || status === 'stopping') {
+      // Running, or being restarted by PM2 (a reload or deploy stops and starts it; a
+      // crash or the memory ceiling restarts it with PM2's own back-off): wait for the
+      // process PM2 starts (one restart is allowed) instead of replacing the app, which
+      // would race PM2 and hide a crash from the worker's restart count.
+      failure = await waitReady(name, (before?.pm2_env?.restart_time ?? 0) + 1);
+    } else {
+      const [app] = workerApps(cfg, reg, name);
+      if (!app) return { ok: false, status: 404, message: 'no tenant serves this host' };
+      // A start is mostly CPU (Node boot, module loading): a few at a time, in arrival
+      // order, so a storm of wakes serves its first tenants in a second instead of all
+      // of them together at the end.
+      failure = await starts.run(async () => {
+        ensureRunDir(cfg);
+        ensureTenantRunDir(cfg, name);
+        // A hibernated tenant has no PM2 app at all (sleep removes it): one round trip less.
+        await (before ? pm2.startFresh(app) : pm2.start(app));
+        workers.forget(); // taken before the start: it would say the worker is gone
+        return waitReady(name, 0);
+      });
+    }
+    activity.changed(name);
+    if (failure) {
+      // Stop it: a worker that cannot serve must not hold connections nor restart in a loop.
+      await pm2.remove(workerApp(name)).catch(() => undefined);
+      const retryAfterS = coolDown.failed(name, failure);
+      log({ msg: 'wake failed', tenant: name, reason: failure, ms: Date.now() - started });
+      return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
+    }
+    const now = Date.now();
+    activity.woke(name, now);
+    const wasAsleep = book.record(name).asleep;
+    book.update(name, (t) => Object.assign(t, { asleep: false, lastRequestAt: now }));
+    coolDown.clear(name);
+    book.persist(true);
+    if (!online || wasAsleep) log({ msg: 'woke', tenant: name, started: !online, ms: now - started });
+    return { ok: true, started: !online, ms: now - started };
+  };
+}
