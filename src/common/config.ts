@@ -41,6 +41,10 @@ const schema = {
     SILO_PG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 54329 },
     SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
     SILO_POOL_MAX: { type: 'integer', minimum: 1, maximum: 50, default: 4 },
+    // The connection budget (src/servers/connection-budget.ts): the embedded servers'
+    // max_connections, and how long a worker keeps a connection it has nothing to do with.
+    SILO_PG_MAX_CONNECTIONS: { type: 'integer', minimum: 20, maximum: 10000, default: 400 },
+    SILO_DB_IDLE_TIMEOUT: { type: 'string', default: '10s', pattern: '^[1-9][0-9]{0,6}(ms|s|m|h)$' },
     SILO_MIGRATE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
     // The tenant app: a folder, an entry file or an installed package name (see
     // src/apps/resolve.ts). Unset means the bundled polls sample.
@@ -80,6 +84,10 @@ export interface SiloConfig {
   pgPort: number;
   workerPortBase: number;
   poolMax: number;
+  /** max_connections of the embedded servers silo runs */
+  pgMaxConnections: number;
+  /** a duration: a worker closes a database connection idle this long */
+  dbIdleTimeout: string;
   migrateConcurrency: number;
   /** SILO_APP: a path made absolute, or a package name; undefined means the bundled sample. */
   app?: string;
@@ -108,6 +116,8 @@ interface RawEnv {
   SILO_PG_PORT: number;
   SILO_WORKER_PORT_BASE: number;
   SILO_POOL_MAX: number;
+  SILO_PG_MAX_CONNECTIONS: number;
+  SILO_DB_IDLE_TIMEOUT: string;
   SILO_MIGRATE_CONCURRENCY: number;
   SILO_APP?: string;
   SILO_WORKER_MAX_MEMORY: string;
@@ -158,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     pgPort: raw.SILO_PG_PORT,
     workerPortBase: raw.SILO_WORKER_PORT_BASE,
     poolMax: raw.SILO_POOL_MAX,
+    pgMaxConnections: raw.SILO_PG_MAX_CONNECTIONS,
+    dbIdleTimeout: raw.SILO_DB_IDLE_TIMEOUT,
     migrateConcurrency: raw.SILO_MIGRATE_CONCURRENCY,
     app: raw.SILO_APP ? (isPath(raw.SILO_APP) ? resolve(raw.SILO_APP) : raw.SILO_APP) : undefined,
     workerMaxMemory: raw.SILO_WORKER_MAX_MEMORY,

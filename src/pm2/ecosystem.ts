@@ -23,6 +23,7 @@ import { workerIsolation, workerIsolationEnv } from '../isolation/worker-app.js'
 import { workerLaunch } from '../isolation/worker-launch.js';
 import { proxyUser } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
+import { parseDuration } from '../common/duration.js';
 import { workerCodeRoot } from '../isolation/worker-code.js';
 
 export const NAMESPACE = 'silo';
@@ -72,6 +73,7 @@ export function postgresApps(cfg: SiloConfig, registry: Registry, only?: string)
         SILO_PG_DATA: homePaths(cfg.home).pgData(name),
         SILO_PG_LISTEN_PORT: String(s.port),
         SILO_PG_SOCKET_DIR: isSocketFolder(s.host) ? s.host : '',
+        SILO_PG_MAX_CONNECTIONS: String(cfg.pgMaxConnections),
       },
       ...logFiles(cfg, postgresApp(name)),
     }));
@@ -118,6 +120,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           // The password stays in its 0600 file: `pm2 show` prints env, never this.
           DB_PASSWORD_FILE: paths.tenantPassword(name),
           DB_POOL_MAX: String(cfg.poolMax),
+          DB_IDLE_TIMEOUT_S: String(parseDuration(cfg.dbIdleTimeout) / 1000),
           SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
           LOG_LEVEL: 'info',
           ...workerIsolationEnv(cfg, name),

@@ -11,6 +11,8 @@ const dataDir = process.env.SILO_PG_DATA;
 const port = Number(process.env.SILO_PG_LISTEN_PORT);
 // Set by silo for its own servers (a Unix socket, no TCP); unset only by an older ecosystem.
 const socketDir = process.env.SILO_PG_SOCKET_DIR || undefined;
+// SILO_PG_MAX_CONNECTIONS (src/servers/connection-budget.ts); unset: the server's default.
+const maxConnections = Number(process.env.SILO_PG_MAX_CONNECTIONS) || undefined;
 if (!dataDir || !Number.isInteger(port) || port <= 0) {
   process.stderr.write('silo postgres: SILO_PG_DATA and SILO_PG_LISTEN_PORT are required\n');
   process.exit(1);
@@ -28,7 +30,7 @@ if (orphan) await stopByPid(orphan);
 
 let server: Awaited<ReturnType<typeof startEmbedded>>;
 try {
-  server = await startEmbedded({ dataDir, port, socketDir, password: '', onLog: (l) => process.stdout.write(l) });
+  server = await startEmbedded({ dataDir, port, socketDir, maxConnections, password: '', onLog: (l) => process.stdout.write(l) });
 } catch (err) {
   process.stderr.write(`silo postgres: ${(err as Error).message}\n`);
   process.exit(1);

@@ -21,6 +21,8 @@ export interface ServerEntry {
   /** TLS to an external server (from its admin URL's sslmode / sslrootcert) */
   sslmode?: SslMode;
   sslrootcert?: string;
+  /** its max_connections when silo last asked (external servers; see servers/connection-budget.ts) */
+  maxConnections?: number;
 }
 
 export interface TenantEntry {

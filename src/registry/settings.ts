@@ -20,6 +20,8 @@ const RECORDED = {
   httpPort: 'SILO_HTTP_PORT',
   workerPortBase: 'SILO_WORKER_PORT_BASE',
   poolMax: 'SILO_POOL_MAX',
+  pgMaxConnections: 'SILO_PG_MAX_CONNECTIONS',
+  dbIdleTimeout: 'SILO_DB_IDLE_TIMEOUT',
   workerMaxMemory: 'SILO_WORKER_MAX_MEMORY',
   tenantRate: 'SILO_TENANT_RATE',
   tenantCpu: 'SILO_TENANT_CPU',

@@ -19,6 +19,7 @@ import { validateServerName } from '../common/names.js';
 import { recordSettings, unrecorded } from '../registry/settings.js';
 import { crashPoint } from '../common/crash-point.js';
 import { SiloError } from '../common/errors.js';
+import { budgetOf, knownMaxConnections, placeByBudget } from './connection-budget.js';
 
 export const EMBEDDED = 'local';
 export const EXTERNAL_DEFAULT = 'default';
@@ -91,17 +92,19 @@ export async function ensureDefaultServer(cfg: SiloConfig): Promise<Registry> {
   });
 }
 
-/** The server a new tenant goes to: the one holding the fewest tenants. */
-export function placeTenant(registry: Registry, requested?: string): string {
+/** The server a new tenant goes to: the most connection budget per tenant (connection-budget.ts). */
+export function placeTenant(registry: Registry, requested: string | undefined, cfg: Pick<SiloConfig, 'pgMaxConnections'>): string {
   if (requested) {
     if (!registry.servers[requested]) throw new SiloError(`unknown server "${requested}" (see silo server list)`);
     return requested;
   }
   const counts = new Map(Object.keys(registry.servers).map((s) => [s, 0]));
   for (const t of Object.values(registry.tenants)) counts.set(t.server, (counts.get(t.server) ?? 0) + 1);
-  const sorted = [...counts].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
-  if (!sorted[0]) throw new SiloError('no database server is registered');
-  return sorted[0][0];
+  const where = placeByBudget(
+    [...counts].map(([name, tenants]) => ({ name, tenants, budget: budgetOf(knownMaxConnections(cfg, registry.servers[name]!)) })),
+  );
+  if (!where) throw new SiloError('no database server is registered');
+  return where;
 }
 
 export interface OpenServer {
@@ -123,7 +126,13 @@ export function embeddedOptions(cfg: SiloConfig, registry: Registry, name: strin
   const entry = registry.servers[name];
   if (entry?.kind !== 'embedded') throw new SiloError(`server "${name}" is not an embedded server`);
   const dataDir = homePaths(cfg.home).pgData(name);
-  return { dataDir, port: entry.port, password: parseUrl(adminUrl(cfg, name)).password, ...(isSocketFolder(entry.host) ? { socketDir: entry.host } : {}) };
+  return {
+    dataDir,
+    port: entry.port,
+    password: parseUrl(adminUrl(cfg, name)).password,
+    maxConnections: cfg.pgMaxConnections,
+    ...(isSocketFolder(entry.host) ? { socketDir: entry.host } : {}),
+  };
 }
 
 const STACK_SERVER_WAIT_MS = 20_000;
@@ -196,16 +205,18 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
   if (parts.sslrootcert && !existsSync(parts.sslrootcert)) throw new SiloError(`sslrootcert ${parts.sslrootcert}: no such file`);
   const admin = connectAdmin(url);
   let version: string;
+  let maxConnections: number;
   try {
-    const [me] = await admin<{ super: boolean; createrole: boolean; createdb: boolean; version: string }[]>`
+    const [me] = await admin<{ super: boolean; createrole: boolean; createdb: boolean; version: string; max: number }[]>`
       select rolsuper as super, rolcreaterole as createrole, rolcreatedb as createdb,
-             current_setting('server_version') as version
+             current_setting('server_version') as version, current_setting('max_connections')::int as max
       from pg_roles where rolname = current_user`;
     if (!me || !(me.super || (me.createrole && me.createdb))) {
       throw new SiloError(`the role in that URL can neither create roles nor databases on ${host}:${port}`);
     }
     await hardenServer(admin);
     version = me.version;
+    maxConnections = me.max;
   } catch (err) {
     if (err instanceof SiloError) throw err;
     throw new SiloError(`cannot use ${redactUrl(url)} as an admin connection: ${(err as Error).message}`);
@@ -223,7 +234,7 @@ export async function addServer(cfg: SiloConfig, name: string, url: string): Pro
     const twin = Object.entries(reg.servers).find(([other, s]) => other !== name && s.host === host && s.port === port);
     if (twin) throw new SiloError(`${host}:${port} is already registered as server "${twin[0]}": place tenants on it with --server ${twin[0]}`);
     writeSecret(paths.serverUrl(name), url);
-    reg.servers[name] = serverEntryOf('external', parts);
+    reg.servers[name] = { ...serverEntryOf('external', parts), maxConnections };
   });
   return { name, host, port, version };
 }

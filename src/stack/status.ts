@@ -17,7 +17,8 @@ import { hibernationStatus } from '../hibernate/stack-hooks.js';
 import { perTenantUsers } from '../isolation/tenant-user.js';
 import { connectionLimit, tenantCeilings, tenantLimits } from '../isolation/limits.js';
 import { tenantLogBytes } from '../isolation/ceilings.js';
-import { databaseUse } from '../servers/database-use.js';
+import { databaseUse, serverConnections } from '../servers/database-use.js';
+import { busyAtOnce } from '../servers/connection-budget.js';
 import { detectCgroups, readTenantCgroup } from '../isolation/cgroups.js';
 import { processUid, userName } from '../isolation/os-users.js';
 
@@ -73,6 +74,23 @@ export interface ServerStatus {
   port: number;
   pid?: number;
   restarts?: number;
+  /**
+   * its connection budget (src/servers/connection-budget.ts), read from the server just
+   * now: `used` by tenants of `budget`; `others`: silo's own and anyone else's sessions;
+   * `busyAtOnce`: tenants that can be busy at once, each with its whole pool (`poolMax`),
+   * before one waits; `awake`: its tenants with a running worker, `tenants`: all of them
+   */
+  connections?: {
+    used: number;
+    budget: number;
+    others: number;
+    maxConnections: number;
+    superuserReserved: number;
+    poolMax: number;
+    busyAtOnce: number;
+    awake: number;
+    tenants: number;
+  };
 }
 
 export interface StackStatus {
@@ -115,11 +133,13 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
   const proxy = describe(PROXY_APP);
   const cgroups = detectCgroups();
   const sleeping = hibernationStatus(cfg);
-  const [answers, problems, dbUse] = await Promise.all([
+  const [answers, problems, dbUse, conns] = await Promise.all([
     proxyAnswers(cfg),
     Promise.all(Object.keys(reg.servers).map((name) => serverProblem(cfg, name))),
     databaseUse(cfg, reg),
+    serverConnections(cfg, reg),
   ]);
+  const onServer = (server: string) => Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.server === server);
   return {
     up: answers,
     supposedToRun: reg.settings?.running === true,
@@ -130,6 +150,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
     servers: Object.entries(reg.servers).map(([name, s], i) => {
       const d = describe(postgresApp(name));
       const problem = problems[i];
+      const c = conns.get(name);
+      const tenants = onServer(name);
       return {
         name,
         kind: s.kind,
@@ -138,6 +160,17 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
         ...(s.kind === 'embedded' ? { pm2: d.status, pid: d.pid, restarts: d.restarts } : {}),
         host: s.host,
         port: s.port,
+        ...(c
+          ? {
+              connections: {
+                ...c,
+                poolMax: cfg.poolMax,
+                busyAtOnce: busyAtOnce(c.budget, cfg.poolMax),
+                awake: tenants.filter((n) => describe(workerApp(n)).status === 'online').length,
+                tenants: tenants.length,
+              },
+            }
+          : {}),
       };
     }),
     tenants: Object.entries(reg.tenants)

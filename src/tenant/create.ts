@@ -112,7 +112,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
     name: 'register',
     done: (c) => c.reg.tenants[c.name] !== undefined,
     async run(c) {
-      const where = placeTenant(c.reg, c.opts.server);
+      const where = placeTenant(c.reg, c.opts.server, c.cfg);
       const taken = Object.values(c.reg.tenants).map((t) => t.port);
       c.reg.tenants[c.name] = {
         server: where,

@@ -44,7 +44,14 @@ export const configSchema = {
     DB_PASSWORD_FILE: { type: 'string', minLength: 1 },
     DB_POOL_MAX: { type: 'integer', minimum: 1, maximum: 100, default: 4 },
     DB_CONNECT_TIMEOUT_S: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 3 },
-    DB_IDLE_TIMEOUT_S: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
+    // A connection idle this long is closed: an awake tenant with nothing to do holds no
+    // server connection (silo sets it from SILO_DB_IDLE_TIMEOUT). 0: kept for ever.
+    DB_IDLE_TIMEOUT_S: { type: 'number', minimum: 0, maximum: 86400, default: 10 },
+    // A connection is closed once this old (give or take a quarter, so a pool's connections
+    // do not all go at once) when it is next idle: on a server at its connection budget,
+    // a pool that was refused a connection stops growing, and the slots its connections
+    // free as they retire go to tenants that wait for one. 0: never.
+    DB_MAX_LIFETIME_S: { type: 'number', minimum: 0, maximum: 86400, default: 60 },
     DB_STATEMENT_TIMEOUT_MS: { type: 'integer', minimum: 0, maximum: 3600000, default: 5000 },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 50, maximum: 600000, default: 10000 },
     SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
@@ -80,6 +87,7 @@ interface RawEnv {
   DB_POOL_MAX: number;
   DB_CONNECT_TIMEOUT_S: number;
   DB_IDLE_TIMEOUT_S: number;
+  DB_MAX_LIFETIME_S: number;
   DB_STATEMENT_TIMEOUT_MS: number;
   REQUEST_TIMEOUT_MS: number;
   SHUTDOWN_GRACE_MS: number;
@@ -96,6 +104,7 @@ export interface DbConfig extends PgAddress {
   poolMax: number;
   connectTimeoutS: number;
   idleTimeoutS: number;
+  maxLifetimeS: number;
   statementTimeoutMs: number;
 }
 
@@ -176,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       poolMax: raw.DB_POOL_MAX,
       connectTimeoutS: raw.DB_CONNECT_TIMEOUT_S,
       idleTimeoutS: raw.DB_IDLE_TIMEOUT_S,
+      maxLifetimeS: raw.DB_MAX_LIFETIME_S,
       statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
     },
     requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,

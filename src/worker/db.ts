@@ -55,7 +55,9 @@ export const dbPlugin = fp(
         password: () => readSecretFile(db.passwordFile),
         max: db.poolMax,
         connect_timeout: db.connectTimeoutS,
+        // An idle tenant gives its connections back (the server's budget is for busy ones).
         idle_timeout: db.idleTimeoutS,
+        max_lifetime: db.maxLifetimeS ? () => db.maxLifetimeS * (0.75 + Math.random() / 2) : null,
         // After a failed connection a query waits for the driver's reconnect back-off
         // before it even tries: by default up to 20 s, so during an outage every request
         // ran into REQUEST_TIMEOUT_MS, and requests kept failing for up to 20 s after the

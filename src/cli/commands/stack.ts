@@ -72,6 +72,13 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       printLine(`proxy: ${s.proxy.kind} ${s.proxy.status}${pm2(s.proxy.pm2, s.proxy.status === 'online')}${s.proxy.pid ? ` (pid ${s.proxy.pid})` : ''} on ${s.proxy.listen}`);
       for (const db of s.servers) {
         printLine(`database ${db.name}: ${db.kind} ${db.status}${pm2(db.pm2, db.status === 'online')} on ${db.host.startsWith('/') ? `${db.host}/.s.PGSQL.${db.port}` : `${db.host}:${db.port}`}${db.error ? `: ${db.error}` : ''}`);
+        const c = db.connections;
+        if (c) {
+          printLine(
+            `  connections: ${c.used} of ${c.budget} used by tenants (${c.awake} of ${c.tenants} awake); ${c.busyAtOnce} busy at once at ${c.poolMax} each before one waits` +
+              ` (max_connections ${c.maxConnections}: ${c.superuserReserved} for superusers, ${c.maxConnections - c.superuserReserved - c.budget} for silo; ${c.others} other sessions now)`,
+          );
+        }
       }
       printLine(
         s.workerUsers === 'own'
