@@ -9,16 +9,19 @@ import { join } from 'node:path';
 import type { ProxyDriver } from './driver.js';
 import type { ProxyModel } from './model.js';
 
-/** Install the config for `model`. Returns false when nothing changed (no reload needed). */
+/**
+ * Install the config for `model`. Returns false when no reload is needed: nothing
+ * changed, or only the driver's deferred files (installed all the same).
+ */
 export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel): Promise<boolean> {
   const files = driver.render(model);
   mkdirSync(driver.dir, { recursive: true });
   sweepStaging(driver.dir);
-  const unchanged = Object.entries(files).every(([name, text]) => {
+  const changed = Object.keys(files).filter((name) => {
     const file = join(driver.dir, name);
-    return existsSync(file) && readFileSync(file, 'utf8') === text;
+    return !existsSync(file) || readFileSync(file, 'utf8') !== files[name];
   });
-  if (unchanged) return false;
+  if (changed.length === 0) return false;
   const staging = mkdtempSync(join(driver.dir, `staging-${process.pid}-`));
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(staging, name), text);
@@ -32,7 +35,7 @@ export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel)
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  return true;
+  return changed.some((name) => !driver.deferred?.includes(name));
 }
 
 /** Staging folders of commands that died before cleaning up (their pid is gone). */

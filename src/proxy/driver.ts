@@ -29,6 +29,11 @@ export interface ProxyDriver {
   pidFile: string;
   /** the files of a complete config, by name (relative to `dir`) */
   render(model: ProxyModel): Record<string, string>;
+  /**
+   * Rendered files whose change alone needs no reload: installed, and read by the running
+   * proxy at its next reload or start (nginx's keep-alive upstreams: nginx/pool.ts).
+   */
+  deferred?: string[];
   /** check the config rendered into `stagingDir` with the proxy's own validator */
   validate(stagingDir: string): Promise<void>;
   /** make the running proxy (pid `pid`) load the installed config, without dropping requests */

@@ -1,15 +1,28 @@
 /**
- * While the worker closes (a restart: PM2 sent it SIGINT, its socket is already unlinked),
- * every response it still sends says `Connection: close`, so a proxy that keeps
- * connections alive (Caddy) does not send its next request on one that is about to be
- * closed: that request then finds no socket and waits in the wake path for the next
- * process instead.
+ * While the worker closes (a restart: PM2 sent it SIGINT), every response it still sends
+ * says `Connection: close`, from the moment its socket is unlinked (`fastify.drain()`,
+ * called by server.ts) or at the latest when Fastify starts closing. A proxy that keeps
+ * connections alive (nginx's keep-alive upstreams, Caddy) then stops sending requests on
+ * them and closes them itself, so none is idle when the server closes its idle
+ * connections: a request sent on one at that instant would be reset, and the proxy could
+ * not tell that it was never served. The next request finds no socket and waits in the
+ * wake path for the next process instead.
  */
 import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** From now on, every response closes its connection. */
+    drain(): void;
+  }
+}
 
 export const drainPlugin = fp(
   async (fastify) => {
     let closing = false;
+    fastify.decorate('drain', () => {
+      closing = true;
+    });
     fastify.addHook('preClose', async () => {
       closing = true;
     });

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     else fastify.log.info({ signal }, 'closing');
     if (listener) {
       listener.release();
+      fastify.drain();
       await new Promise((r) => setTimeout(r, ACCEPT_QUEUED_MS));
     }
     await fastify.close();

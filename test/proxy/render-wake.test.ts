@@ -31,7 +31,7 @@ t.test('nginx: a refused tenant goes to the waker with its name, then is replaye
   t.match(root, /error_page 502 = @silo_wake;/);
   t.match(root, /error_page 413 \/_silo_error\/413;/, 'the other JSON error pages still apply inside the location');
   t.match(text, /location @silo_wake \{[^}]*proxy_pass_request_body off;[^}]*X-Silo-Tenant \$silo_tenant;/);
-  t.match(text, /location @silo_replay \{[^}]*proxy_pass http:\/\/unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:;/);
+  t.match(text, /location @silo_replay \{[^}]*proxy_pass http:\/\/\$silo_upstream;/);
 });
 
 t.test('caddy: error routes per tenant ask the waker, then proxy again', async (t) => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
 import { proxyModel } from '../../src/proxy/model.js';
 import { renderNginx } from '../../src/proxy/nginx/render.js';
+import { renderNginxPool } from '../../src/proxy/nginx/pool.js';
 import { renderCaddy } from '../../src/proxy/caddy/render.js';
 import { installProxyConfig } from '../../src/proxy/config-files.js';
 import { proxyDriver } from '../../src/proxy/kinds.js';
@@ -42,12 +43,31 @@ t.test('nginx: the socket is derived from the host; only extra domains are named
   t.match(text, /map \$host \$silo_tenant \{\n  hostnames;\n  default "";\n  "~\^\(\[a-z\]\[a-z0-9-\]\{0,30\}\[a-z0-9\]\)\\\.localhost\$" \$1;/);
   t.match(text, /  portal\.big-co\.example big-co;/);
   t.notMatch(text, /client1/, 'a tenant on its own host and the default rate is not in the config: no reload to add it');
-  t.match(text, /proxy_pass http:\/\/unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:;/);
   t.match(text, /if \(!-f \/run\/silo\/t\/_routes\/\$silo_tenant\) \{\n      return 404 /);
   t.match(text, /listen 127\.0\.0\.1:8080 default_server/);
   t.notMatch(text, /halfway/);
   t.notMatch(text, /^user /m, 'no user line without one to run as');
   t.same(renderNginx(proxyModel(emptyRegistry(), input)), renderNginx(proxyModel(onlyOwnHosts(), input)), 'tenants on their own hosts render nothing');
+});
+
+t.test('nginx: each known tenant has a keep-alive upstream on its own socket; any other name the derived socket', async (t) => {
+  const pool = renderNginxPool(proxyModel(fixture(), input));
+  t.match(pool, /upstream silo_pool_big_co \{\n  server unix:\/run\/silo\/t\/big-co\/http\.sock max_fails=0;\n  keepalive \d+;/);
+  t.match(pool, /upstream silo_pool_client1 \{\n  server unix:\/run\/silo\/t\/client1\/http\.sock /);
+  t.match(pool, /map \$silo_tenant \$silo_upstream \{\n  default "unix:\/run\/silo\/t\/\$silo_tenant\/http\.sock:";\n  big-co silo_pool_big_co;\n  client1 silo_pool_client1;\n\}/);
+  t.notMatch(pool, /halfway/);
+  t.match(renderNginx(proxyModel(fixture(), input)), /proxy_pass http:\/\/\$silo_upstream;/);
+});
+
+t.test('nginx: a tenant created or removed on its own host is installed in pool.conf without a reload', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const layout = proxyDriver(dir, 'nginx');
+  t.equal(await installProxyConfig(layout, proxyModel(emptyRegistry(), input)), true, 'a first install is a reload');
+  t.equal(await installProxyConfig(layout, proxyModel(onlyOwnHosts(), input)), false, 'client1 created: no reload');
+  t.match(readFileSync(join(layout.dir, 'pool.conf'), 'utf8'), /silo_pool_client1/, 'its upstream is installed for the next reload');
+  t.equal(await installProxyConfig(layout, proxyModel(emptyRegistry(), input)), false, 'client1 removed: no reload');
+  t.notMatch(readFileSync(join(layout.dir, 'pool.conf'), 'utf8'), /client1/);
 });
 
 t.test('nginx: every internal header a client sends is overwritten, forwarding headers set from the peer', async (t) => {

@@ -8,6 +8,7 @@ import { projectRoot } from '../../common/config.js';
 import { childPids, isAlive } from '../../common/processes.js';
 import { chownTree, lastLine, proxyEnv as env, type ProxyDriver, type RunAs } from '../driver.js';
 import { nginxUserLine, renderNginx } from './render.js';
+import { renderNginxPool } from './pool.js';
 import { keepQueuedConnectionsOnReload } from './reuseport.js';
 
 const run = promisify(execFile);
@@ -32,7 +33,10 @@ export function nginxDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
     render: (model) => ({
       'nginx.conf': nginxUserLine(model) + readFileSync(join(projectRoot, 'proxy', 'nginx.conf'), 'utf8'),
       'tenants.conf': renderNginx(model),
+      'pool.conf': renderNginxPool(model),
     }),
+    // The keep-alive upstreams alone are worth no reload: the next one loads them (pool.ts).
+    deferred: ['pool.conf'],
     async validate(stagingDir) {
       tempDirs();
       try {

@@ -8,8 +8,8 @@
  * folder without a listening socket (a worker starting, restarting, asleep) is a 502,
  * which the wake path turns into a wait (wake.ts).
  *
- * There is no upstream keep-alive (it needs a named upstream per tenant, hence a reload
- * per tenant): a connect over a Unix socket costs a few microseconds (npm run bench).
+ * `$silo_upstream` (pool.conf, pool.ts) names the tenant's keep-alive upstream when nginx
+ * knew the tenant at its last reload, else the same socket derived per request.
  */
 import type { ProxyModel } from '../model.js';
 import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRateZones } from './rate-limit.js';
@@ -61,13 +61,11 @@ export function nginxHeaderHygiene(): string[] {
   ];
 }
 
-/** The socket of the tenant named by the map (only [a-z0-9-] can reach the path). */
-export const nginxTenantSocket = (model: ProxyModel) => `${model.runDir}/$silo_tenant/http.sock`;
-
 /** How a request goes to its tenant's worker (the first time, and again after a wake). */
-function tenantProxyDirectives(model: ProxyModel, indent: string): string {
+function tenantProxyDirectives(indent: string): string {
   return [
-    `proxy_pass http://unix:${nginxTenantSocket(model)}:;`,
+    // The tenant's socket (only [a-z0-9-] reach the path), pooled or derived (pool.ts).
+    'proxy_pass http://$silo_upstream;',
     'proxy_set_header Connection "";',
     'proxy_set_header Host $host;',
     ...nginxHeaderHygiene(),
@@ -105,6 +103,7 @@ export function nginxUserLine(model: ProxyModel): string {
 export function renderNginx(model: ProxyModel): string {
   const routed = `${model.runDir}/_routes/$silo_tenant`;
   return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
+include pool.conf;
 ${renderNginxWakeHttp(model)}
 ${tenantMap(model)}
 ${nginxSuspendedMaps(model)}${nginxRateZones(model)}
@@ -127,9 +126,9 @@ ${nginxRateLimitPage(model)}
     }
 ${nginxSuspendedCheck(model)}
 ${nginxRateLimits(model)}
-${tenantProxyDirectives(model, '    ')}
+${tenantProxyDirectives('    ')}
 ${errorPageLines(model, true).map((l) => `    ${l}`).join('\n')}
   }
-${renderNginxWakeLocations(tenantProxyDirectives(model, '    '))}}
+${renderNginxWakeLocations(tenantProxyDirectives('    '))}}
 `;
 }
