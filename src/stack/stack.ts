@@ -18,8 +18,7 @@ import { type PM2App, BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServ
 import * as pm2 from '../pm2/pm2.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
-import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
-import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
+import { cpuGroup, osUser, worker, type PartContext, type TenantPart } from './parts/parts.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
 import { isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
 import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
@@ -70,16 +69,50 @@ const outdated = (c: UpContext, app: PM2App, keys: string[]) => {
 const staleServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : postgresApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['SILO_PG_SOCKET_DIR'])));
 /** Workers started with another address of their database server (an upgrade, a server's TLS). */
 const staleWorkers = (c: UpContext) => workerApps(c.cfg, c.reg).filter((a) => outdated(c, a, ['DB_HOST', 'DB_PORT', 'DB_SSLMODE', 'DB_SSLROOTCERT']));
-/**
- * Workers to start: not online, and not hibernated (their first request starts them);
- * and workers an older silo started in cluster mode (on a port, with a channel to PM2):
- * restarted as they are defined now.
- */
-const missingWorkers = (c: UpContext) => {
+/** Ready tenants that are not hibernated (a hibernated one's first request starts its worker). */
+const awakeTenants = (c: UpContext) => {
   const asleep = asleepTenants(c.cfg);
-  const clusterMode = (name: string) => c.procs.get(name)?.pm2_env?.exec_mode === 'cluster_mode';
-  return workerApps(c.cfg, c.reg).filter((a) => (!isOnline(c.procs.get(a.name)) || clusterMode(a.name)) && !asleep.has(String((a.env as Record<string, string>).TENANT)));
+  return readyTenants(c).filter((n) => !asleep.has(n));
 };
+
+/** What a tenant's part is given during `up` (host and stack parts only: no server is opened). */
+function partContext(c: UpContext, name: string): PartContext {
+  return {
+    cfg: c.cfg,
+    name,
+    paths: homePaths(c.cfg.home),
+    reg: c.reg,
+    live: true,
+    procs: c.procs,
+    server: () => Promise.reject(new Error(`up ensures no database part (${name})`)),
+  };
+}
+
+/** The tenants among `names` whose `part` its check finds wrong. */
+async function needing(c: UpContext, part: TenantPart, names: string[]): Promise<string[]> {
+  const wrong = await Promise.all(names.map(async (n) => ((await part.check(partContext(c, n))) === undefined ? undefined : n)));
+  return wrong.filter((n): n is string => n !== undefined);
+}
+
+/**
+ * A step of `up` that ensures one part (stack/parts/) across tenants: done when its check
+ * passes for each, else ensured for those it fails for (one after another, or `together`).
+ */
+function acrossTenants(step: string, part: TenantPart, tenants: (c: UpContext) => string[], opts: { together?: boolean; log?: (c: UpContext, name: string) => void } = {}): Step<UpContext> {
+  return {
+    name: step,
+    done: async (c) => (await needing(c, part, tenants(c))).length === 0,
+    async run(c) {
+      const ensure = async (name: string) => {
+        await part.ensure(partContext(c, name));
+        opts.log?.(c, name);
+      };
+      const names = await needing(c, part, tenants(c));
+      if (opts.together) await Promise.all(names.map(ensure));
+      else for (const name of names) await ensure(name);
+    },
+  };
+}
 
 /**
  * `silo up` as a step list (see common/steps.ts), run under the registry lock so the
@@ -190,27 +223,12 @@ export const upSteps: readonly Step<UpContext>[] = [
       await refresh(c);
     },
   },
-  {
-    // Under root each worker runs as its tenant's own Unix user: made here for tenants
-    // created before that (create makes it for new ones).
-    name: 'tenant-users',
-    done: (c) => !perTenantUsers() || readyTenants(c).every((n) => tenantUser(c.cfg, n) && !passwordFileProblem(c.cfg, n)),
-    run(c) {
-      for (const name of readyTenants(c)) {
-        ensureTenantUser(c.cfg, name);
-        handOverFiles(c.cfg, name);
-      }
-    },
-  },
-  {
-    // Where cgroups exist: each worker's groups with its CPU quota, processes and memory
-    // ceilings; and its temporary folder (create makes them for new tenants).
-    name: 'cpu-groups',
-    done: (c) => readyTenants(c).every((n) => !ceilingsNeedWork(c.cfg, n, c.reg.tenants[n]!)),
-    run(c) {
-      for (const name of readyTenants(c)) ensureTenantCeilings(c.cfg, name, c.reg.tenants[name]!);
-    },
-  },
+  // Under root each worker runs as its tenant's own Unix user: made here for tenants
+  // created before that (create makes it for new ones).
+  acrossTenants('tenant-users', osUser, readyTenants),
+  // Where cgroups exist: each worker's groups with its CPU quota, processes and memory
+  // ceilings; and its temporary folder (create makes them for new tenants).
+  acrossTenants('cpu-groups', cpuGroup, readyTenants),
   {
     // The folders the workers' and the waker's sockets go in (src/isolation/run-dirs.ts);
     // the routes come with the proxy config (route), once the workers have started.
@@ -220,21 +238,14 @@ export const upSteps: readonly Step<UpContext>[] = [
       for (const name of readyTenants(c)) ensureTenantRunDir(c.cfg, name);
     },
   },
-  {
-    name: 'start-workers',
-    done: (c) => missingWorkers(c).length === 0,
-    async run(c) {
-      await Promise.all(
-        missingWorkers(c).map(async (app) => {
-          const tenant = String((app.env as Record<string, string>).TENANT);
-          await pm2.startFresh(app);
-          await waitWorker(c.cfg, tenant);
-          c.started++;
-          c.log(`started ${app.name}`);
-        }),
-      );
+  // Workers not online (or run in cluster mode by an older silo), all at once.
+  acrossTenants('start-workers', worker, awakeTenants, {
+    together: true,
+    log(c, name) {
+      c.started++;
+      c.log(`started ${workerApp(name)}`);
     },
-  },
+  }),
   {
     // After an upgrade (the embedded server moved to its socket), one at a time, each
     // ready before the old one stops.

@@ -7,49 +7,32 @@
  *
  *   register      place it on a server, allocate a port, record it as `provisioning`
  *                 (refused if that server already holds a role or database of the name)
- *   password      write its password file (0600), and its dump role's
- *   os-user       under root: its own Unix user, which gets the password file (0400)
- *                 and its log files; its worker runs as that user
- *   cpu-group     where cgroups exist (root): its worker's CPU group, an equal weight
- *                 and its CPU quota (src/isolation/cgroups.ts)
- *   role          create or align its role (login, no privileges, connection limit),
- *                 and its dump role (pg_dump logs in as it: postgres/tenant-ddl.ts)
- *   database      create its database, owned by the role; revoke CONNECT from PUBLIC
- *   hide-catalogs in its database, revoke from PUBLIC the catalogs and functions that
- *                 name every database, role and session of the server (other tenants'
- *                 names): the one superuser session in a tenant database, pinned
- *                 (postgres/tenant-session.ts)
- *   migrate       apply the app's migrations, connected as the tenant's role
+ *   then each part of the tenant, in the order of stack/parts/parts.ts, ensured
+ *   (what each part is: its module there):
+ *   password-file, os-user, cpu-group    on this host; made when their check says so
+ *   role, dump-role, database, connections, grants, catalogs, schema
+ *                 on its database server, while it is provisioning (the schema is
+ *                 migrated as the tenant's role)
  *   mark-ready    record it as `ready`
- *   start-worker  if the stack is up: start its worker under PM2 (or restart it with
- *                 changed settings) and wait until it is ready
- *   route         if the stack is up: render the proxy config from the registry, reload
- *                 the proxy, and wait until its host answers through it
+ *   worker, route if the stack is up: start its worker under PM2 (or restart it with
+ *                 changed settings), render the proxy config, and wait until its host
+ *                 answers through the proxy
  */
 import type { SiloConfig } from '../common/config.js';
-import { homePaths, type HomePaths } from '../common/paths.js';
+import { homePaths } from '../common/paths.js';
 import { isDomainName, normaliseHostName, tenantHosts, validateTenantName } from '../common/names.js';
 import { writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import { adminUrl, ensureDefaultServer, placeTenant, type OpenServer } from '../servers/servers.js';
+import { ensureDefaultServer, placeTenant } from '../servers/servers.js';
 import { allocatePort } from '../common/ports.js';
-import { generatePassword, readSecret, writeSecret } from '../common/secrets.js';
-import { ensureDatabase, ensureDumpRole, ensureRole, ownedBy } from '../postgres/tenant-ddl.js';
-import { connectAs, hardenTenantDatabase } from '../postgres/tenant-session.js';
-import { migrate } from '../migrate/run.js';
+import { ownedBy } from '../postgres/tenant-ddl.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
-import { tenantCredentials } from '../servers/tenant-credentials.js';
 import { SiloError } from '../common/errors.js';
 import { DATABASE_RULES } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
-import { ceilingsNeedWork, ensureTenantCeilings } from '../isolation/ceilings.js';
 import { connectionLimit } from '../isolation/limits.js';
 import { onTenant, type TenantOperation } from './operation.js';
-import { ensureTenantUser, handOverFiles, passwordFileProblem, perTenantUsers, tenantUser } from '../isolation/tenant-user.js';
-import { primaryHost, stackIsUp, syncProxy, waitThroughProxy } from '../stack/live.js';
-import { ensureWorker, isOnline, running, waitWorker } from '../pm2/workers.js';
-import { workerApp, workerApps } from '../pm2/ecosystem.js';
-import * as pm2 from '../pm2/pm2.js';
-import type { Migration } from '../migrate/files.js';
+import { stackIsUp } from '../stack/live.js';
+import { TENANT_PARTS, type PartContext, type TenantPart } from '../stack/parts/parts.js';
 import { isDuration } from '../common/duration.js';
 
 export { tenantHosts };
@@ -84,28 +67,37 @@ export interface CreateResult {
 
 export { connectionLimit };
 
-interface CreateContext {
-  cfg: SiloConfig;
-  name: string;
+interface CreateContext extends PartContext {
   opts: CreateOptions;
-  paths: HomePaths;
-  migrations: Migration[];
   /** the registry as read under the lock; steps change it and write it back */
   reg: Registry;
   domains: string[];
   /** settings of a ready tenant changed by this run: its worker must restart */
-  changed: boolean;
+  restart: boolean;
   created: boolean;
-  live: boolean;
   op: TenantOperation;
 }
 
 const entryOf = (c: CreateContext) => c.reg.tenants[c.name]!;
 const save = (c: CreateContext) => writeRegistry(c.paths.registry, c.reg);
 
-const server = (c: CreateContext): Promise<OpenServer> => c.op.server(entryOf(c).server);
-
 const isReady = (c: CreateContext) => c.reg.tenants[c.name]?.state === 'ready';
+
+/**
+ * Create's step for a part (stack/parts/part.ts): a host part is made when its check finds
+ * it wrong (a re-run with new limits rewrites the CPU group); a database part is made while
+ * the tenant is provisioning and left alone once it is ready (repair checks those); a stack
+ * part is ensured whenever the stack is up (new settings restart the worker and re-render
+ * the route).
+ */
+function ensure(part: TenantPart): Step<CreateContext> {
+  const done: Record<TenantPart['where'], Step<CreateContext>['done']> = {
+    host: async (c) => (await part.check(c)) === undefined,
+    database: isReady,
+    stack: (c) => !c.live,
+  };
+  return { name: part.name, done: done[part.where], run: (c) => part.ensure(c) };
+}
 
 export const createSteps: readonly Step<CreateContext>[] = [
   {
@@ -127,7 +119,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
         createdAt: new Date().toISOString(),
       };
       // Before the name is ours: a role or database of that name is someone else's.
-      const s = await server(c);
+      const s = await c.server();
       for (const kind of ['role', 'database'] as const) {
         if ((await ownedBy(s.admin, kind, c.name)) !== 'missing') {
           delete c.reg.tenants[c.name];
@@ -137,63 +129,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
       save(c);
     },
   },
-  {
-    name: 'password',
-    done: (c) => readSecret(c.paths.tenantPassword(c.name)) !== undefined && readSecret(c.paths.dumpPassword(c.name)) !== undefined,
-    run(c) {
-      for (const file of [c.paths.tenantPassword(c.name), c.paths.dumpPassword(c.name)]) if (readSecret(file) === undefined) writeSecret(file, generatePassword());
-    },
-  },
-  {
-    name: 'os-user',
-    done: (c) => !perTenantUsers() || (tenantUser(c.cfg, c.name) !== undefined && passwordFileProblem(c.cfg, c.name) === undefined),
-    run(c) {
-      ensureTenantUser(c.cfg, c.name);
-      handOverFiles(c.cfg, c.name);
-    },
-  },
-  {
-    name: 'cpu-group',
-    done: (c) => !ceilingsNeedWork(c.cfg, c.name, entryOf(c)),
-    run: (c) => ensureTenantCeilings(c.cfg, c.name, entryOf(c)),
-  },
-  {
-    name: 'role',
-    done: isReady,
-    async run(c) {
-      const password = readSecret(c.paths.tenantPassword(c.name))!;
-      await ensureRole((await server(c)).admin, c.name, password, { connectionLimit: connectionLimit(c.cfg), adopt: true });
-      await ensureDumpRole((await server(c)).admin, c.name, readSecret(c.paths.dumpPassword(c.name))!);
-    },
-  },
-  {
-    name: 'database',
-    done: isReady,
-    run: async (c) => ensureDatabase((await server(c)).admin, c.name, { adopt: true }),
-  },
-  {
-    name: 'hide-catalogs',
-    done: isReady,
-    async run(c) {
-      await server(c);
-      await hardenTenantDatabase(adminUrl(c.cfg, entryOf(c).server), c.name, c.name);
-    },
-  },
-  {
-    name: 'migrate',
-    done: isReady,
-    async run(c) {
-      await server(c);
-      const sql = connectAs(tenantCredentials(c.cfg, c.reg, c.name));
-      try {
-        entryOf(c).schemaVersion = (await migrate(sql, c.migrations)).to;
-      } catch (err) {
-        throw new SiloError(`migrating tenant "${c.name}" failed: ${(err as Error).message} (fix it, then run the same command again)`);
-      } finally {
-        await sql.end({ timeout: 5 });
-      }
-    },
-  },
+  ...TENANT_PARTS.filter((p) => p.where !== 'stack').map(ensure),
   {
     name: 'mark-ready',
     done: isReady,
@@ -203,25 +139,7 @@ export const createSteps: readonly Step<CreateContext>[] = [
       save(c);
     },
   },
-  {
-    name: 'start-worker',
-    done: (c) => !c.live,
-    async run(c) {
-      const procs = await running();
-      if (!c.changed || !isOnline(procs.get(workerApp(c.name)))) return ensureWorker(c.cfg, c.reg, c.name, procs);
-      // New settings reach a running worker through a reload with its new definition.
-      await pm2.reloadApp(workerApps(c.cfg, c.reg, c.name)[0]!);
-      await waitWorker(c.cfg, c.name);
-    },
-  },
-  {
-    name: 'route',
-    done: (c) => !c.live,
-    async run(c) {
-      await syncProxy(c.cfg, c.reg, true);
-      await waitThroughProxy(c.cfg, c.name, primaryHost(c.cfg, c.reg, c.name));
-    },
-  },
+  ...TENANT_PARTS.filter((p) => p.where === 'stack').map(ensure),
 ];
 
 /** The limits a command line set, as registry fields. */
@@ -269,11 +187,11 @@ function prepare(c: CreateContext): void {
   // Re-running create with new settings updates them.
   if (c.opts.domains && c.domains.join() !== existing.domains.join()) {
     existing.domains = c.domains;
-    c.changed = true;
+    c.restart = true;
   }
   if (c.opts.maxMemory && c.opts.maxMemory !== existing.maxMemory) {
     existing.maxMemory = c.opts.maxMemory;
-    c.changed = true;
+    c.restart = true;
   }
   // New limits need no restart: the proxy re-renders (route) and the CPU group is rewritten (cpu-group).
   const limits = { ...existing.limits, ...limitsOf(c.opts).limits };
@@ -283,14 +201,14 @@ function prepare(c: CreateContext): void {
   }
   if (c.opts.hibernateAfter && c.opts.hibernateAfter !== existing.hibernateAfter) {
     existing.hibernateAfter = c.opts.hibernateAfter;
-    c.changed = true;
+    c.restart = true;
   }
-  if (c.changed) save(c);
+  if (c.restart) save(c);
 }
 
 export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOptions = {}): Promise<CreateResult> {
   validateTenantName(name);
-  const migrations = await loadAppMigrations(cfg);
+  await loadAppMigrations(cfg); // a broken app stops here, before the locks
   const paths = homePaths(cfg.home);
   await ensureDefaultServer(cfg);
 
@@ -300,13 +218,13 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
       name,
       opts,
       paths,
-      migrations,
       reg: op.reg,
       domains: [],
-      changed: false,
+      restart: false,
       created: false,
       live: await stackIsUp(),
       op,
+      server: () => op.server(entryOf(c).server),
     };
     prepare(c);
     await runSteps('create', createSteps, c);

@@ -4,46 +4,38 @@
  * removal interrupted anywhere is finished by running the same command again, which
  * takes no second backup. A removal that fails before it dropped anything (its final
  * backup failed: a full disk, pg_dump refused) puts the tenant back in service (state,
- * CPU group, worker, route) and says why.
+ * worker, route) and says why.
  *
  *   mark-removing  record it as `removing` (from then on nothing renders a worker or a
  *                  route for it), and when this removal started
- *   unroute        if the stack is up: render the proxy config without it, reload, and
+ *   then the parts of the tenant (stack/parts/parts.ts), last made first removed:
+ *   remove-route   if the stack is up: render the proxy config without it, reload, and
  *                  wait until its host answers 404
- *   stop-worker    delete its PM2 app
- *   remove-cpu-group  its CPU group, if cgroups are in use
+ *   remove-worker  delete its PM2 app
  *   backup-replaced  after a restore: the database it replaced (`<name>_previous`, kept
  *                  until --discard-previous) is dumped beside its backups, kind `replaced`
  *                  (a restore --from brings it back), unless this removal already did
  *   backup         a `final` backup of its database (see backup.ts), unless this removal
  *                  already made one (a re-run makes no second one)
- *   drop-database  drop its database
- *   drop-side      drop what restores and moves left beside it (`_previous`, dumped
- *                  above; a half-restored `_restore`; an `_incoming` copy): owned by its
- *                  role, they would keep the role from being dropped
- *   drop-role      drop its dump role and its role
- *   forget-secret  delete its password files
- *   remove-os-user under root: remove its Unix user (only one silo made for it)
+ *   remove-database  drop its database, and what restores and moves left beside it
+ *                  (`_previous`, dumped above; a half-restored `_restore`; an `_incoming`
+ *                  copy): owned by its role, they would keep the role from being dropped
+ *   remove-dump-role, remove-role, remove-cpu-group (killing what is left in it),
+ *   remove-os-user (under root, only a user silo made for it), remove-password-file
  *   unregister     delete it from the registry
  */
 import type { SiloConfig } from '../common/config.js';
-import type { HomePaths } from '../common/paths.js';
-import { writeRegistry, type Registry, type TenantEntry } from '../registry/registry.js';
-import type { OpenServer } from '../servers/servers.js';
-import { removeSecret } from '../common/secrets.js';
-import { databaseExists, dropDatabase, dropDumpRole, dropRole, ownedBy } from '../postgres/tenant-ddl.js';
-import { dropSide, setAllowConnections, sideExists, sideName } from '../postgres/side-database.js';
+import { writeRegistry, type TenantEntry } from '../registry/registry.js';
+import { databaseExists } from '../postgres/tenant-ddl.js';
+import { setAllowConnections, sideExists, sideName } from '../postgres/side-database.js';
 import { listBackups, type BackupEntry } from '../backup/manifest.js';
 import { backupOn } from '../backup/backup.js';
 import { onTenant, type TenantOperation } from './operation.js';
 import { runSteps, stepFailure, type Step } from '../common/steps.js';
 import { createTenant } from './create.js';
 import { SiloError } from '../common/errors.js';
-import { removeTenantUser, tenantUser } from '../isolation/tenant-user.js';
-import { removeTenantCgroup } from '../isolation/cgroups.js';
-import { removeTenantTmp } from '../isolation/ceilings.js';
-import { primaryHost, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
-import { removeWorker } from '../pm2/workers.js';
+import { stackIsUp } from '../stack/live.js';
+import { TENANT_PARTS, database, type PartContext, type TenantPart } from '../stack/parts/parts.js';
 
 export interface RemoveResult {
   name: string;
@@ -51,14 +43,9 @@ export interface RemoveResult {
   backupBytes?: number;
 }
 
-interface RemoveContext {
-  cfg: SiloConfig;
-  name: string;
-  paths: HomePaths;
-  reg: Registry;
+interface RemoveContext extends PartContext {
   /** its registry entry (kept after it is unregistered) */
   entry: TenantEntry;
-  live: boolean;
   op: TenantOperation;
 }
 
@@ -71,22 +58,19 @@ function finalBackup(c: RemoveContext, kind: 'final' | 'replaced' = 'final'): Ba
   return listBackups(c.cfg.home, c.name).find((b) => b.kind === kind && b.startedAt >= since);
 }
 
-const SIDES = ['previous', 'restore', 'incoming'] as const;
-
-const server = (c: RemoveContext): Promise<OpenServer> => c.op.server(entryOf(c).server);
-
 /**
- * Whether an unmarked role or database of this name is still silo's: it is when the
- * tenant never finished creation (its marks may be missing after a crash), or when the
- * database is owned by the tenant's own (marked) role.
+ * Remove's step for a part (stack/parts/part.ts): its `remove`, named `remove-<part>`.
+ * Parts without one go with the part they live in (the grants, catalogs and schema with
+ * the database).
  */
-async function adoptDatabase(c: RemoveContext): Promise<boolean> {
-  if (entryOf(c).removal?.from === 'provisioning') return true;
-  const s = await server(c);
-  if ((await ownedBy(s.admin, 'role', c.name)) !== 'ours') return false;
-  const [row] = await s.admin<{ owner: string }[]>`select pg_get_userbyid(datdba) as owner from pg_database where datname = ${c.name}`;
-  return row?.owner === c.name;
+function removal(part: TenantPart): Step<RemoveContext> {
+  return { name: `remove-${part.name}`, run: (c) => part.remove!(c) };
 }
+
+/** The parts, last made first removed; the database's backups come just before it goes. */
+const backwards = [...TENANT_PARTS].reverse().filter((p) => p.remove);
+const beforeDatabase = backwards.slice(0, backwards.indexOf(database));
+const fromDatabase = backwards.slice(backwards.indexOf(database));
 
 export const removeSteps: readonly Step<RemoveContext>[] = [
   {
@@ -99,29 +83,11 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
       save(c);
     },
   },
-  {
-    name: 'unroute',
-    done: (c) => !c.live,
-    async run(c) {
-      if (await syncProxy(c.cfg, c.reg, true)) await waitUnrouted(c.cfg, primaryHost(c.cfg, c.reg, c.name));
-    },
-  },
-  {
-    name: 'stop-worker',
-    run: (c) => removeWorker(c.name),
-  },
-  {
-    // Its groups, after killing what its worker left running in them; its temporary folder.
-    name: 'remove-cpu-group',
-    run: (c) => {
-      removeTenantCgroup(c.cfg.home, c.name);
-      removeTenantTmp(c.cfg, c.name);
-    },
-  },
+  ...beforeDatabase.map(removal),
   {
     name: 'backup-replaced',
     async run(c) {
-      const s = await server(c);
+      const s = await c.server();
       if (finalBackup(c, 'replaced') || !(await sideExists(s.admin, c.name, 'previous'))) return;
       // The swap closed it to new sessions; it is opened to be read, then dropped below.
       await setAllowConnections(s.admin, sideName(c.name, 'previous'), true);
@@ -130,38 +96,10 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
   },
   {
     name: 'backup',
-    done: async (c) => finalBackup(c) !== undefined || !(await databaseExists((await server(c)).admin, c.name)),
-    run: async (c) => backupOn(c.cfg, c.reg, await server(c), c.name, { kind: 'final' }),
+    done: async (c) => finalBackup(c) !== undefined || !(await databaseExists((await c.server()).admin, c.name)),
+    run: async (c) => backupOn(c.cfg, c.reg, await c.server(), c.name, { kind: 'final' }),
   },
-  {
-    name: 'drop-database',
-    run: async (c) => dropDatabase((await server(c)).admin, c.name, { adopt: await adoptDatabase(c) }),
-  },
-  {
-    name: 'drop-side',
-    async run(c) {
-      for (const side of SIDES) await dropSide((await server(c)).admin, c.name, side);
-    },
-  },
-  {
-    name: 'drop-role',
-    async run(c) {
-      await dropDumpRole((await server(c)).admin, c.name);
-      await dropRole((await server(c)).admin, c.name, { adopt: entryOf(c).removal?.from === 'provisioning' });
-    },
-  },
-  {
-    name: 'forget-secret',
-    run(c) {
-      removeSecret(c.paths.tenantPassword(c.name));
-      removeSecret(c.paths.dumpPassword(c.name));
-    },
-  },
-  {
-    name: 'remove-os-user',
-    done: (c) => tenantUser(c.cfg, c.name) === undefined,
-    run: (c) => removeTenantUser(c.cfg, c.name),
-  },
+  ...fromDatabase.map(removal),
   {
     name: 'unregister',
     run(c) {
@@ -172,11 +110,11 @@ export const removeSteps: readonly Step<RemoveContext>[] = [
 ];
 
 /** Steps after which something is gone: a failure before the first of them changed nothing lasting. */
-const DROPS = new Set(['drop-database', 'drop-side', 'drop-role', 'forget-secret', 'remove-os-user', 'unregister']);
+const DROPS = new Set([...fromDatabase.map((p) => `remove-${p.name}`), 'unregister']);
 
 /**
  * A removal that failed before dropping anything: the tenant is recorded as it was and
- * create's steps bring back its CPU group, worker and route. Returns what went wrong
+ * create's steps bring back its worker and route. Returns what went wrong
  * doing that, if anything did.
  */
 async function putBack(c: RemoveContext): Promise<string | undefined> {
@@ -195,7 +133,7 @@ async function putBack(c: RemoveContext): Promise<string | undefined> {
 
 export async function removeTenant(cfg: SiloConfig, name: string): Promise<RemoveResult> {
   return onTenant(cfg, name, { registryLock: true }, async (op) => {
-    const c: RemoveContext = { cfg, name, paths: op.paths, reg: op.reg, entry: op.entry!, live: await stackIsUp(), op };
+    const c: RemoveContext = { cfg, name, paths: op.paths, reg: op.reg, entry: op.entry!, live: await stackIsUp(), op, server: () => op.server(c.entry.server) };
     try {
       await runSteps('remove', removeSteps, c);
     } catch (err) {

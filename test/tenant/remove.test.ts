@@ -65,7 +65,7 @@ t.test('a removal killed at any step finishes on re-run, with exactly one backup
   const silo = await makeSiloHome(t);
   const paths = homePaths(silo.cfg.home);
   const { readdirSync } = await import('node:fs');
-  for (const step of ['stop-worker', 'backup', 'drop-database', 'drop-role', 'unregister']) {
+  for (const step of ['remove-worker', 'backup', 'remove-database', 'remove-role', 'unregister']) {
     const name = `gone-${step}`;
     t.equal((await silo.cli(['tenant', 'create', name])).code, 0);
     const killed = await silo.cli(['tenant', 'remove', name, '--yes'], { SILO_TEST_CRASH_AT: `remove:${step}` });
