@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { httpRequest, now, percentiles, sleep, waitUntil } from './util.mjs';
+import { summarisePhases, wakePhases } from './wake-phases.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -55,15 +56,18 @@ export async function wake(home, tenants) {
 export async function wakeLatency({ home, httpPort, tenants, samples, path = '/api/polls' }) {
   const ms = [];
   const failures = [];
+  const phases = [];
   for (let i = 0; i < samples; i++) {
     const t = tenants[i % tenants.length];
     await hibernate(home, [t]);
     await sleep(300);
+    const sentAt = performance.timeOrigin + now();
     const start = now();
     const r = await httpRequest(httpPort, `${t}.localhost`, path, { timeoutMs: 60_000 });
     const took = now() - start;
     if (r.status !== 200) failures.push({ tenant: t, status: r.status, body: r.text.slice(0, 200) });
     ms.push(took);
+    phases.push(await wakePhases(home, t, sentAt, sentAt + took));
   }
   // and the next request of an awake tenant, for comparison
   const warm = [];
@@ -73,7 +77,7 @@ export async function wakeLatency({ home, httpPort, tenants, samples, path = '/a
     await httpRequest(httpPort, `${t}.localhost`, path);
     warm.push(now() - start);
   }
-  return { samples: ms.length, failures, ms: percentiles(ms, [50, 95, 100]), awakeMs: percentiles(warm, [50, 95]) };
+  return { samples: ms.length, failures, ms: percentiles(ms, [50, 95, 100]), awakeMs: percentiles(warm, [50, 95]), phases: summarisePhases(phases) };
 }
 
 /** All `tenants` hibernated, then one GET each, all at once. */

@@ -92,7 +92,10 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     if (!entry || entry.state !== 'ready') return { ok: false, status: 404, message: 'no tenant serves this host' };
     const retryAfterS = coolDown.retryAfterS(name, started);
     if (retryAfterS !== undefined) return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
+    // When each step ended, in ms since the wake began (a wake's breakdown in the bench).
+    const steps: { listed?: number; slot?: number; pm2?: number } = {};
     const before = await workers.find(name);
+    steps.listed = Date.now() - started;
     const status = before?.pm2_env?.status;
     const online = status === 'online';
     let failure: string | undefined;
@@ -109,10 +112,12 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
       // order, so a storm of wakes serves its first tenants in a second instead of all
       // of them together at the end.
       failure = await starts.run(async () => {
+        steps.slot = Date.now() - started;
         ensureRunDir(cfg);
         ensureTenantRunDir(cfg, name);
         // A hibernated tenant has no PM2 app at all (sleep removes it): one round trip less.
         await (before ? pm2.startFresh(app) : pm2.start(app));
+        steps.pm2 = Date.now() - started;
         workers.forget(); // taken before the start: it would say the worker is gone
         return waitReady(name, 0);
       });
@@ -131,7 +136,7 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     book.update(name, (t) => Object.assign(t, { asleep: false, lastRequestAt: now }));
     coolDown.clear(name);
     book.persist(true);
-    if (!online || wasAsleep) log({ msg: 'woke', tenant: name, started: !online, ms: now - started });
+    if (!online || wasAsleep) log({ msg: 'woke', tenant: name, started: !online, ms: now - started, at: started, steps });
     return { ok: true, started: !online, ms: now - started };
   };
 }
