@@ -22,6 +22,7 @@ import { createStack, root } from './lib/stack.mjs';
 import { measureGroup, getPolls } from './lib/load.mjs';
 import { processTable, sumMemory, tree, memoryDetail } from './lib/procs.mjs';
 import { hibernate, wake, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
+import { PHASES } from './lib/wake-phases.mjs';
 import { httpRequest, now, percentiles, round, run, sleep, waitUntil } from './lib/util.mjs';
 
 const env = (k, d) => process.env[k] ?? d;
@@ -117,6 +118,7 @@ function markdown() {
   }
   if (results.load) lines.push('', `Load on ${results.load.tenants} tenants through nginx for ${results.load.seconds} s: ${results.load.reqPerSec} req/s, ${results.load.non2xx} non-2xx, ${results.load.errors} errors, p50 ${results.load.p50} ms, p99 ${results.load.p99} ms.`);
   if (results.wake) lines.push('', `Wake through nginx (first GET /api/polls of a hibernated tenant, ${results.wake.samples} samples): p50 ${fmt(results.wake.ms.p50)}, p95 ${fmt(results.wake.ms.p95)}, max ${fmt(results.wake.ms.p100)}, ${results.wake.failures.length} not 200; awake: p50 ${fmt(results.wake.awakeMs.p50)}.`);
+  if (results.wake?.phases?.samples) lines.push('', `Where a wake goes (p50 per phase, ${results.wake.phases.samples} wakes): ${PHASES.filter((p) => results.wake.phases[p]).map((p) => `${p} ${results.wake.phases[p].p50} ms`).join(', ')}.`);
   if (results.storm) lines.push('', `Wake storm: ${results.storm.tenants} hibernated tenants at once: ${results.storm.failed} failed, slowest ${fmt(results.storm.ms.p100)}, p50 ${fmt(results.storm.ms.p50)}.`);
   if (results.heavy) lines.push('', `GET /api/polls, a tenant with 10 polls x 4 choices (${results.heavy.bytes} bytes): direct ${results.heavy.direct.reqPerSec} req/s (p50 ${results.heavy.direct.latencyMs.p50} ms), through nginx ${results.heavy.nginx.reqPerSec} req/s (p50 ${results.heavy.nginx.latencyMs.p50} ms).`);
   if (results.workerMemory) lines.push('', `Awake idle worker (median of ${results.workerMemory.n}): RSS ${results.workerMemory.rss} MB, PSS ${results.workerMemory.pss} MB, USS ${results.workerMemory.uss} MB.`);
