@@ -1,6 +1,7 @@
 /**
  * The worker's whole configuration: one JSON schema over the environment, validated at
- * boot by env-schema (the engine under @fastify/env), then turned into a typed object.
+ * boot (env-schema.ts: the few keywords this schema uses, with Ajv's coercion, defaults
+ * and messages), then turned into a typed object.
  * Config is needed before Fastify exists (logger base, body limit, timeouts), so
  * `loadConfig` runs first and the `config` plugin only decorates what it returned.
  *
@@ -8,8 +9,8 @@
  * `pm2 show`): DB_PASSWORD_FILE names a file that only its owner can read.
  */
 import { SSL_MODES, type PgAddress, type SslMode } from '../contract/pg-connect.js';
-import envSchema from 'env-schema';
 import fp from 'fastify-plugin';
+import { validateEnv } from './env-schema.js';
 import { checkSecretFile } from './secret-file.js';
 import { TENANT_NAME_PATTERN, isHostName, normaliseHostName } from '../common/names.js';
 
@@ -131,17 +132,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-interface AjvError {
-  instancePath?: string;
-  message?: string;
-}
-
-function describe(err: Error & { errors?: AjvError[] }): string {
-  if (!Array.isArray(err.errors)) return err.message;
-  return err.errors
-    .map((e) => (e.instancePath ? `${e.instancePath.slice(1)} ${e.message}` : String(e.message)))
-    .join('; ');
-}
 
 function parseHosts(raw: string, tenant: string): string[] {
   if (raw.trim() === '') return [`${tenant}.localhost`];
@@ -156,12 +146,9 @@ function parseHosts(raw: string, tenant: string): string[] {
 
 /** Validates `env` (default: process.env) and checks the password file; throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
-  let raw: RawEnv;
-  try {
-    raw = envSchema<RawEnv>({ schema: structuredClone(configSchema), data: env, env: false, dotenv: false });
-  } catch (err) {
-    throw new ConfigError(describe(err as Error));
-  }
+  const { value, errors } = validateEnv(configSchema, env);
+  if (errors.length) throw new ConfigError(errors.join('; '));
+  const raw = value as unknown as RawEnv;
   const tenantHosts = parseHosts(raw.TENANT_HOSTS, raw.TENANT);
   if (!raw.SOCKET && raw.PORT === undefined) throw new ConfigError("must have required property 'SOCKET' or 'PORT'");
   try {
