@@ -3,7 +3,7 @@
  * and what tests build. Tenancy enters here, once, through `config`; the tenant app is
  * registered last, in its own encapsulated context.
  */
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
 import type { TenantApp } from '../contract/app-contract.js';
@@ -16,6 +16,7 @@ import { drainPlugin } from './drain.js';
 import { errorHandler } from './errors.js';
 import { healthPlugin } from './health.js';
 import { hostGuardPlugin } from './host-guard.js';
+import { lazyValidators } from './lazy-validation.js';
 import { loggerOptions } from './logger.js';
 
 /** Socket-level limits, so slow or idle clients cannot pin the process. */
@@ -45,6 +46,8 @@ export interface BuildOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** Where log lines go (default stdout); tests capture them. */
   logStream?: NodeJS.WritableStream;
+  /** Compile every route schema at ready() (the release check), not on first use. */
+  eagerSchemas?: boolean;
 }
 
 export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyInstance {
@@ -67,6 +70,8 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
     http: { headersTimeout: t.headersMs, connectionsCheckingInterval: t.checkIntervalMs },
     // Bodies are taken as sent: a string is not a number, an extra property is an error.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Validators built when a route is first called (lazy-validation.ts): a wake starts sooner.
+    schemaController: opts.eagerSchemas ? undefined : ({ compilersFactory: { buildValidator: lazyValidators() } } as FastifyServerOptions['schemaController']),
   });
 
   fastify.setErrorHandler(errorHandler);

@@ -4,7 +4,8 @@
  * app is one line at the command, never a worker crash-looping under PM2.
  *
  * It builds the real worker (every platform plugin, then the app) for a made-up tenant
- * with no database behind it (postgres.js connects lazily), and calls `ready()`. On
+ * with no database behind it (postgres.js connects lazily), and calls `ready()`, every
+ * route schema compiled (a worker compiles each on first use). On
  * success it prints one JSON line: the app's name, migrations folder, latest migration
  * and whether it exports `seed`. On failure: one line on stderr, exit 1.
  */
@@ -33,7 +34,7 @@ async function check(entry: string | undefined): Promise<object> {
     writeFileSync(passwordFile, 'unused', { mode: 0o600 });
     // Port 1 on loopback: nothing answers, and registration must not need an answer.
     const config = loadConfig({ TENANT: 'check', PORT: '0', DB_PORT: '1', DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent' });
-    const fastify = buildWorker(config, { app });
+    const fastify = buildWorker(config, { app, eagerSchemas: true });
     const timer = setTimeout(() => {
       process.stderr.write(`its plugin did not finish registering within ${READY_TIMEOUT_MS / 1000} s\n`);
       process.exit(1);
