@@ -58,3 +58,13 @@ export function workerCodeRoot(cfg: SiloConfig): string {
   }
   return target;
 }
+
+/**
+ * The file PM2 runs for a worker under `code` (a workerCodeRoot()): the one-file bundle
+ * the build makes (scripts/bundle-worker.js: a start reads one module, not hundreds), or
+ * tsc's server.js when the build had no bundler.
+ */
+export function workerEntry(code: string): string {
+  const bundle = join(code, 'dist', 'worker-bundle', 'worker', 'server.js');
+  return existsSync(bundle) ? bundle : join(code, 'dist', 'worker', 'server.js');
+}

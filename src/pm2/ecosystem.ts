@@ -24,7 +24,7 @@ import { workerLaunch } from '../isolation/worker-launch.js';
 import { proxyUser } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { parseDuration } from '../common/duration.js';
-import { workerCodeRoot } from '../isolation/worker-code.js';
+import { workerCodeRoot, workerEntry } from '../isolation/worker-code.js';
 
 export const NAMESPACE = 'silo';
 export const PROXY_APP = 'proxy';
@@ -95,7 +95,7 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
         namespace: NAMESPACE,
         // projectRoot, or under root from a private folder a copy its user can read; fork
         // mode, no IPC channel, as the tenant's user (src/isolation/worker-launch.ts).
-        ...workerLaunch(cfg, name, join(code, 'dist', 'worker', 'server.js'), node_args),
+        ...workerLaunch(cfg, name, workerEntry(code), node_args),
         cwd: code,
         kill_timeout: SHUTDOWN_GRACE_MS + 3000,
         max_memory_restart: t.maxMemory ?? cfg.workerMaxMemory,
