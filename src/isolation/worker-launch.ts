@@ -13,7 +13,8 @@
  * own user may, and it listens on a Unix socket in its own folder.
  *
  * Under root, while still root, the launcher moves itself into the tenant's control
- * groups (CGROUP_PROCS, or CPU_CGROUP from older ecosystems; ':'-separated), then
+ * groups (CGROUP_PROCS, or CPU_CGROUP from older ecosystems; ':'-separated), with shell
+ * built-ins only (no process forked on the way to node: a wake waits for each), then
  * `setpriv` drops to the tenant's user with no supplementary groups and no way to gain
  * privileges again (no_new_privs), and execs node.
  */
@@ -22,16 +23,22 @@ import { workerIdentity } from './tenant-user.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
-const LAUNCH = [
-  'exec 3>&-',
-  'unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE',
-  'if [ "$(id -u)" = 0 ]; then',
-  '  for f in $(printf %s "${CGROUP_PROCS:-$CPU_CGROUP}" | tr : " "); do',
-  '    echo $$ > "$f" || echo "silo worker: could not join its group $f" >&2',
-  '  done',
-  'fi',
-  'exec "$@"',
-].join('\n');
+/** Close PM2's channel (fd 3) and forget it. */
+const CLOSE_CHANNEL = ['exec 3>&-', 'unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE'];
+
+/**
+ * Under root: join the tenant's groups. Built-ins only (IFS splits the list): every
+ * process forked here (`id`, `tr`, a subshell) was time added to each wake.
+ */
+const JOIN_GROUPS = [
+  'IFS=:',
+  'for f in ${CGROUP_PROCS:-$CPU_CGROUP}; do',
+  '  echo $$ > "$f" || echo "silo worker: could not join its group $f" >&2',
+  'done',
+  'unset IFS',
+];
+
+const launch = (root: boolean) => [...CLOSE_CHANNEL, ...(root ? JOIN_GROUPS : []), 'exec "$@"'].join('\n');
 
 export interface WorkerLaunch {
   script: string;
@@ -46,7 +53,9 @@ export function workerLaunch(cfg: SiloConfig, tenant: string, entry: string, nod
   const drop = id.uid !== undefined ? [SETPRIV, `--reuid=${id.uid}`, `--regid=${id.gid}`, '--clear-groups', '--no-new-privs', '--'] : [];
   return {
     script: '/bin/sh',
-    args: ['-c', LAUNCH, 'silo-worker', ...drop, process.execPath, ...nodeArgs, entry],
+    // Root is known here (there is a user to drop to) and in the launcher alike: PM2's
+    // daemon runs as the user that rendered this app.
+    args: ['-c', launch(drop.length > 0), 'silo-worker', ...drop, process.execPath, ...nodeArgs, entry],
     interpreter: 'none',
     exec_mode: 'fork',
   };
