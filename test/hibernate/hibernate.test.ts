@@ -96,7 +96,8 @@ t.test('hibernation through nginx', async (t) => {
 
   await t.test('a busy tenant is never hibernated', async (t) => {
     await stack.http('client1.localhost', '/api/tenant');
-    const pid = (await workerState(stack, 'client1')).pid;
+    // Read while kept busy: `silo status` can take longer than the idle time on a loaded machine.
+    const pid = (await keptAwake(stack.httpPort, 'client1.localhost', () => workerState(stack, 'client1'))).pid;
     t.ok(pid, 'awake');
     let failed = 0;
     let sent = 0;
@@ -109,7 +110,7 @@ t.test('hibernation through nginx', async (t) => {
       await sleep(HIBERNATE_AFTER_MS / 4);
     }
     t.equal(failed, 0, `${sent} requests, none failed`);
-    const after = (await workerState(stack, 'client1')).pid;
+    const after = (await keptAwake(stack.httpPort, 'client1.localhost', () => workerState(stack, 'client1'))).pid;
     t.equal(after, pid, 'the same worker served them all', { log: after === pid ? '' : wakerLog(stack).split('\n').filter((l) => l.includes('client1')).slice(-6) });
   });
 
