@@ -24,6 +24,16 @@ const errorSchema = {
   properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
 } as const;
 
+/** How long an early readiness answer (checkReadinessEarly) stands for the first /readyz. */
+const EARLY_FRESH_MS = 1000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Start a readiness check now, for the first /readyz to answer with. */
+    checkReadinessEarly(): void;
+  }
+}
+
 export const healthPlugin = fp<HealthOptions>(
   async (fastify, opts) => {
     // Shorter than the request timeout, so a hung database gives a clean 503 here.
@@ -58,11 +68,24 @@ export const healthPlugin = fp<HealthOptions>(
       }
     }
 
+    // A check started before the socket opens (server.ts): a woken worker connects to its
+    // database while it starts listening and the waker looks for it. The first /readyz
+    // takes its answer if it is still coming or came within EARLY_FRESH_MS.
+    let early: { at?: number; reason: Promise<string | undefined> } | undefined;
+    fastify.decorate('checkReadinessEarly', () => {
+      const check = { at: undefined as number | undefined, reason: notReadyBecause() };
+      void check.reason.finally(() => (check.at = Date.now()));
+      early = check;
+    });
+
     fastify.get(
       '/readyz',
       { ...routeOpts, schema: { response: { 200: statusSchema, 503: errorSchema } } },
       async (request, reply) => {
-        const reason = await notReadyBecause();
+        const first = early;
+        early = undefined;
+        const fresh = first && (first.at === undefined || Date.now() - first.at < EARLY_FRESH_MS);
+        const reason = await (fresh ? first.reason : notReadyBecause());
         if (reason === undefined) return { status: 'ready' };
         request.log.warn({ reason }, 'not ready');
         return reply.code(503).send(errorBody(503, 'not ready'));

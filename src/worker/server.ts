@@ -91,6 +91,8 @@ async function main(): Promise<void> {
     close({ err }).finally(() => process.exit(1));
   });
 
+  // Connect to the database and check the schema while the socket opens (health.ts).
+  fastify.checkReadinessEarly();
   const where = 'socket' in config.listen ? config.listen.socket : `${config.listen.host}:${config.listen.port}`;
   try {
     if ('socket' in config.listen) listener = await listenOnSocket(fastify, config.listen.socket);
