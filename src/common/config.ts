@@ -44,7 +44,7 @@ const schema = {
     // The connection budget (src/servers/connection-budget.ts): the embedded servers'
     // max_connections, and how long a worker keeps a connection it has nothing to do with.
     SILO_PG_MAX_CONNECTIONS: { type: 'integer', minimum: 20, maximum: 10000, default: 400 },
-    SILO_DB_IDLE_TIMEOUT: { type: 'string', default: '10s', pattern: '^[1-9][0-9]{0,6}(ms|s|m|h)$' },
+    SILO_DB_IDLE_TIMEOUT: { type: 'string', default: '5s', pattern: '^[1-9][0-9]{0,6}(ms|s|m|h)$' },
     SILO_MIGRATE_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
     // The tenant app: a folder, an entry file or an installed package name (see
     // src/apps/resolve.ts). Unset means the bundled polls sample.

@@ -47,7 +47,7 @@ export const configSchema = {
     DB_CONNECT_TIMEOUT_S: { type: 'number', exclusiveMinimum: 0, maximum: 120, default: 3 },
     // A connection idle this long is closed: an awake tenant with nothing to do holds no
     // server connection (silo sets it from SILO_DB_IDLE_TIMEOUT). 0: kept for ever.
-    DB_IDLE_TIMEOUT_S: { type: 'number', minimum: 0, maximum: 86400, default: 10 },
+    DB_IDLE_TIMEOUT_S: { type: 'number', minimum: 0, maximum: 86400, default: 5 },
     // A connection is closed once this old (give or take a quarter, so a pool's connections
     // do not all go at once) when it is next idle: on a server at its connection budget,
     // a pool that was refused a connection stops growing, and the slots its connections

@@ -74,7 +74,19 @@ async function neighbourDuring<T>(during: () => Promise<T>): Promise<{ value: T;
 const readNum = (file: string) => Number(readFileSync(file, 'utf8').trim());
 
 await t.test('status shows each tenant its use against its ceilings; evil runs inside its groups', async (t) => {
-  const c = (await tenantStatus(EVIL)).ceilings;
+  // A worker gives a connection back once idle for SILO_DB_IDLE_TIMEOUT (5 s), and status
+  // may take longer than that on a busy machine: evil queries while status reads its use.
+  let reading = true;
+  const busy = (async () => {
+    while (reading) {
+      await s.runAsEvil('await sql`select 1`; return 1;').catch(() => undefined);
+      await sleep(200);
+    }
+  })();
+  const c = await tenantStatus(EVIL)
+    .then((x) => x.ceilings)
+    .finally(() => (reading = false));
+  await busy;
   t.equal(c.pids.max, 128, 'processes: 128 by default');
   t.ok(c.pids.used! > 0 && c.pids.used! < 128, `processes used: ${c.pids.used}`);
   t.equal(c.memory.max, 300 * 1048576, 'memory: 1.5 x max_memory_restart (200M)');

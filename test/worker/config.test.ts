@@ -40,7 +40,7 @@ t.test('the minimal environment gets the documented defaults', async (t) => {
       passwordFile: goodFile,
       poolMax: 4,
       connectTimeoutS: 3,
-      idleTimeoutS: 10,
+      idleTimeoutS: 5,
       maxLifetimeS: 60,
       statementTimeoutMs: 5000,
     },
