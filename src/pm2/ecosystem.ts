@@ -24,6 +24,7 @@ import { workerLaunch } from '../isolation/worker-launch.js';
 import { proxyUser } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { parseDuration } from '../common/duration.js';
+import { tenantPoolSize } from '../servers/connection-budget.js';
 import { workerCodeRoot, workerEntry } from '../isolation/worker-code.js';
 
 export const NAMESPACE = 'silo';
@@ -119,7 +120,8 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           DB_USER: name,
           // The password stays in its 0600 file: `pm2 show` prints env, never this.
           DB_PASSWORD_FILE: paths.tenantPassword(name),
-          DB_POOL_MAX: String(cfg.poolMax),
+          // Its share of its server's connection budget (servers/connection-budget.ts).
+          DB_POOL_MAX: String(tenantPoolSize(cfg, registry, t.server)),
           DB_IDLE_TIMEOUT_S: String(parseDuration(cfg.dbIdleTimeout) / 1000),
           SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
           LOG_LEVEL: 'info',

@@ -6,15 +6,21 @@
  * budget = max_connections - superuser_reserved_connections - CONTROL_RESERVE
  *
  * A tenant holds connections only while it is busy: its worker closes a connection idle
- * for SILO_DB_IDLE_TIMEOUT (10 s), a hibernated tenant has no worker. So the budget is
- * spent by busy tenants, each up to its pool (SILO_POOL_MAX): budget / pool size tenants
- * can be busy at once without waiting; any number can be awake. Beyond that a worker
- * refused a connection (53300) waits for one: postgres.js retries with back-off and sends
- * its queries down the connections it already has, and connections retire after
- * DB_MAX_LIFETIME_S, which hands their slots to the tenants that wait.
+ * for SILO_DB_IDLE_TIMEOUT (5 s), a hibernated tenant has no worker. So the budget is
+ * spent by busy tenants, each up to its pool; any number can be awake.
+ *
+ * Each worker's pool is sized from its server's budget: the budget shared by the tenants
+ * on that server, at least 1, at most SILO_POOL_MAX. With a pool of one a busy tenant
+ * holds one connection and pipelines its queries on it (postgres.js), so as many tenants
+ * as the budget has connections are busy at once, and their queries queue in their own
+ * pools. Why not SILO_POOL_MAX for everyone: a pool that holds a connection and is
+ * refused another (53300) keeps retrying, and once that lasts longer than its connect
+ * timeout postgres.js fails its queued queries whenever its connections are all in
+ * transactions (measured: `npm run bench:connections`, 20 busy tenants of pool 4 on 37
+ * connections failed 96,268 queries in 5 s; with a pool of one, none).
  */
 import type { SiloConfig } from '../common/config.js';
-import type { ServerEntry } from '../registry/registry.js';
+import type { Registry, ServerEntry } from '../registry/registry.js';
 
 /** Sessions kept free for silo itself: status, ceilings, `migrate` (4 at a time), backups, a reload's second pool. */
 export const CONTROL_RESERVE = 8;
@@ -32,6 +38,19 @@ export function budgetOf(maxConnections: number, superuserReserved = DEFAULT_SUP
 /** max_connections as silo knows it without connecting: the embedded servers' setting, or what `server add` read. */
 export function knownMaxConnections(cfg: Pick<SiloConfig, 'pgMaxConnections'>, entry: ServerEntry): number {
   return entry.kind === 'embedded' ? cfg.pgMaxConnections : (entry.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
+}
+
+/** A worker's pool on a server: its share of the budget, at least 1, at most SILO_POOL_MAX. */
+export function poolSize(budget: number, tenants: number, poolMax: number): number {
+  return Math.max(1, Math.min(poolMax, Math.floor(budget / Math.max(1, tenants))));
+}
+
+/** The pool of the workers of `server`'s tenants, from what the registry knows (no connection). */
+export function tenantPoolSize(cfg: Pick<SiloConfig, 'pgMaxConnections' | 'poolMax'>, registry: Registry, server: string): number {
+  const entry = registry.servers[server];
+  if (!entry) return cfg.poolMax;
+  const tenants = Object.values(registry.tenants).filter((t) => t.server === server).length;
+  return poolSize(budgetOf(knownMaxConnections(cfg, entry)), tenants, cfg.poolMax);
 }
 
 /** Tenants that can be busy at once, each with its whole pool, before one waits for a connection. */

@@ -18,7 +18,7 @@ import { perTenantUsers } from '../isolation/tenant-user.js';
 import { connectionLimit, tenantCeilings, tenantLimits } from '../isolation/limits.js';
 import { tenantLogBytes } from '../isolation/ceilings.js';
 import { databaseUse, serverConnections } from '../servers/database-use.js';
-import { busyAtOnce } from '../servers/connection-budget.js';
+import { busyAtOnce, poolSize } from '../servers/connection-budget.js';
 import { detectCgroups, readTenantCgroup } from '../isolation/cgroups.js';
 import { processUid, userName } from '../isolation/os-users.js';
 
@@ -77,8 +77,9 @@ export interface ServerStatus {
   /**
    * its connection budget (src/servers/connection-budget.ts), read from the server just
    * now: `used` by tenants of `budget`; `others`: silo's own and anyone else's sessions;
-   * `busyAtOnce`: tenants that can be busy at once, each with its whole pool (`poolMax`),
-   * before one waits; `awake`: its tenants with a running worker, `tenants`: all of them
+   * `pool`: each of its workers' pool (its share of the budget, at most SILO_POOL_MAX);
+   * `busyAtOnce`: tenants that can be busy at once, each with its whole pool, before one
+   * waits; `awake`: its tenants with a running worker, `tenants`: all of them
    */
   connections?: {
     used: number;
@@ -86,7 +87,7 @@ export interface ServerStatus {
     others: number;
     maxConnections: number;
     superuserReserved: number;
-    poolMax: number;
+    pool: number;
     busyAtOnce: number;
     awake: number;
     tenants: number;
@@ -164,8 +165,8 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           ? {
               connections: {
                 ...c,
-                poolMax: cfg.poolMax,
-                busyAtOnce: busyAtOnce(c.budget, cfg.poolMax),
+                pool: poolSize(c.budget, tenants.length, cfg.poolMax),
+                busyAtOnce: busyAtOnce(c.budget, poolSize(c.budget, tenants.length, cfg.poolMax)),
                 awake: tenants.filter((n) => describe(workerApp(n)).status === 'online').length,
                 tenants: tenants.length,
               },

@@ -3,7 +3,7 @@
  * busy at once, and where `tenant create` without `--server` places a tenant.
  */
 import t from 'tap';
-import { CONTROL_RESERVE, budgetOf, busyAtOnce, knownMaxConnections, placeByBudget } from '../../src/servers/connection-budget.js';
+import { CONTROL_RESERVE, budgetOf, busyAtOnce, knownMaxConnections, placeByBudget, poolSize, tenantPoolSize } from '../../src/servers/connection-budget.js';
 import { placeTenant } from '../../src/servers/servers.js';
 import type { Registry } from '../../src/registry/registry.js';
 
@@ -42,4 +42,22 @@ t.test('placement counts connections, not only tenants', async (t) => {
   t.equal(placeTenant(reg, undefined, { pgMaxConnections: 100 }), 'big', 'three tenants on 1,000 connections leave more per tenant than none on 100');
   t.equal(placeTenant(reg, 'local', { pgMaxConnections: 100 }), 'local', '--server wins');
   t.throws(() => placeTenant(reg, 'nope', { pgMaxConnections: 100 }), /unknown server "nope"/);
+});
+
+t.test("a worker's pool is its share of its server's budget, 1 to SILO_POOL_MAX", async (t) => {
+  t.equal(poolSize(389, 2, 4), 4, 'two demo tenants on 400 connections: the whole SILO_POOL_MAX');
+  t.equal(poolSize(189, 1000, 4), 1, '1,000 tenants on 200 connections: one each, 189 busy at once');
+  t.equal(poolSize(189, 60, 4), 3);
+  t.equal(poolSize(0, 5, 4), 1, 'never 0');
+  t.equal(poolSize(389, 0, 4), 4);
+  const reg: Registry = {
+    version: 1,
+    servers: { local: { kind: 'embedded', host: '/s', port: 1 } },
+    tenants: Object.fromEntries(
+      Array.from({ length: 60 }, (_, i) => [`t${i}`, { server: 'local', port: 4100 + i, domains: [], state: 'ready', schemaVersion: 1, createdAt: '' }]),
+    ) as Registry['tenants'],
+  };
+  t.equal(tenantPoolSize({ pgMaxConnections: 40, poolMax: 4 }, reg, 'local'), 1, '60 tenants, budget 29');
+  t.equal(tenantPoolSize({ pgMaxConnections: 400, poolMax: 4 }, reg, 'local'), 4, '60 tenants, budget 389');
+  t.equal(tenantPoolSize({ pgMaxConnections: 200, poolMax: 4 }, reg, 'local'), 3, '60 tenants, budget 189');
 });

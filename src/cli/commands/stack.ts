@@ -75,7 +75,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
         const c = db.connections;
         if (c) {
           printLine(
-            `  connections: ${c.used} of ${c.budget} used by tenants (${c.awake} of ${c.tenants} awake); ${c.busyAtOnce} busy at once at ${c.poolMax} each before one waits` +
+            `  connections: ${c.used} of ${c.budget} used by tenants (${c.awake} of ${c.tenants} awake); ${c.busyAtOnce} busy at once at a pool of ${c.pool} each before one waits` +
               ` (max_connections ${c.maxConnections}: ${c.superuserReserved} for superusers, ${c.maxConnections - c.superuserReserved - c.budget} for silo; ${c.others} other sessions now)`,
           );
         }
