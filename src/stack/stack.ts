@@ -20,7 +20,7 @@ import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
 import { cpuGroup, osUser, worker, type PartContext, type TenantPart } from './parts/parts.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
-import { isOnline, running, waitWorker, type Running } from '../pm2/workers.js';
+import { isOnline, restartWorker, running, waitWorker, type Running } from '../pm2/workers.js';
 import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { findOrphans } from './orphans.js';
@@ -365,7 +365,7 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
   });
 }
 
-/** Restart workers one at a time; the proxy holds each one's requests until it is ready again. */
+/** Restart workers one at a time, each without a moment where no ready process serves it. */
 export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<string[]> {
   const reg = readRegistry(homePaths(cfg.home).registry);
   if (only) tenantEntry(reg, only);
@@ -381,10 +381,9 @@ export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<
       const [app] = workerApps(cfg, now, name);
       if (!app || !(await running()).has(app.name)) return false;
       crashPoint('reload', 'reload-worker');
-      // Stop + start (fork mode): meanwhile the proxy holds this tenant's requests in its
-      // wake path and sends them on once the new process is ready.
-      await pm2.reloadApp(app);
-      await waitWorker(cfg, name);
+      // A stand-in serves while PM2 stops and starts it (fork mode), so no request waits
+      // for a start (src/pm2/workers.ts).
+      await restartWorker(cfg, app, name);
       return true;
     });
     if (!reloaded) continue;
