@@ -9,7 +9,7 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
 import { recordSettings } from '../registry/settings.js';
-import { embeddedOptions, ensureDefaultServer, openServer } from '../servers/servers.js';
+import { embeddedOptions, ensureDefaultServer } from '../servers/servers.js';
 import { DATABASE_RULES, ensureDatabaseRules } from '../servers/database-rules.js';
 import { isPortFree } from '../common/ports.js';
 import { tenantHosts } from '../common/names.js';
@@ -19,6 +19,7 @@ import * as pm2 from '../pm2/pm2.js';
 import type { ProxyDriver } from '../proxy/driver.js';
 import { SiloError } from '../common/errors.js';
 import { cpuGroup, osUser, worker, type PartContext, type TenantPart } from './parts/parts.js';
+import { overTenants, type TenantOutcome } from '../servers/fleet.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
 import { isOnline, restartWorker, running, waitWorker, type Running } from '../pm2/workers.js';
 import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
@@ -188,37 +189,22 @@ export const upSteps: readonly Step<UpContext>[] = [
     // A tenant an older silo created gets the database rules it lacks (its dump role,
     // other tenants' names hidden in its database: tenant/database-rules.ts) here,
     // without a manual step; the registry records which rules each tenant has, so this
-    // looks at a tenant once per new set. A server that does not answer is reported and
-    // skipped: its tenants are looked at by the next `up`.
+    // looks at a tenant once per new set. A tenant whose server does not answer is
+    // reported and skipped: it is looked at by the next `up`.
     name: 'database-rules',
     done: (c) => readyTenants(c).every((n) => (c.reg.tenants[n]!.databaseRules ?? 0) >= DATABASE_RULES),
     async run(c) {
       const behind = readyTenants(c).filter((n) => (c.reg.tenants[n]!.databaseRules ?? 0) < DATABASE_RULES);
-      const done: string[] = [];
-      for (const server of new Set(behind.map((n) => c.reg.tenants[n]!.server))) {
-        let open;
-        try {
-          open = await openServer(c.cfg, c.reg, server);
-        } catch (err) {
-          c.log(`database rules: server ${server} skipped: ${(err as Error).message}`);
-          continue;
-        }
-        try {
-          for (const name of behind.filter((n) => c.reg.tenants[n]!.server === server)) {
-            try {
-              const fixed = await ensureDatabaseRules(c.cfg, c.reg, open, name);
-              for (const f of fixed) c.log(`${name}: ${f}`);
-              done.push(name);
-            } catch (err) {
-              c.log(`${name}: database rules not checked: ${(err as Error).message} (silo tenant repair ${name})`);
-            }
-          }
-        } finally {
-          await open.release();
-        }
-      }
+      // The one loop over tenants (servers/fleet.ts), one at a time: `up` holds the registry
+      // lock, and each server is opened once for all of its tenants.
+      const results = await overTenants<TenantOutcome>(c.cfg, behind, { concurrency: 1 }, async (name, shared) => {
+        const fixed = await ensureDatabaseRules(c.cfg, c.reg, await shared(c.reg.tenants[name]!.server), name);
+        for (const f of fixed) c.log(`${name}: ${f}`);
+        return { tenant: name, ok: true };
+      });
+      for (const r of results) if (!r.ok) c.log(`${r.tenant}: database rules not checked: ${r.error} (silo tenant repair ${r.tenant})`);
       await updateRegistry(homePaths(c.cfg.home).registry, (r) => {
-        for (const name of done) if (r.tenants[name]) r.tenants[name]!.databaseRules = DATABASE_RULES;
+        for (const { tenant } of results.filter((x) => x.ok)) if (r.tenants[tenant]) r.tenants[tenant]!.databaseRules = DATABASE_RULES;
       });
       await refresh(c);
     },
