@@ -17,7 +17,7 @@ import { openServer, type OpenServer } from '../../src/servers/servers.js';
 import { createTenant } from '../../src/tenant/create.js';
 import { removeTenant } from '../../src/tenant/remove.js';
 import { dumpRoleName } from '../../src/postgres/tenant-session.js';
-import { TENANT_PARTS, connections, database, dumpRole, grants, passwordFile, role, schema, type PartContext } from '../../src/stack/parts/parts.js';
+import { TENANT_PARTS, catalogs, connections, database, dumpRole, grants, passwordFile, role, schema, type PartContext } from '../../src/stack/parts/parts.js';
 
 function partContext(cfg: SiloConfig, name: string, server?: () => Promise<OpenServer>): PartContext {
   const paths = homePaths(cfg.home);
@@ -52,10 +52,6 @@ t.test('password-file: missing, then a wrong mode, each reported by its check an
   t.equal(passwordFile.check(c), 'its mode was 644');
   t.match(passwordFile.ensure(c), /^now [46]00$/);
   t.equal(passwordFile.check(c), undefined);
-  rmSync(c.paths.dumpPassword('acme'));
-  t.equal(passwordFile.check(c), 'its dump role had no password file');
-  passwordFile.ensure(c);
-  t.equal(passwordFile.check(c), undefined);
   await passwordFile.remove!(c);
   await passwordFile.remove!(c); // idempotent
   t.equal(passwordFile.check(c), 'it was missing', 'absent after remove');
@@ -78,6 +74,11 @@ t.test('database parts: each broken on purpose, reported, fixed; after a removal
     [connections, 'alter database acme allow_connections false', /^it refused connections$/],
     [grants, 'grant connect on database acme to public', /^PUBLIC could connect$/],
   ];
+  // A lost dump password file: a new password, which the dump role is given (pg_dump logs in with it).
+  rmSync(homePaths(cfg.home).dumpPassword('acme'));
+  t.equal(await dumpRole.check(c), 'its dump role had no password file');
+  t.equal(await dumpRole.ensure(c), 'made');
+  t.equal(await catalogs.check(c), undefined, 'the dump role logs in with its new password');
   for (const [part, breakIt, reported] of cases) {
     await sql.unsafe(breakIt);
     t.match(await part.check(c), reported, `${part.name}: its check reports it (${breakIt})`);

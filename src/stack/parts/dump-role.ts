@@ -1,9 +1,10 @@
 /**
  * Its dump role: pg_dump logs in as it (never as a superuser), a member of its role, with
- * its own password file (postgres/tenant-ddl.ts).
+ * its own password file (postgres/tenant-ddl.ts). A lost password file gets a new password,
+ * and the role is given it.
  */
 import { dropDumpRole, dumpRoleProblem, ensureDumpRole } from '../../postgres/tenant-ddl.js';
-import { generatePassword, readSecret, writeSecret } from '../../common/secrets.js';
+import { generatePassword, readSecret, removeSecret, writeSecret } from '../../common/secrets.js';
 import { admin, type TenantPart } from './part.js';
 
 export const dumpRole: TenantPart = {
@@ -19,5 +20,8 @@ export const dumpRole: TenantPart = {
     await ensureDumpRole(await admin(t), t.name, readSecret(file)!);
     return 'made';
   },
-  remove: async (t) => dropDumpRole(await admin(t), t.name),
+  async remove(t) {
+    await dropDumpRole(await admin(t), t.name);
+    removeSecret(t.paths.dumpPassword(t.name));
+  },
 };
