@@ -18,6 +18,7 @@ const PACKAGES = {
     { pkg: 'caddy', has: () => program('caddy'), why: 'the proxy you chose (SILO_PROXY=caddy)', when: () => process.env.SILO_PROXY === 'caddy' },
     // pg_dump refuses servers newer than itself: it must match the embedded server's major (15).
     { pkg: 'postgresql-client-15', has: () => executable('/usr/lib/postgresql/15/bin/pg_dump'), why: 'pg_dump 15 for backups and for the final dump of a removed tenant' },
+    { pkg: 'openssl', has: () => program('openssl'), why: "HTTPS (SILO_TLS=on): silo's local CA signs the certificates of localhost", when: () => process.env.SILO_TLS === 'on' },
   ],
   test: [
     { pkg: 'nginx-light', has: () => program('nginx'), why: 'the suite runs every scenario through nginx' },
@@ -27,6 +28,9 @@ const PACKAGES = {
     { pkg: 'iproute2', has: () => program('ip'), why: 'network namespaces (ip netns) for the tests that change kernel settings' },
     { pkg: 'git', has: () => program('git'), why: 'the root-start test clones the project into a private folder' },
     { pkg: 'systemd', has: () => program('systemd-analyze'), why: 'the service test checks the unit silo service install writes (systemd-analyze verify)' },
+    { pkg: 'openssl', has: () => program('openssl'), why: "the HTTPS tests: silo's local CA, and an operator's own certificate files" },
+    { pkg: 'pebble', has: () => program('pebble') && program('pebble-challtestsrv'), why: "the ACME tests: Let's Encrypt's test CA and its DNS responder, offline on loopback" },
+    { pkg: 'libnss3-tools', has: () => program('certutil'), why: "the browser test over HTTPS: Chromium trusts silo's local CA through an NSS database of the test's own" },
   ],
 };
 

@@ -71,6 +71,21 @@ const schema = {
     SILO_BACKUP_KEEP: { type: 'integer', minimum: 1, maximum: 100000 },
     // A worker idle this long is stopped; its next request starts it (0 = never).
     SILO_HIBERNATE_AFTER: { type: 'string', default: '15m', pattern: DURATION_PATTERN },
+    // HTTPS (src/proxy/tls/): the proxy listens on SILO_HTTPS_PORT and HTTP redirects there.
+    // Certificates: SILO_TLS_CERT/KEY for *.<domain> (the operator's wildcard), ACME per
+    // host with SILO_ACME_DIRECTORY, else a local CA silo makes (for localhost).
+    SILO_TLS: { type: 'string', enum: ['on', 'off'], default: 'off' },
+    SILO_HTTPS_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8443 },
+    SILO_TLS_CERT: { type: 'string', minLength: 1 },
+    SILO_TLS_KEY: { type: 'string', minLength: 1 },
+    // Strict-Transport-Security max-age in seconds (0: no header)
+    SILO_HSTS: { type: 'integer', minimum: 0, maximum: 63072000, default: 0 },
+    SILO_ACME_DIRECTORY: { type: 'string', pattern: '^https://[^\\s]+$' },
+    SILO_ACME_EMAIL: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$' },
+    // a CA file the ACME server's own HTTPS is checked against (a test CA such as pebble)
+    SILO_ACME_CA: { type: 'string', minLength: 1 },
+    // renew a certificate this long before it expires
+    SILO_ACME_RENEW_BEFORE: { type: 'string', default: '720h', pattern: DURATION_PATTERN },
   },
 } as const;
 
@@ -104,6 +119,19 @@ export interface SiloConfig {
   backupKeep?: number;
   /** a duration (`15m`, `30s`, `0` = never); per tenant in the registry's `hibernateAfter` */
   hibernateAfter: string;
+  /** SILO_TLS=on: HTTPS on httpsPort, HTTP redirects to it */
+  tls: boolean;
+  httpsPort: number;
+  /** the operator's certificate and key for *.<domain> (both or neither) */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Strict-Transport-Security max-age, 0: none */
+  hsts: number;
+  /** ACME directory URL: a certificate per host from it */
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCa?: string;
+  acmeRenewBefore: string;
 }
 
 interface RawEnv {
@@ -132,6 +160,15 @@ interface RawEnv {
   SILO_BACKUP_CRON?: string;
   SILO_BACKUP_KEEP?: number;
   SILO_HIBERNATE_AFTER: string;
+  SILO_TLS: 'on' | 'off';
+  SILO_HTTPS_PORT: number;
+  SILO_TLS_CERT?: string;
+  SILO_TLS_KEY?: string;
+  SILO_HSTS: number;
+  SILO_ACME_DIRECTORY?: string;
+  SILO_ACME_EMAIL?: string;
+  SILO_ACME_CA?: string;
+  SILO_ACME_RENEW_BEFORE: string;
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -184,6 +221,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,
     hibernateAfter: raw.SILO_HIBERNATE_AFTER,
+    ...tlsSettings(raw),
+  };
+}
+
+function tlsSettings(raw: RawEnv): Pick<SiloConfig, 'tls' | 'httpsPort' | 'tlsCert' | 'tlsKey' | 'hsts' | 'acmeDirectory' | 'acmeEmail' | 'acmeCa' | 'acmeRenewBefore'> {
+  if (Boolean(raw.SILO_TLS_CERT) !== Boolean(raw.SILO_TLS_KEY)) throw new Error('invalid configuration: set both SILO_TLS_CERT and SILO_TLS_KEY, or neither');
+  if (raw.SILO_TLS === 'on' && raw.SILO_HTTPS_PORT === raw.SILO_HTTP_PORT) throw new Error('invalid configuration: SILO_HTTPS_PORT must differ from SILO_HTTP_PORT');
+  return {
+    tls: raw.SILO_TLS === 'on',
+    httpsPort: raw.SILO_HTTPS_PORT,
+    tlsCert: raw.SILO_TLS_CERT ? resolve(raw.SILO_TLS_CERT) : undefined,
+    tlsKey: raw.SILO_TLS_KEY ? resolve(raw.SILO_TLS_KEY) : undefined,
+    hsts: raw.SILO_HSTS,
+    acmeDirectory: raw.SILO_ACME_DIRECTORY,
+    acmeEmail: raw.SILO_ACME_EMAIL,
+    acmeCa: raw.SILO_ACME_CA ? resolve(raw.SILO_ACME_CA) : undefined,
+    acmeRenewBefore: raw.SILO_ACME_RENEW_BEFORE,
   };
 }
 

@@ -1,5 +1,6 @@
 /** Small HTTP probes used to wait for workers and the proxy (loopback or a Unix socket). */
 import { request, type RequestOptions } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 
 export interface ProbeResult {
   status: number;
@@ -10,14 +11,22 @@ export function probe(host: string, port: number, path: string, hostHeader?: str
   return get({ host, port }, path, hostHeader, timeoutMs);
 }
 
+/**
+ * The same over HTTPS (SILO_TLS=on), the SNI name being the host: it checks routing, not
+ * the certificate (a host may still serve its local stand-in while ACME issues).
+ */
+export function probeTls(host: string, port: number, path: string, hostHeader: string, timeoutMs = 2000): Promise<ProbeResult> {
+  return get({ host, port, servername: hostHeader, rejectUnauthorized: false } as RequestOptions, path, hostHeader, timeoutMs, true);
+}
+
 /** The same over a Unix socket (a worker's, the waker's). */
 export function probeSocket(socketPath: string, path: string, hostHeader?: string, timeoutMs = 2000): Promise<ProbeResult> {
   return get({ socketPath }, path, hostHeader ?? 'localhost', timeoutMs);
 }
 
-function get(where: RequestOptions, path: string, hostHeader: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+function get(where: RequestOptions, path: string, hostHeader: string | undefined, timeoutMs: number, tls = false): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const req = request({ ...where, path, method: 'GET', headers: hostHeader ? { host: hostHeader } : {}, timeout: timeoutMs, agent: false }, (res) => {
+    const req = (tls ? tlsRequest : request)({ ...where, path, method: 'GET', headers: hostHeader ? { host: hostHeader } : {}, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

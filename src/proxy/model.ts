@@ -39,6 +39,22 @@ export interface ProxyModel {
   suspendedDir?: string;
   /** under root: the unprivileged user (and its group) the proxy's workers run as */
   runAs?: { user: string; group: string };
+  /** SILO_TLS=on: tenants are served on this HTTPS listener, HTTP redirects to it */
+  tls?: ProxyTls;
+}
+
+export interface ProxyTls {
+  port: number;
+  /** one bundle per host, `<host>.pem` (tls/store.ts) */
+  certDir: string;
+  /** the operator's wildcard for `*.<domain>` is `<certDir>/_wildcard.pem` */
+  wildcard: boolean;
+  /** Strict-Transport-Security max-age (0: none) */
+  hsts: number;
+  /** ACME HTTP-01 tokens, under `.well-known/acme-challenge/` */
+  webroot: string;
+  /** changes whenever a bundle does (Caddy loads the folder at a reload; nginx reads per handshake) */
+  stamp: string;
 }
 
 export interface ProxyModelInput {
@@ -52,6 +68,7 @@ export interface ProxyModelInput {
   /** the stack's default request rate per tenant (SILO_TENANT_RATE) */
   tenantRate?: number;
   runAs?: { user: string; group: string };
+  tls?: ProxyTls;
 }
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
@@ -75,5 +92,6 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     wakerSocket: input.wakerSocket,
     ...(input.suspendedDir ? { suspendedDir: input.suspendedDir } : {}),
     ...(input.runAs ? { runAs: input.runAs } : {}),
+    ...(input.tls ? { tls: input.tls } : {}),
   };
 }

@@ -37,6 +37,16 @@ const RECORDED = {
   backupCron: 'SILO_BACKUP_CRON',
   backupKeep: 'SILO_BACKUP_KEEP',
   hibernateAfter: 'SILO_HIBERNATE_AFTER',
+  // HTTPS: the proxy's listeners and where its certificates come from.
+  tls: 'SILO_TLS',
+  httpsPort: 'SILO_HTTPS_PORT',
+  tlsCert: 'SILO_TLS_CERT',
+  tlsKey: 'SILO_TLS_KEY',
+  hsts: 'SILO_HSTS',
+  acmeDirectory: 'SILO_ACME_DIRECTORY',
+  acmeEmail: 'SILO_ACME_EMAIL',
+  acmeCa: 'SILO_ACME_CA',
+  acmeRenewBefore: 'SILO_ACME_RENEW_BEFORE',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

@@ -15,7 +15,8 @@ import { proxyDriver } from '../proxy/kinds.js';
 import { proxyModel } from '../proxy/model.js';
 import { stopAbandonedProxyProcesses } from './orphans.js';
 import { writeSuspendedPages } from '../proxy/suspended.js';
-import { probe, waitFor } from '../common/http-probe.js';
+import { probe, probeTls, waitFor, type ProbeResult } from '../common/http-probe.js';
+import { proxyTls } from '../proxy/tls/model.js';
 import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
 import { runPaths } from '../common/run-dir.js';
@@ -34,10 +35,15 @@ export function driverFor(cfg: SiloConfig): ProxyDriver {
   }
 }
 
+/** A request to `host` through the proxy: over HTTPS when SILO_TLS=on (HTTP only redirects then). */
+export function probeProxy(cfg: SiloConfig, path: string, host: string): Promise<ProbeResult> {
+  return cfg.tls ? probeTls(cfg.httpHost, cfg.httpsPort, path, host) : probe(cfg.httpHost, cfg.httpPort, path, host);
+}
+
 /** The proxy routes `host` to a ready worker (any app: /readyz is the platform's, not the app's). */
 export async function waitThroughProxy(cfg: SiloConfig, _name: string, host: string, timeoutMs = 20_000): Promise<void> {
   await waitFor(`${host} through the proxy`, timeoutMs, async () => {
-    const r = await probe(cfg.httpHost, cfg.httpPort, '/readyz', host);
+    const r = await probeProxy(cfg, '/readyz', host);
     // A suspended tenant is routed too: to the proxy's own 503 page (proxy/suspended.ts).
     if (r.status === 503 && r.body.includes('"suspended":true')) return true;
     return r.status === 200 ? true : `HTTP ${r.status}`;
@@ -45,7 +51,7 @@ export async function waitThroughProxy(cfg: SiloConfig, _name: string, host: str
 }
 
 export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(`${host} to leave the proxy`, timeoutMs, async () => (await probe(cfg.httpHost, cfg.httpPort, '/healthz', host)).status === 404);
+  await waitFor(`${host} to leave the proxy`, timeoutMs, async () => (await probeProxy(cfg, '/healthz', host).catch(() => ({ status: 404 }))).status === 404);
 }
 
 /**
@@ -69,6 +75,7 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
       suspendedDir,
       tenantRate: cfg.tenantRate,
       ...(user ? { runAs: { user: user.name, group: user.name } } : {}),
+      ...(cfg.tls ? { tls: await proxyTls(cfg, reg, user) } : {}),
     });
     writeSuspendedPages(suspendedDir, reg);
     const changed = await installProxyConfig(driver, model);

@@ -38,6 +38,7 @@ export type DemoTenants = (cfg: SiloConfig, log: Log, release?: string) => Promi
 
 export function tenantUrl(cfg: SiloConfig, name: string, domains: string[] = []): string {
   const host = tenantHosts(cfg, name, { domains })[0];
+  if (cfg.tls) return `https://${host}${cfg.httpsPort === 443 ? '' : `:${cfg.httpsPort}`}/`;
   return `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
 }
 
@@ -155,6 +156,9 @@ export const upSteps: readonly Step<UpContext>[] = [
       if (!(await isPortFree(c.cfg.httpPort, c.cfg.httpHost))) {
         throw new SiloError(`port ${c.cfg.httpPort} on ${c.cfg.httpHost} is already in use: stop what holds it, or set SILO_HTTP_PORT`);
       }
+      if (c.cfg.tls && !(await isPortFree(c.cfg.httpsPort, c.cfg.httpHost))) {
+        throw new SiloError(`port ${c.cfg.httpsPort} on ${c.cfg.httpHost} is already in use: stop what holds it, or set SILO_HTTPS_PORT`);
+      }
     },
   },
   {
@@ -267,7 +271,7 @@ export const upSteps: readonly Step<UpContext>[] = [
     async run(c) {
       await pm2.startFresh(proxyApp(c.cfg, c.driver));
       c.started++;
-      c.log(`started ${c.cfg.proxy} on ${c.cfg.httpHost}:${c.cfg.httpPort}`);
+      c.log(`started ${c.cfg.proxy} on ${c.cfg.httpHost}:${c.cfg.httpPort}${c.cfg.tls ? ` and https ${c.cfg.httpHost}:${c.cfg.httpsPort}` : ''}`);
     },
   },
   {

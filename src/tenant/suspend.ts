@@ -10,9 +10,9 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
 import { readRegistry, tenantEntry, writeRegistry, type Suspension } from '../registry/registry.js';
-import { stackIsUp, syncProxy } from '../stack/live.js';
+import { probeProxy, stackIsUp, syncProxy } from '../stack/live.js';
 import { tenantHosts } from './create.js';
-import { probe, waitFor } from '../common/http-probe.js';
+import { waitFor } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 import { onTenant } from './operation.js';
@@ -33,7 +33,7 @@ interface Ctx {
 
 /** Is the proxy answering this host with silo's suspended page? */
 async function answersSuspended(cfg: SiloConfig, host: string): Promise<boolean> {
-  const r = await probe(cfg.httpHost, cfg.httpPort, '/healthz', host);
+  const r = await probeProxy(cfg, '/healthz', host);
   return r.status === 503 && r.body.includes('"suspended":true');
 }
 

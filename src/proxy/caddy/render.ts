@@ -7,6 +7,7 @@ import { caddyRateLimitNote } from './rate-limit.js';
 import { caddySuspendedHandler } from './suspended.js';
 import type { ProxyModel, ProxyRoute } from '../model.js';
 import { renderCaddyWake } from './wake.js';
+import { caddyHttpSite, caddyTenantSite, caddyTlsDirectives } from './tls.js';
 
 /** Internal and forwarding headers a client sent are dropped; the forwarding ones are set from the peer. */
 export function caddyHeaderHygiene(setHere: readonly string[] = []): string[] {
@@ -45,9 +46,9 @@ ${tenantReverseProxy(model, r, '\t\t')}
   return `${base.trimEnd()}
 
 # Rendered by silo from the registry. Do not edit: run silo commands instead.
-${caddyRateLimitNote(model)}http://:${model.listenPort} {
+${caddyRateLimitNote(model)}${caddyTenantSite(model)} {
 	bind ${model.listenHost}
-	request_body {
+${caddyTlsDirectives(model)}	request_body {
 		max_size ${model.bodyLimitBytes}
 	}
 	# A declared oversized body is refused here with 413 (request_body alone makes the
@@ -67,5 +68,5 @@ ${renderCaddyWake(model)}		header Content-Type application/json
 		respond \`{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}\` 404
 	}
 }
-`;
+${caddyHttpSite(model)}`;
 }

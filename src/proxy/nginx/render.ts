@@ -15,6 +15,7 @@ import type { ProxyModel } from '../model.js';
 import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRateZones } from './rate-limit.js';
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
 import { renderNginxWakeHttp, renderNginxWakeLocations } from './wake.js';
+import { nginxCertMap, nginxHttpServer, nginxTenantListen } from './tls.js';
 import { CLEARED_FORWARDING, INTERNAL_HEADERS } from '../internal-headers.js';
 
 const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
@@ -77,11 +78,6 @@ function tenantProxyDirectives(indent: string): string {
     .join('\n');
 }
 
-function listen(model: ProxyModel): string {
-  const host = model.listenHost.includes(':') ? `[${model.listenHost}]` : model.listenHost;
-  return `${host}:${model.listenPort}`;
-}
-
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `$host` -> the tenant's name: its own host by pattern, extra domains by name. */
@@ -106,9 +102,9 @@ export function renderNginx(model: ProxyModel): string {
 include pool.conf;
 ${renderNginxWakeHttp(model)}
 ${tenantMap(model)}
-${nginxSuspendedMaps(model)}${nginxRateZones(model)}
+${nginxSuspendedMaps(model)}${nginxRateZones(model)}${nginxCertMap(model)}
 server {
-  listen ${listen(model)} default_server reuseport;
+  ${nginxTenantListen(model)}
   server_name _;
   client_max_body_size ${model.bodyLimitBytes};
 
@@ -130,5 +126,5 @@ ${tenantProxyDirectives('    ')}
 ${errorPageLines(model, true).map((l) => `    ${l}`).join('\n')}
   }
 ${renderNginxWakeLocations(tenantProxyDirectives('    '))}}
-`;
+${nginxHttpServer(model)}`;
 }

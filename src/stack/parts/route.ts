@@ -4,9 +4,8 @@
  * (or shows the suspended page, if it is suspended). Removed by rendering the config from
  * a registry that holds it as `removing` (nothing routes it then) and waiting for a 404.
  */
-import { probe } from '../../common/http-probe.js';
 import { sleepsOnPurpose } from '../../hibernate/state.js';
-import { primaryHost, syncProxy, waitThroughProxy, waitUnrouted } from '../live.js';
+import { primaryHost, probeProxy, syncProxy, waitThroughProxy, waitUnrouted } from '../live.js';
 import { entryOf, type TenantPart } from './part.js';
 
 export const route: TenantPart = {
@@ -15,7 +14,7 @@ export const route: TenantPart = {
   async check(t) {
     // A probe through the proxy would wake a hibernated tenant (repair --all: every one).
     if (!t.live || sleepsOnPurpose(t.cfg.home, t.name)) return undefined;
-    const r = await probe(t.cfg.httpHost, t.cfg.httpPort, '/healthz', primaryHost(t.cfg, t.reg, t.name)).catch(() => undefined);
+    const r = await probeProxy(t.cfg, '/healthz', primaryHost(t.cfg, t.reg, t.name)).catch(() => undefined);
     const suspended = r?.status === 503 && r.body.includes('"suspended":true');
     return (entryOf(t).suspended ? suspended : r?.status === 200) ? undefined : 'its host did not answer through the proxy';
   },
