@@ -86,6 +86,8 @@ const schema = {
     SILO_ACME_CA: { type: 'string', minLength: 1 },
     // renew a certificate this long before it expires
     SILO_ACME_RENEW_BEFORE: { type: 'string', default: '720h', pattern: DURATION_PATTERN },
+    // how often the certificate job looks for certificates to obtain or renew
+    SILO_ACME_CHECK: { type: 'string', default: '1h', pattern: DURATION_PATTERN },
   },
 } as const;
 
@@ -132,6 +134,7 @@ export interface SiloConfig {
   acmeEmail?: string;
   acmeCa?: string;
   acmeRenewBefore: string;
+  acmeCheck: string;
 }
 
 interface RawEnv {
@@ -169,6 +172,7 @@ interface RawEnv {
   SILO_ACME_EMAIL?: string;
   SILO_ACME_CA?: string;
   SILO_ACME_RENEW_BEFORE: string;
+  SILO_ACME_CHECK: string;
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -225,7 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
   };
 }
 
-function tlsSettings(raw: RawEnv): Pick<SiloConfig, 'tls' | 'httpsPort' | 'tlsCert' | 'tlsKey' | 'hsts' | 'acmeDirectory' | 'acmeEmail' | 'acmeCa' | 'acmeRenewBefore'> {
+function tlsSettings(raw: RawEnv): Pick<SiloConfig, 'tls' | 'httpsPort' | 'tlsCert' | 'tlsKey' | 'hsts' | 'acmeDirectory' | 'acmeEmail' | 'acmeCa' | 'acmeRenewBefore' | 'acmeCheck'> {
   if (Boolean(raw.SILO_TLS_CERT) !== Boolean(raw.SILO_TLS_KEY)) throw new Error('invalid configuration: set both SILO_TLS_CERT and SILO_TLS_KEY, or neither');
   if (raw.SILO_TLS === 'on' && raw.SILO_HTTPS_PORT === raw.SILO_HTTP_PORT) throw new Error('invalid configuration: SILO_HTTPS_PORT must differ from SILO_HTTP_PORT');
   return {
@@ -238,6 +242,7 @@ function tlsSettings(raw: RawEnv): Pick<SiloConfig, 'tls' | 'httpsPort' | 'tlsCe
     acmeEmail: raw.SILO_ACME_EMAIL,
     acmeCa: raw.SILO_ACME_CA ? resolve(raw.SILO_ACME_CA) : undefined,
     acmeRenewBefore: raw.SILO_ACME_RENEW_BEFORE,
+    acmeCheck: raw.SILO_ACME_CHECK,
   };
 }
 

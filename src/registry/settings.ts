@@ -47,6 +47,7 @@ const RECORDED = {
   acmeEmail: 'SILO_ACME_EMAIL',
   acmeCa: 'SILO_ACME_CA',
   acmeRenewBefore: 'SILO_ACME_RENEW_BEFORE',
+  acmeCheck: 'SILO_ACME_CHECK',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

@@ -12,6 +12,7 @@ import { backupApps, postgresApps, proxyApp, workerApps, type PM2App } from '../
 import { proxyDriver } from '../proxy/kinds.js';
 import { wakerApp } from '../hibernate/waker-app.js';
 import { ceilingsApp } from '../pm2/ceilings-app.js';
+import { certificateApps } from '../pm2/certificates-app.js';
 import { syncTenantRunDirs } from '../isolation/run-dirs.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
@@ -23,6 +24,6 @@ export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   syncTenantRunDirs(cfg, registry);
   const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workers, wakerApp(cfg)];
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
-  apps.push(...backupApps(cfg), ceilingsApp(cfg));
+  apps.push(...backupApps(cfg), ceilingsApp(cfg), ...certificateApps(cfg));
   return apps;
 }

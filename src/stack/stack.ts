@@ -30,6 +30,7 @@ import { crashPoint, runSteps, type Step } from '../common/steps.js';
 export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
 import { CEILINGS_APP, ceilingsApp } from '../pm2/ceilings-app.js';
+import { CERTIFICATES_APP, certificateApps } from '../pm2/certificates-app.js';
 
 type Log = (line: string) => void;
 
@@ -296,6 +297,20 @@ export const upSteps: readonly Step<UpContext>[] = [
         c.log(`started ${app.name} (${c.cfg.backupCron})`);
       }
       if (!c.cfg.backupCron && c.procs.has(BACKUP_APP)) await pm2.remove(BACKUP_APP);
+    },
+  },
+  {
+    // nginx with ACME: the job that obtains and renews certificates (src/proxy/tls/renew-main.ts).
+    name: 'start-certificates',
+    done: (c) => certificateApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (certificateApps(c.cfg).length > 0 || !c.procs.has(CERTIFICATES_APP)),
+    async run(c) {
+      for (const app of certificateApps(c.cfg)) {
+        if (isOnline(c.procs.get(app.name))) continue;
+        await pm2.startFresh(app);
+        c.started++;
+        c.log(`started ${app.name} (${c.cfg.acmeDirectory})`);
+      }
+      if (certificateApps(c.cfg).length === 0 && c.procs.has(CERTIFICATES_APP)) await pm2.remove(CERTIFICATES_APP);
     },
   },
 ];

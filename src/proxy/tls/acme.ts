@@ -1,0 +1,84 @@
+/**
+ * ACME for nginx (SILO_ACME_DIRECTORY): a certificate per host, by HTTP-01, with the npm
+ * package `acme-client` (RFC 8555, maintained, no native parts; it brings the CSR and key
+ * helpers too). Chosen over Debian's `lego` because it runs inside the silo command and
+ * the renewal job (no second program to install, supervise and parse), and the challenge
+ * is only a file: silo writes the token into the webroot that the proxy's HTTP listener
+ * serves at /.well-known/acme-challenge/ (the ACME server fetches it there), and the
+ * issued bundle replaces the host's file in the store (store.ts), which nginx serves from
+ * the next handshake on. Caddy gets its certificates by itself (on-demand TLS).
+ *
+ * The account key is `tls/acme/account.key` (0600, silo's user). Each attempt is recorded
+ * with the host (`tls/state/<host>.json`): issued, expires, or the last error.
+ */
+import acme from 'acme-client';
+import { Agent } from 'node:https';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SiloConfig } from '../../common/config.js';
+import { parseDuration } from '../../common/duration.js';
+import { proxyUser } from '../../isolation/run-dirs.js';
+import { bundleCertificate, dates, ensureTlsDir, readState, tlsPaths, writeBundle, writeState, type CertState } from './store.js';
+
+async function client(cfg: SiloConfig): Promise<InstanceType<typeof acme.Client>> {
+  const p = tlsPaths(cfg.home);
+  ensureTlsDir(cfg.home);
+  mkdirSync(p.acme, { recursive: true, mode: 0o700 });
+  const keyFile = join(p.acme, 'account.key');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, (await acme.crypto.createPrivateEcdsaKey()).toString(), { mode: 0o600 });
+  // The ACME server's own certificate: the system's CAs, or SILO_ACME_CA (a test CA).
+  acme.axios.defaults.httpsAgent = new Agent(cfg.acmeCa ? { ca: readFileSync(cfg.acmeCa) } : {});
+  return new acme.Client({ directoryUrl: cfg.acmeDirectory!, accountKey: readFileSync(keyFile), backoffAttempts: 5, backoffMin: 500, backoffMax: 5000 });
+}
+
+const oneLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
+
+/** Obtain (or renew) the certificate of `host` and install it for the proxy. Records the outcome. */
+export async function obtainCertificate(cfg: SiloConfig, host: string): Promise<CertState> {
+  if (!cfg.acmeDirectory) throw new Error('SILO_ACME_DIRECTORY is not set');
+  const p = tlsPaths(cfg.home);
+  const challenges = join(p.webroot, '.well-known', 'acme-challenge');
+  mkdirSync(challenges, { recursive: true, mode: 0o755 });
+  const before = readState(cfg.home, host);
+  const attempt = new Date().toISOString();
+  try {
+    const [key, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
+    const chain = await (await client(cfg)).auto({
+      csr,
+      ...(cfg.acmeEmail ? { email: cfg.acmeEmail } : {}),
+      termsOfServiceAgreed: true,
+      challengePriority: ['http-01'],
+      // The client's own pre-check would resolve the host from here: the ACME server checks.
+      skipChallengeVerification: true,
+      challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
+        writeFileSync(join(challenges, challenge.token), keyAuthorization, { mode: 0o644 });
+      },
+      challengeRemoveFn: async (_authz, challenge) => {
+        rmSync(join(challenges, challenge.token), { force: true });
+      },
+    });
+    const user = proxyUser(cfg);
+    writeBundle(cfg.home, host, key.toString(), chain, user ? { uid: user.uid, gid: user.gid } : undefined);
+    const cert = bundleCertificate(p.bundle(host))!;
+    const state: CertState = { host, source: 'acme', ...dates(cert), lastAttemptAt: attempt };
+    writeState(cfg.home, state);
+    return state;
+  } catch (err) {
+    writeState(cfg.home, { ...(before ?? { source: 'local' }), host, lastError: oneLine(err), lastAttemptAt: attempt });
+    throw new Error(`certificate for ${host}: ${oneLine(err)}`);
+  }
+}
+
+/**
+ * Hosts whose certificate should be obtained now: not from ACME yet, or expiring within
+ * SILO_ACME_RENEW_BEFORE. A host whose last attempt failed waits a minute before the next.
+ */
+export function dueForCertificate(cfg: SiloConfig, hosts: string[], now = Date.now()): string[] {
+  const before = parseDuration(cfg.acmeRenewBefore);
+  return hosts.filter((host) => {
+    const s = readState(cfg.home, host);
+    if (s?.lastError && s.lastAttemptAt && now - Date.parse(s.lastAttemptAt) < 60_000) return false;
+    if (s?.source !== 'acme' || !s.expiresAt) return true;
+    return Date.parse(s.expiresAt) - now <= before;
+  });
+}
