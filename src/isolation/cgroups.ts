@@ -248,17 +248,22 @@ export function removeTenantCgroup(home: string, tenant: string, support = detec
   if (!g) return;
   killTenantProcesses(home, tenant, support);
   for (const dir of new Set([g.cpu, g.pids, g.memory].filter((d): d is string => !!d))) {
-    for (const d of [dir, join(dir, '..')]) {
-      for (let i = 0; i < 50; i++) {
-        try {
-          rmdirSync(d);
-          break;
-        } catch (err) {
-          // missing, or in use by other tenants; EBUSY: a killed process has not been reaped yet
-          if ((err as NodeJS.ErrnoException).code !== 'EBUSY') break;
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-        }
+    for (let i = 0; i < 50; i++) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (err) {
+        // missing; EBUSY: a killed process has not been reaped yet
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') break;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
       }
+    }
+    try {
+      // The home's group goes with its last tenant. Once: EBUSY here means other tenants'
+      // groups are still in it (retrying cost a second per controller at every remove).
+      rmdirSync(join(dir, '..'));
+    } catch {
+      // other tenants' groups, or gone already
     }
   }
 }
