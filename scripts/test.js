@@ -3,19 +3,21 @@
 // of running its own initdb (src/testing/pg-template.ts).
 // The suite runs with TMPDIR set to a folder of its own, so that what its throwaway silo
 // homes leave on the host (tenant users, groups, control groups) can be found and named
-// afterwards (scripts/host-leftovers.js): anything left fails the run.
+// afterwards (scripts/host-leftovers.js): anything left fails the run. Only what belongs
+// to a home in that folder counts: another silo run on the same host cannot fail this one.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePgTemplate, removePgTemplate, TEMPLATE_ENV } from '../dist/testing/pg-template.js';
-import { leftovers, snapshot } from './host-leftovers.js';
+import { homesWatch, leftovers, snapshot } from './host-leftovers.js';
 
 // Like /tmp (1777): under root the embedded server runs as `postgres` and workers as tenant
 // users, which must reach the homes inside; tests acting as other users write here too.
 const folder = mkdtempSync(join(tmpdir(), 'silo-suite-'));
 chmodSync(folder, 0o1777);
 const before = snapshot();
+const watch = homesWatch(folder);
 
 const template = await makePgTemplate();
 const args = ['tap', ...process.argv.slice(2)];
@@ -34,7 +36,7 @@ child.on('close', (code) => {
   let failed = count('fail');
   // A non-zero exit with no failed assertion (a file that crashed, a timeout) is a failure too.
   if (code !== 0 && failed === 0) failed = 1;
-  const left = leftovers(before, folder);
+  const left = leftovers(before, folder, watch.stop());
   if (left.length) {
     process.stdout.write(`\nnot ok - the run left ${left.length} thing(s) on the host:\n${left.map((l) => `  ${l}`).join('\n')}\n`);
     failed++;
