@@ -17,8 +17,8 @@ import { root } from '../helpers/silo-home.js';
 t.setTimeout(175_000);
 
 const SCENARIOS = ['cross-tenant', 'crash', 'noisy-neighbour'];
-// The loader tap itself runs .ts test files with.
-const tsLoader = pathToFileURL(join(root, 'node_modules', '@tapjs', 'typescript', 'dist', 'esm', 'import.mjs')).href;
+// The loader tap itself runs .ts test files with (package.json, tap's node-arg).
+const tsLoader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 for (const scenario of SCENARIOS) {
   await t.test(`${scenario} through Caddy`, async (t) => {
