@@ -76,6 +76,7 @@ export function register(program: Command, config: () => SiloConfig): void {
         json: opts.json ? () => results : undefined,
         ok: (r) => [fixes(r).length ? `${r.tenant}: ${r.findings.length} checks, ${fixes(r).length} fixed` : `${r.tenant}: all ${r.findings.length} checks passed, nothing to fix`, ...fixes(r)],
         failed: (r) => [`${r.tenant}: FAILED${r.failedCheck ? ` at check ${r.failedCheck}` : ''}${ranBefore(r)}: ${r.error}`, ...fixes(r)],
+        total: opts.all ? (ok, all, failed) => `${ok} of ${all} tenants checked, ${failed} failed` : undefined,
         failure: (names) => `repair failed for ${names}`,
       });
     });
