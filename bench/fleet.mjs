@@ -49,7 +49,7 @@ const { loadStackConfig } = await dist('registry/settings.js');
 const { readRegistry, writeRegistry } = await dist('registry/registry.js');
 const { proxyModel } = await dist('proxy/model.js');
 const { runPaths } = await dist('common/run-dir.js');
-const { proxyDriver } = await dist('proxy/driver.js');
+const { proxyDriver } = await dist('proxy/kinds.js');
 const { installProxyConfig } = await dist('proxy/config-files.js');
 const pm2cli = (args) => run(process.execPath, [join(root, 'node_modules', 'pm2', 'bin', 'pm2'), ...args], { env: stack.env, cwd: root });
 
