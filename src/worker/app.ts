@@ -16,7 +16,7 @@ import { drainPlugin } from './drain.js';
 import { errorHandler } from './errors.js';
 import { healthPlugin } from './health.js';
 import { hostGuardPlugin } from './host-guard.js';
-import { lazyValidators } from './lazy-validation.js';
+import { lazySerializers, lazyValidators } from './lazy-validation.js';
 import { loggerOptions } from './logger.js';
 
 /** Socket-level limits, so slow or idle clients cannot pin the process. */
@@ -70,8 +70,9 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
     http: { headersTimeout: t.headersMs, connectionsCheckingInterval: t.checkIntervalMs },
     // Bodies are taken as sent: a string is not a number, an extra property is an error.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    // Validators built when a route is first called (lazy-validation.ts): a wake starts sooner.
-    schemaController: opts.eagerSchemas ? undefined : ({ compilersFactory: { buildValidator: lazyValidators() } } as FastifyServerOptions['schemaController']),
+    // Validators and serializers built when a route first needs them (lazy-validation.ts):
+    // a wake starts sooner.
+    schemaController: opts.eagerSchemas ? undefined : ({ compilersFactory: { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } } as unknown as FastifyServerOptions['schemaController']),
   });
 
   fastify.setErrorHandler(errorHandler);

@@ -5,6 +5,8 @@
  * `ready()`: about a third of a woken worker's start (`npm run bench:wake`), for routes
  * most wakes never call. Here each route's validator is the same Ajv validator, built on
  * its first call (@fastify/ajv-compiler loaded then), with the same server options.
+ * Response serializers likewise (fast-json-stringify, which loads Ajv too): each is built
+ * on its route's first response with that status (a wake's first request builds one).
  *
  * Because the compiler counts as custom, Fastify hands header schemas over as written: the
  * property names and `required` entries are lower-cased here, as Fastify does itself.
@@ -13,7 +15,7 @@
  */
 import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
+const nodeRequire = createRequire(import.meta.url);
 
 type Validate = ((data: unknown) => unknown) & { errors?: unknown };
 interface RouteSchema {
@@ -40,7 +42,7 @@ export function lazyValidators(): BuildValidator {
   return (externalSchemas, options) => {
     let compile: Compile | undefined;
     const compiler = (): Compile => {
-      selector ??= (require('@fastify/ajv-compiler') as () => BuildValidator)();
+      selector ??= (nodeRequire('@fastify/ajv-compiler') as () => BuildValidator)();
       return (compile ??= selector(externalSchemas, options));
     };
     return (route) => {
@@ -53,6 +55,37 @@ export function lazyValidators(): BuildValidator {
         return ok;
       };
       return validate;
+    };
+  };
+}
+
+type Serialize = (data: unknown) => string;
+type BuildSerializer = (externalSchemas: unknown, options: unknown) => (route: Record<string, unknown>) => Serialize;
+
+/**
+ * Fastify's own serializer compiler. Inside the worker bundle `require` is esbuild's, which
+ * evaluates the bundled package on this first call; unbundled (tests), Node's.
+ */
+function serializerSelector(): BuildSerializer {
+  const compiler = typeof require === 'function' ? require('@fastify/fast-json-stringify-compiler') : nodeRequire('@fastify/fast-json-stringify-compiler');
+  return (compiler as () => BuildSerializer)();
+}
+
+/** Fastify's `schemaController.compilersFactory.buildSerializer`, compiling on first use. */
+export function lazySerializers(): BuildSerializer {
+  let selector: BuildSerializer | undefined;
+  return (externalSchemas, options) => {
+    let compile: ReturnType<BuildSerializer> | undefined;
+    return (route) => {
+      let fn: Serialize | undefined;
+      return (data) => {
+        if (!fn) {
+          selector ??= serializerSelector();
+          compile ??= selector(externalSchemas, options);
+          fn = compile(route);
+        }
+        return fn(data);
+      };
     };
   };
 }
