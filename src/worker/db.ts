@@ -24,6 +24,10 @@ import fp from 'fastify-plugin';
 import postgres, { type Sql } from 'postgres';
 import { readSecretFile } from './secret-file.js';
 import { pgOptions } from '../contract/pg-connect.js';
+import { patientConnect } from './patient-connect.js';
+
+/** How long a refused connect is tried again before the refusal fails the queries waiting. */
+const PATIENCE_MS = 2000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -55,6 +59,9 @@ export const dbPlugin = fp(
         password: () => readSecretFile(db.passwordFile),
         max: db.poolMax,
         connect_timeout: db.connectTimeoutS,
+        // A refused connect is tried again for a while (a server restarting), inside the
+        // connect timeout, whose clock already runs (patient-connect.ts).
+        socket: patientConnect(Math.max(0, Math.min(PATIENCE_MS, db.connectTimeoutS * 1000 - 1000))),
         // An idle tenant gives its connections back (the server's budget is for busy ones).
         idle_timeout: db.idleTimeoutS,
         max_lifetime: db.maxLifetimeS ? () => db.maxLifetimeS * (0.75 + Math.random() / 2) : null,
