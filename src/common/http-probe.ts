@@ -51,6 +51,8 @@ export async function waitFor(what: string, timeoutMs: number, attempt: () => Pr
       last = (err as Error).message;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
+    // Short: a worker is ready ~0.4 s after its start, and every create, up and reload
+    // waits for one or two such moments (a probe of a missing socket costs nothing).
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
