@@ -26,8 +26,12 @@ import { readSecretFile } from './secret-file.js';
 import { pgOptions } from '../contract/pg-connect.js';
 import { patientConnect } from './patient-connect.js';
 
-/** How long a refused connect is tried again before the refusal fails the queries waiting. */
-const PATIENCE_MS = 2000;
+/**
+ * How long a refused connect is tried again before the refusal fails the queries waiting:
+ * a restart within a second is waited out, and a refused database is still a 503 within
+ * a second (the back-off below keeps the same promise).
+ */
+const PATIENCE_MS = 1000;
 
 declare module 'fastify' {
   interface FastifyInstance {
