@@ -511,7 +511,7 @@ t.test('rehearsal: the entry script runs the compose stack, stops it on SIGTERM,
     } catch {
       continue;
     }
-    const kind = /^PM2 v/.test(cmd) ? 'pm2-daemon' : cmd.includes('dist/worker/server.js') ? 'worker' : cmd.includes('nginx') ? 'nginx' : undefined;
+    const kind = /^PM2 v/.test(cmd) ? 'pm2-daemon' : /dist\/worker(-bundle\/worker)?\/server\.js/.test(cmd) ? 'worker' : cmd.includes('nginx') ? 'nginx' : undefined;
     if (!kind) continue;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     t.notOk(environ.includes('postgres://') || secrets.some((s) => environ.includes(s)), `${kind} (pid ${pid}) has no admin URL or password in its environment`);
