@@ -114,7 +114,7 @@ function foldersIn(folder, depth) {
 
 /**
  * Watch which homes live in `folder` while the run goes (they are deleted by the end):
- * every half second, the folders near its top and the homes the host's users and run
+ * every second, the folders near its top and the homes the host's users and run
  * folders name. A home that made users or groups lives for seconds at least.
  */
 export function homesWatch(folder) {
@@ -124,7 +124,7 @@ export function homesWatch(folder) {
     for (const h of foldersIn(folder, 3)) homes.add(h);
   };
   look();
-  const timer = setInterval(look, 500);
+  const timer = setInterval(look, 1000);
   timer.unref();
   return {
     homes,
