@@ -12,6 +12,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { probeSocket } from '../common/http-probe.js';
+import { isAlive } from '../common/processes.js';
 import { runPaths } from '../common/run-dir.js';
 import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { readRegistry, type Registry } from '../registry/registry.js';
@@ -52,8 +53,13 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
   const run = runPaths(cfg.home);
   const starts = limiter(Math.max(2, availableParallelism()));
 
-  /** Wait for the worker's /readyz; the reason it will not be ready, or undefined once it is. */
-  async function waitReady(name: string, restartsBefore: number): Promise<string | undefined> {
+  /**
+   * Wait for the worker's /readyz; the reason it will not be ready, or undefined once it
+   * is. `pid`: the process this wake started, watched directly (a PM2 listing costs the
+   * daemon a copy of every app and a read of every process: in a storm of 100 wakes,
+   * seconds of CPU); without it, PM2's view of a worker it is restarting.
+   */
+  async function waitReady(name: string, restartsBefore: number, pid?: number): Promise<string | undefined> {
     const start = Date.now();
     let answeredAt: number | undefined;
     let lastCheck = 0;
@@ -67,7 +73,9 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
         answeredAt ??= now;
         if (now - answeredAt > timings.readyGraceMs) return `not ready after ${now - answeredAt} ms (${last})`;
       }
-      if (now - lastCheck > 200) {
+      if (pid !== undefined) {
+        if (!isAlive(pid)) return 'its worker exited while starting';
+      } else if (now - lastCheck > 200) {
         lastCheck = now;
         const p = await workers.find(name, 200);
         const status = p?.pm2_env?.status;
@@ -96,7 +104,9 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     if (retryAfterS !== undefined) return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
     // When each step ended, in ms since the wake began (a wake's breakdown in the bench).
     const steps: { listed?: number; slot?: number; pm2?: number } = {};
-    const before = await workers.find(name);
+    // A listing asked for after this tenant's last sleep or wake, shared by the wakes of a
+    // storm (each listing costs the daemon a copy of every app).
+    const before = await workers.find(name, 100, activity.changedAt(name) + 1);
     steps.listed = Date.now() - started;
     const status = before?.pm2_env?.status;
     const online = status === 'online';
@@ -118,10 +128,10 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
         ensureRunDir(cfg);
         ensureTenantRunDir(cfg, name);
         // A hibernated tenant has no PM2 app at all (sleep removes it): one round trip less.
-        await (before ? pm2.startFresh(app) : pm2.start(app));
+        const [pid] = await (before ? pm2.startFresh(app) : pm2.start(app));
         steps.pm2 = Date.now() - started;
         workers.forget(); // taken before the start: it would say the worker is gone
-        return waitReady(name, 0);
+        return waitReady(name, 0, pid);
       });
     }
     activity.changed(name);

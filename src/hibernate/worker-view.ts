@@ -9,9 +9,12 @@ import * as pm2 from '../pm2/pm2.js';
 export function createWorkerView() {
   let listing: { at: number; procs: Promise<pm2.ProcessDescription[]> } | undefined;
   return {
-    /** The tenant's PM2 process, from a listing at most `maxAgeMs` old. */
-    async find(name: string, maxAgeMs = 0): Promise<pm2.ProcessDescription | undefined> {
-      if (!listing || Date.now() - listing.at > maxAgeMs) {
+    /**
+     * The tenant's PM2 process, from a listing at most `maxAgeMs` old and asked for no
+     * earlier than `notBefore` (when silo last changed that tenant's app).
+     */
+    async find(name: string, maxAgeMs = 0, notBefore = 0): Promise<pm2.ProcessDescription | undefined> {
+      if (!listing || Date.now() - listing.at > maxAgeMs || listing.at < notBefore) {
         const procs = pm2.list(NAMESPACE);
         listing = { at: Date.now(), procs };
         procs.catch(() => (listing = undefined));

@@ -138,15 +138,17 @@ export async function killDaemonIfIdle(): Promise<boolean> {
   return true;
 }
 
-export async function start(app: PM2App): Promise<void> {
+/** Start an app; the pids of the processes PM2 spawned for it. */
+export async function start(app: PM2App): Promise<number[]> {
   const pm2 = await connect();
-  await call((cb) => pm2.start(app, cb));
+  const started = (await call<unknown>((cb) => pm2.start(app, cb))) as { pid?: unknown }[] | undefined;
+  return (Array.isArray(started) ? started : []).map((p) => p?.pid).filter((pid): pid is number => typeof pid === 'number' && pid > 0);
 }
 
 /** Start an app, replacing a leftover of the same name (errored or stopped). */
-export async function startFresh(app: PM2App): Promise<void> {
+export async function startFresh(app: PM2App): Promise<number[]> {
   await remove(app.name).catch(() => undefined);
-  await start(app);
+  return start(app);
 }
 
 export async function remove(name: string): Promise<void> {
