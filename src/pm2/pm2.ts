@@ -51,6 +51,8 @@ export function daemonPid(): number | undefined {
 }
 
 let api: Pm2Api | undefined;
+/** Bumped when a dead daemon is forgotten: handlers on its bus go quiet. */
+let generation = 0;
 
 function call<T>(fn: (cb: Cb<T>) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res))));
@@ -115,6 +117,30 @@ async function openClean(pm2: Pm2Api): Promise<Pm2Api> {
   return pm2;
 }
 
+/**
+ * After the daemon died under us: drop the connection to it, so the next call starts a
+ * new daemon (with the same clean environment). PM2's client sockets would otherwise keep
+ * retrying and join the next daemon by themselves, and log lines would arrive twice.
+ */
+export async function forgetDeadDaemon(): Promise<void> {
+  generation++;
+  const old = api ?? (connecting ? await connecting.catch(() => undefined) : undefined);
+  api = undefined;
+  connecting = undefined;
+  const client = (old as unknown as { Client?: Record<string, unknown> } | undefined)?.Client;
+  for (const key of ['client_sock', 'sub_sock']) {
+    const sock = client?.[key] as { set?(k: string, v: number): void; retry?: number; close?(): void } | undefined;
+    try {
+      sock?.set?.('retry timeout', 0);
+      if (sock) sock.retry = 0;
+      sock?.close?.();
+    } catch {
+      // already closed
+    }
+    if (client) client[key] = undefined;
+  }
+}
+
 export async function disconnect(): Promise<void> {
   if (connecting) await connecting.catch(() => undefined);
   api?.disconnect();
@@ -176,8 +202,10 @@ export async function reloadApp(app: PM2App): Promise<void> {
 export async function onLogLines(fn: (app: string, line: string, stream: 'out' | 'err') => void): Promise<void> {
   const pm2 = await connect();
   const bus = await call<LogBus>((cb) => pm2.launchBus(cb));
+  const mine = generation;
   for (const stream of ['out', 'err'] as const) {
     bus.on(`log:${stream}`, (p) => {
+      if (mine !== generation) return;
       for (const line of String(p.data).split('\n')) if (line) fn(p.process.name, line, stream);
     });
   }

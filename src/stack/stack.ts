@@ -5,6 +5,8 @@
  * of a tenant it is not about.
  */
 import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { mapLimit } from '../common/map-limit.js';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry, tenantEntry, updateRegistry, withRegistryLock, writeRegistry, type Registry } from '../registry/registry.js';
@@ -99,9 +101,9 @@ async function needing(c: UpContext, part: TenantPart, names: string[]): Promise
 
 /**
  * A step of `up` that ensures one part (stack/parts/) across tenants: done when its check
- * passes for each, else ensured for those it fails for (one after another, or `together`).
+ * passes for each, else ensured for those it fails for (one after another, or `atOnce` at a time).
  */
-function acrossTenants(step: string, part: TenantPart, tenants: (c: UpContext) => string[], opts: { together?: boolean; log?: (c: UpContext, name: string) => void } = {}): Step<UpContext> {
+function acrossTenants(step: string, part: TenantPart, tenants: (c: UpContext) => string[], opts: { atOnce?: number; log?: (c: UpContext, name: string) => void } = {}): Step<UpContext> {
   return {
     name: step,
     done: async (c) => (await needing(c, part, tenants(c))).length === 0,
@@ -111,8 +113,7 @@ function acrossTenants(step: string, part: TenantPart, tenants: (c: UpContext) =
         opts.log?.(c, name);
       };
       const names = await needing(c, part, tenants(c));
-      if (opts.together) await Promise.all(names.map(ensure));
-      else for (const name of names) await ensure(name);
+      await mapLimit(names, opts.atOnce ?? 1, ensure);
     },
   };
 }
@@ -229,9 +230,12 @@ export const upSteps: readonly Step<UpContext>[] = [
       for (const name of readyTenants(c)) ensureTenantRunDir(c.cfg, name);
     },
   },
-  // Workers not online (or run in cluster mode by an older silo), all at once.
+  // Workers not online (or run in cluster mode by an older silo): the awake tenants only
+  // (hibernated ones start on their first request), as many at a time as there are cores:
+  // a start is mostly CPU, and after a reboot or a dead PM2 daemon hundreds at once would
+  // each take hundreds of times longer.
   acrossTenants('start-workers', worker, awakeTenants, {
-    together: true,
+    atOnce: Math.max(2, availableParallelism()),
     log(c, name) {
       c.started++;
       c.log(`started ${workerApp(name)}`);
