@@ -62,6 +62,10 @@ const schema = {
     SILO_TENANT_DB_SIZE: { type: 'string', default: '1G', pattern: '^[0-9]+[KMG]$' },
     SILO_TENANT_LOG_SIZE: { type: 'string', default: '20M', pattern: '^[0-9]+[KMG]$' },
     SILO_DB_SIZE_CHECK: { type: 'string', default: '30s', pattern: DURATION_PATTERN },
+    // Every log silo keeps rotates past this size, keeping this many files (the live one
+    // included): src/common/log-rotation.ts.
+    SILO_LOG_MAX: { type: 'string', default: '10M', pattern: '^[0-9]+[KMG]$' },
+    SILO_LOG_FILES: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
     // Node flags for every worker, e.g. "--max-semi-space-size=1" (less memory per idle
     // tenant, less throughput). Only --flags, so nothing else can be smuggled in.
     SILO_WORKER_NODE_ARGS: { type: 'string', default: '', pattern: '^(--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( +|$))*$' },
@@ -116,6 +120,9 @@ export interface SiloConfig {
   tenantDbSize: string;
   tenantLogSize: string;
   dbSizeCheck: string;
+  /** SILO_LOG_MAX: a size (`10M`) */
+  logMax: string;
+  logFiles: number;
   workerNodeArgs: string[];
   backupCron?: string;
   backupKeep?: number;
@@ -159,6 +166,8 @@ interface RawEnv {
   SILO_TENANT_DB_SIZE: string;
   SILO_TENANT_LOG_SIZE: string;
   SILO_DB_SIZE_CHECK: string;
+  SILO_LOG_MAX: string;
+  SILO_LOG_FILES: number;
   SILO_WORKER_NODE_ARGS: string;
   SILO_BACKUP_CRON?: string;
   SILO_BACKUP_KEEP?: number;
@@ -221,6 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     tenantDbSize: raw.SILO_TENANT_DB_SIZE,
     tenantLogSize: raw.SILO_TENANT_LOG_SIZE,
     dbSizeCheck: raw.SILO_DB_SIZE_CHECK,
+    logMax: raw.SILO_LOG_MAX,
+    logFiles: raw.SILO_LOG_FILES,
     workerNodeArgs: raw.SILO_WORKER_NODE_ARGS.split(/\s+/).filter(Boolean),
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,

@@ -1,7 +1,8 @@
 /**
  * The ceilings watcher, as PM2 runs it (`node dist/isolation/ceilings-main.js`,
  * app `ceilings`, started by `silo up`): four times a second it caps each tenant's logs on disk
- * (src/isolation/ceilings.ts), and every SILO_DB_SIZE_CHECK (30 s) it measures each tenant
+ * (src/isolation/ceilings.ts) and rotates every other log of the stack and PM2's own
+ * pm2.log (SILO_LOG_MAX, SILO_LOG_FILES: src/common/log-rotation.ts), and every SILO_DB_SIZE_CHECK (30 s) it measures each tenant
  * database against its size ceiling, refusing the ones over it (tenant/db-ceiling.ts). One line
  * per action on stdout. Its settings come from the registry, the admin URLs from
  * $SILO_HOME/secrets, like any silo command.
@@ -13,6 +14,10 @@ import { readRegistry, type Registry } from '../registry/registry.js';
 import { parseDuration } from '../common/duration.js';
 import { tenantCeilings } from './limits.js';
 import { capTenantLogs } from './ceilings.js';
+import { rotateIfOver, rotateLogsIn, type LogRotation } from '../common/log-rotation.js';
+import { bytesOf } from './limits.js';
+import { pm2Home } from '../pm2/pm2.js';
+import { join } from 'node:path';
 import { enforceDatabaseCeilings } from '../tenant/db-ceiling.js';
 
 // As a silo command would (PM2's daemon under root gives its apps 077): the suspended
@@ -35,15 +40,25 @@ function registry(): Registry {
   return known.reg;
 }
 
+const rotation: LogRotation = { maxBytes: bytesOf(cfg.logMax), files: cfg.logFiles };
+
 function capLogs(): void {
   const reg = registry();
   for (const [name, t] of Object.entries(reg.tenants)) {
     try {
-      const rotated = capTenantLogs(cfg.home, name, tenantCeilings(cfg, t).logs);
+      const rotated = capTenantLogs(cfg.home, name, tenantCeilings(cfg, t).logs, rotation);
       if (rotated.length) line({ msg: 'logs capped', tenant: name, files: rotated.length });
     } catch (err) {
       line({ msg: 'log cap failed', tenant: name, err: (err as Error).message });
     }
+  }
+  // Everything else: the proxy, PostgreSQL, the waker, backups, this watcher; PM2's own log.
+  try {
+    const rotated = rotateLogsIn(homePaths(cfg.home).logs, rotation, (n) => !n.startsWith('tenant-'));
+    if (rotateIfOver(join(pm2Home(), 'pm2.log'), rotation)) rotated.push('pm2.log');
+    if (rotated.length) line({ msg: 'logs rotated', files: rotated.map((f) => f.split('/').pop()) });
+  } catch (err) {
+    line({ msg: 'log rotation failed', err: (err as Error).message });
   }
 }
 
@@ -69,4 +84,4 @@ const stop = () => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-line({ msg: 'ceilings watcher', logsEveryMs: LOG_EVERY_MS, databasesEveryMs: dbEvery });
+line({ msg: 'ceilings watcher', logsEveryMs: LOG_EVERY_MS, databasesEveryMs: dbEvery, logMax: cfg.logMax, logFiles: cfg.logFiles });

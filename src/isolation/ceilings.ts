@@ -2,13 +2,13 @@
  * A tenant's ceilings below the database, made where its worker is made (create, up):
  * its control groups (CPU, processes, memory: cgroups.ts) and its own temporary folder
  * (`TMPDIR` = $SILO_HOME/tmp/<tenant>, 0700, its user's). And its logs capped on disk:
- * PM2's daemon appends each worker's output to $SILO_HOME/logs/tenant-<name>.{out,err}.log
- * and never rotates; `capTenantLogs` (run four times a second by the ceilings watcher) copies
- * the newest part of a file past its share into `<file>.1` and truncates it in place
- * (PM2 appends with O_APPEND, so it writes on at the new end). Chosen over pm2-logrotate,
- * a PM2 module that installs into PM2_HOME from npm and checks every 30 s.
+ * its worker's $SILO_HOME/logs/tenant-<name>.{out,err}.log rotate by the rule every log
+ * follows (common/log-rotation.ts), with files small enough that both logs, every file
+ * kept, fit in its ceiling (SILO_TENANT_LOG_SIZE); the ceilings watcher checks four times
+ * a second.
  */
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { logBytes, rotateIfOver, type LogRotation } from '../common/log-rotation.js';
 import { join } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import type { TenantEntry } from '../registry/registry.js';
@@ -67,50 +67,22 @@ export function tenantLogFiles(home: string, tenant: string): string[] {
   return ['out', 'err'].map((k) => join(logs, `tenant-${tenant}.${k}.log`));
 }
 
-const size = (file: string) => {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-};
-
 /** Bytes of the tenant's logs on disk now (current and rotated files). */
 export function tenantLogBytes(home: string, tenant: string): number {
-  return tenantLogFiles(home, tenant).reduce((n, f) => n + size(f) + size(`${f}.1`), 0);
-}
-
-/** Copy the last `keep` bytes of `file` into `to` (replacing it). */
-function copyTail(file: string, to: string, keep: number): void {
-  const from = openSync(file, 'r');
-  const out = openSync(to, 'w', 0o600);
-  try {
-    const end = statSync(file).size;
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let pos = Math.max(0, end - keep); pos < end; ) {
-      const n = readSync(from, buf, 0, Math.min(buf.length, end - pos), pos);
-      if (n <= 0) break;
-      writeSync(out, buf, 0, n);
-      pos += n;
-    }
-  } finally {
-    closeSync(from);
-    closeSync(out);
-  }
+  return tenantLogFiles(home, tenant).reduce((n, f) => n + logBytes(f), 0);
 }
 
 /**
- * Keep the tenant's logs under `cap` bytes: each of its two files may hold a quarter
- * (and its `.1` another quarter). Returns the files it rotated.
+ * Each of a tenant's log files under the stack's rotation (common/log-rotation.ts), with
+ * files small enough that both logs, every file kept, fit in its ceiling `cap`.
  */
-export function capTenantLogs(home: string, tenant: string, cap: number): string[] {
-  const share = Math.max(4096, Math.floor(cap / 4));
-  const rotated: string[] = [];
-  for (const file of tenantLogFiles(home, tenant)) {
-    if (size(file) <= share) continue;
-    copyTail(file, `${file}.1`, share);
-    truncateSync(file, 0);
-    rotated.push(file);
-  }
-  return rotated;
+export function tenantLogRotation(cap: number, stack: LogRotation): LogRotation {
+  const files = Math.max(1, stack.files);
+  return { files, maxBytes: Math.max(4096, Math.min(stack.maxBytes, Math.floor(cap / (2 * files)))) };
+}
+
+/** Keep the tenant's logs under `cap` bytes (see tenantLogRotation). Returns the files it rotated. */
+export function capTenantLogs(home: string, tenant: string, cap: number, stack: LogRotation): string[] {
+  const r = tenantLogRotation(cap, stack);
+  return tenantLogFiles(home, tenant).filter((file) => rotateIfOver(file, r));
 }

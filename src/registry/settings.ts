@@ -30,6 +30,9 @@ const RECORDED = {
   tenantDbSize: 'SILO_TENANT_DB_SIZE',
   tenantLogSize: 'SILO_TENANT_LOG_SIZE',
   dbSizeCheck: 'SILO_DB_SIZE_CHECK',
+  // The ceilings watcher rotates the logs with these.
+  logMax: 'SILO_LOG_MAX',
+  logFiles: 'SILO_LOG_FILES',
   workerNodeArgs: 'SILO_WORKER_NODE_ARGS',
   // The stack's app: what a tenant without a release runs, whichever shell reloads it.
   app: 'SILO_APP',
