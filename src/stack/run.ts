@@ -9,10 +9,13 @@
  * proxy, postgres, workers: stack/orphans.ts), starts a new daemon, and starts the tenants
  * that were awake; hibernated ones stay asleep until their first request (the waker's state
  * outlives the daemon). Only if that fails does it stop and exit 1, for its supervisor
- * (systemd's Restart=on-failure, a container's restart policy) to start it again.
+ * (systemd's Restart=on-failure, a container's restart policy) to start it again. A daemon
+ * stopped by `silo down` (which first marks the stack stopped) is not a crash: it exits 0.
  */
 import type { SiloConfig } from '../common/config.js';
 import * as pm2 from '../pm2/pm2.js';
+import { homePaths } from '../common/paths.js';
+import { readRegistry } from '../registry/registry.js';
 import { down, up, type DemoTenants } from './stack.js';
 
 type Log = (line: string) => void;
@@ -88,6 +91,9 @@ export async function run(cfg: SiloConfig, opts: RunOptions): Promise<{ urls: st
     // Reading a pid file and kill(pid, 0): cheap enough to do twice a second.
     const watch = setInterval(() => {
       if (stopping || recovering || pm2.daemonPid()) return;
+      // `silo down` from another shell marks the stack stopped before it stops the daemon:
+      // that is an operator's wish, not a crash.
+      if (!readRegistry(homePaths(cfg.home).registry).settings?.running) return void stop('the stack was stopped (silo down): exiting', 0);
       recovering = recover().finally(() => (recovering = undefined));
     }, opts.watchMs ?? 500);
     onSignal = (signal) => void stop(`${signal}: stopping the stack`, 0);
