@@ -96,6 +96,11 @@ async function withCleanEnv<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function open(): Promise<Pm2Api> {
+  // A process PM2 runs (the waker: PM2 gives its apps `pm_id`) never starts a daemon. After
+  // the daemon died, the new one is `silo run`'s or `silo up`'s to start, once they have
+  // stopped what the old one left: an orphaned waker starting its own would race them,
+  // and two daemons on one PM2_HOME each believe they run the stack.
+  if (process.env.pm_id !== undefined && !daemonPid()) throw new Error("PM2's daemon is not running (a process of the stack does not start one)");
   process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
   const mod = (await import('pm2')) as unknown as { default: Pm2Api };
   const pm2 = mod.default;
