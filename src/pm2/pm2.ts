@@ -148,7 +148,9 @@ export async function forgetDeadDaemon(): Promise<void> {
 
 export async function disconnect(): Promise<void> {
   if (connecting) await connecting.catch(() => undefined);
-  api?.disconnect();
+  // A process of the stack (the waker) whose daemon died leaves PM2's client as it is: once
+  // disconnected, its next call (one already under way) would start a daemon of its own.
+  if (!(process.env.pm_id !== undefined && !daemonPid())) api?.disconnect();
   api = undefined;
   connecting = undefined;
 }
