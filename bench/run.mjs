@@ -37,7 +37,7 @@
  * BENCH_VARIANT_ROUNDS=3 BENCH_VARIANT_SLICE=2 BENCH_BUDGET_S=555 (variants are skipped
  * when the run would not end within this many seconds, so npm run bench stays < 10 min).
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -651,7 +651,10 @@ try {
     await waitUntil(`${app.name} to stop`, 10_000, portClosed(vPort));
     await sleep(300);
     s = now();
-    const child = spawn(process.execPath, [join(app.cwd, 'dist', 'worker', 'server.js')], { cwd: root, env: { PATH: process.env.PATH, ...app.env }, stdio: 'ignore' });
+    // The file PM2 runs: the one-file bundle when the build made it (scripts/bundle-worker.js).
+    const bundled = join(app.cwd, 'dist', 'worker-bundle', 'worker', 'server.js');
+    const entry = existsSync(bundled) ? bundled : join(app.cwd, 'dist', 'worker', 'server.js');
+    const child = spawn(process.execPath, [entry], { cwd: root, env: { PATH: process.env.PATH, ...app.env }, stdio: 'ignore' });
     first200 = await waitUntil('plain node worker to answer', 20_000, answers200(vPort, vHost), 5);
     nodeSamples.push(Math.round(first200));
     if (i === P.coldStarts - 1) {

@@ -11,7 +11,7 @@
  * The flags reach real workers through SILO_WORKER_NODE_ARGS.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,9 @@ const pw = join(dir, 'pw');
 writeFileSync(pw, 'unused');
 chmodSync(pw, 0o600);
 
-const worker = join(root, 'dist', 'worker', 'server.js');
+// What PM2 runs: the one-file bundle when the build made it (scripts/bundle-worker.js).
+const bundled = join(root, 'dist', 'worker-bundle', 'worker', 'server.js');
+const worker = existsSync(bundled) ? bundled : join(root, 'dist', 'worker', 'server.js');
 const variants = [
   { label: 'worker, default flags', args: [worker] },
   { label: 'worker --max-semi-space-size=1', args: ['--max-semi-space-size=1', worker] },
