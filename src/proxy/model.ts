@@ -55,6 +55,12 @@ export interface ProxyTls {
   webroot: string;
   /** changes whenever a bundle does (Caddy loads the folder at a reload; nginx reads per handshake) */
   stamp: string;
+  /**
+   * SILO_ACME_DIRECTORY: nginx's certificates come from silo (tls/acme.ts) into certDir;
+   * Caddy gets its own at a host's first handshake (on-demand TLS), asking `askPort` on
+   * loopback (answered by Caddy itself, from the routes) whether the host is silo's.
+   */
+  acme?: { directory: string; email?: string; caFile?: string; askPort: number };
 }
 
 export interface ProxyModelInput {

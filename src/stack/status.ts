@@ -4,6 +4,8 @@
  * must get the proxy's own 404), not PM2's view, which reports a wrapper whose postgres
  * died, or misses an orphaned proxy, as it pleases; PM2's view is shown beside it.
  */
+import { certificateOf, type CertState } from '../proxy/tls/store.js';
+import { servedHosts } from '../proxy/tls/model.js';
 import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
@@ -105,6 +107,8 @@ export interface StackStatus {
   workerUsers: 'own' | 'shared';
   /** how CPU limits are enforced: `cgroup v2`, `cgroup v1`, or why they are not */
   cpuLimits: string;
+  /** SILO_TLS=on: the HTTPS listener and each served host's certificate (issued, expires, last error) */
+  tls?: { listen: string; certificates: CertState[] };
   /** scheduled backups (SILO_BACKUP_CRON), if set */
   backups?: { schedule: string; keep?: number; status: string };
   tenants: TenantStatus[];
@@ -146,6 +150,9 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
     supposedToRun: reg.settings?.running === true,
     workerUsers: perTenantUsers() ? 'own' : 'shared',
     cpuLimits: cgroups.version === 'unavailable' ? `unavailable: ${cgroups.reason}` : `cgroup ${cgroups.version}`,
+    ...(cfg.tls
+      ? { tls: { listen: `${cfg.httpHost}:${cfg.httpsPort}`, certificates: servedHosts(cfg, reg).map((h) => certificateOf(cfg, h) ?? { host: h, source: 'local' as const, lastError: 'no certificate yet' }) } }
+      : {}),
     ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
     proxy: { kind: cfg.proxy, status: answers ? 'online' : 'down', pm2: proxy.status, pid: proxy.pid, restarts: proxy.restarts, listen: `${cfg.httpHost}:${cfg.httpPort}` },
     servers: Object.entries(reg.servers).map(([name, s], i) => {

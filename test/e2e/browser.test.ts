@@ -2,7 +2,9 @@
  * The demo tenants as a person sees them: headless Chromium (Debian's, driven by
  * playwright-core) opens client1 and client2 through nginx by their subdomains, votes
  * and adds a poll through the plain HTML forms, and the JSON API confirms each write
- * landed in that tenant's database only.
+ * landed in that tenant's database only. With SILO_BROWSER_TLS=1 (browser-https.test.ts)
+ * the same over HTTPS: SILO_TLS=on, and Chromium trusts silo's local CA through an NSS
+ * database of this run's own (never "ignore certificate errors").
  */
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { root } from '../helpers/silo-home.js';
+import { freePort } from '../../src/common/ports.js';
+import { httpsGet } from '../helpers/https.js';
+
+const tls = process.env.SILO_BROWSER_TLS === '1';
+const httpsPort = tls ? await freePort() : 0;
 
 interface ApiPoll {
   id: number;
@@ -64,7 +71,7 @@ if (ping.status !== 0) {
 
 let stack: Stack;
 try {
-  stack = await startStack(t, { proxy: 'nginx', env: { PM2_HOME: pm2Home } });
+  stack = await startStack(t, { proxy: 'nginx', env: { PM2_HOME: pm2Home, ...(tls ? { SILO_TLS: 'on', SILO_HTTPS_PORT: String(httpsPort) } : {}) } });
 } finally {
   // After startStack's own teardown (silo down stops the daemon too): whatever is left.
   t.teardown(cleanPm2);
@@ -74,8 +81,21 @@ t.comment(`stack up in ${Date.now() - started} ms`);
 // A fresh profile for this run only; Chromium resolves *.localhost to loopback itself,
 // the resolver rule makes sure no name ever leaves the machine.
 const profile = mkdtempSync(join(tmpdir(), 'silo-chromium-'));
+// Over HTTPS: Chromium reads the authorities it trusts from $HOME/.pki/nssdb; this run's
+// own HOME holds one with silo's local CA alone added.
+const browserHome = mkdtempSync(join(tmpdir(), 'silo-chromium-home-'));
+const caFile = join(stack.home, 'tls', 'ca.crt');
+if (tls) {
+  const nssdb = join(browserHome, '.pki', 'nssdb');
+  spawnSync('mkdir', ['-p', nssdb]);
+  for (const args of [['-N', '--empty-password'], ['-A', '-t', 'C,,', '-n', 'silo local CA', '-i', caFile]]) {
+    const r = spawnSync('certutil', ['-d', `sql:${nssdb}`, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`certutil ${args[0]}: ${r.stderr}`);
+  }
+}
 const context: BrowserContext = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
+  ...(tls ? { env: { ...process.env, HOME: browserHome } } : {}),
   headless: true,
   args: [
     '--headless',
@@ -92,6 +112,7 @@ const context: BrowserContext = await chromium.launchPersistentContext(profile, 
 t.teardown(async () => {
   await context.close().catch(() => undefined);
   rmSync(profile, { recursive: true, force: true });
+  rmSync(browserHome, { recursive: true, force: true });
 });
 context.setDefaultTimeout(15_000);
 
@@ -99,15 +120,16 @@ context.setDefaultTimeout(15_000);
 const foreign: string[] = [];
 context.on('request', (req) => {
   const u = new URL(req.url());
-  if (!(u.protocol === 'http:' && u.port === String(stack.httpPort) && u.hostname.endsWith('.localhost'))) foreign.push(req.url());
+  const [protocol, port] = tls ? ['https:', httpsPort] : ['http:', stack.httpPort];
+  if (!(u.protocol === protocol && u.port === String(port) && u.hostname.endsWith('.localhost'))) foreign.push(req.url());
 });
 
-const base = (tenant: string) => `http://${tenant}.localhost:${stack.httpPort}/`;
+const base = (tenant: string) => (tls ? `https://${tenant}.localhost:${httpsPort}/` : `http://${tenant}.localhost:${stack.httpPort}/`);
 
 async function apiPolls(tenant: string): Promise<ApiPoll[]> {
-  const res = await stack.http(`${tenant}.localhost`, '/api/polls');
+  const res = tls ? await httpsGet(httpsPort, `${tenant}.localhost`, '/api/polls', readFileSync(caFile, 'utf8')) : await stack.http(`${tenant}.localhost`, '/api/polls');
   if (res.status !== 200) throw new Error(`GET /api/polls on ${tenant}: HTTP ${res.status} ${res.text}`);
-  return res.json() as ApiPoll[];
+  return JSON.parse(res.text) as ApiPoll[];
 }
 
 /** What the page shows: each poll section with its question and per-choice counts. */
@@ -147,6 +169,11 @@ await t.test('each tenant page shows its own name and exactly its own polls', as
     const page = pages.get(tenant)!;
     const res = await page.goto(base(tenant));
     t.equal(res?.status(), 200, `${tenant}: GET / is 200`);
+    if (tls) {
+      const sec = await res!.securityDetails();
+      t.match(sec?.issuer ?? '', /^silo local CA/, `${tenant}: a certificate from silo's local CA, trusted by the browser (${sec?.protocol})`);
+      t.equal(await page.evaluate(() => window.isSecureContext), true, `${tenant}: a secure context`);
+    }
     t.match(res?.headers()['content-type'] ?? '', /^text\/html/, `${tenant}: an HTML page`);
     t.equal((await page.textContent('h1#tenant'))?.trim(), tenant, `${tenant}: h1#tenant names it`);
     const shown = await pagePolls(page);

@@ -87,6 +87,13 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       );
       printLine(`cpu limits: ${s.cpuLimits}`);
       if (s.backups) printLine(`backups: ${s.backups.status}, "${s.backups.schedule}"${s.backups.keep ? `, keeping ${s.backups.keep} per tenant` : ''}`);
+      if (s.tls) {
+        printLine(`https: on ${s.tls.listen}; certificates:`);
+        printTable(
+          s.tls.certificates.map((c) => ({ host: c.host, source: c.source, issued: c.issuedAt?.slice(0, 16), expires: c.expiresAt?.slice(0, 16), error: c.lastError })),
+          ['host', 'source', 'issued', 'expires', 'error'],
+        );
+      }
       if (s.supposedToRun && !s.up) printLine('the stack should be up but its proxy does not answer: run silo up');
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(

@@ -7,7 +7,7 @@ import { caddyRateLimitNote } from './rate-limit.js';
 import { caddySuspendedHandler } from './suspended.js';
 import type { ProxyModel, ProxyRoute } from '../model.js';
 import { renderCaddyWake } from './wake.js';
-import { caddyHttpSite, caddyTenantSite, caddyTlsDirectives } from './tls.js';
+import { caddyAskSite, caddyGlobals, caddyHttpSite, caddyTenantSite, caddyTlsDirectives } from './tls.js';
 
 /** Internal and forwarding headers a client sent are dropped; the forwarding ones are set from the peer. */
 export function caddyHeaderHygiene(setHere: readonly string[] = []): string[] {
@@ -43,7 +43,7 @@ export function renderCaddy(base: string, model: ProxyModel): string {
 ${tenantReverseProxy(model, r, '\t\t')}
 	}`,
   );
-  return `${base.trimEnd()}
+  return `${caddyGlobals(base, model).trimEnd()}
 
 # Rendered by silo from the registry. Do not edit: run silo commands instead.
 ${caddyRateLimitNote(model)}${caddyTenantSite(model)} {
@@ -68,5 +68,5 @@ ${renderCaddyWake(model)}		header Content-Type application/json
 		respond \`{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}\` 404
 	}
 }
-${caddyHttpSite(model)}`;
+${caddyHttpSite(model)}${caddyAskSite(model)}`;
 }

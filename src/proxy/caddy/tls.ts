@@ -19,12 +19,56 @@ export function caddyTenantSite(model: ProxyModel): string {
 export function caddyTlsDirectives(model: ProxyModel): string {
   if (!model.tls) return '';
   const hsts = model.tls.hsts > 0 ? `\theader Strict-Transport-Security "max-age=${model.tls.hsts}"\n` : '';
-  return `	# certificates: ${model.tls.stamp}
+  // ACME: on-demand, a certificate per host at its first handshake, for the hosts the
+  // ask endpoint approves (caddyAskSite); Caddy keeps and renews them in its data folder.
+  const source = model.tls.acme ? '\t\ton_demand' : `\t\tload ${model.tls.certDir}`;
+  return `	# certificates: ${model.tls.acme ? 'on demand' : model.tls.stamp}
 	tls {
-		load ${model.tls.certDir}
+${source}
 		protocols tls1.2 tls1.3
 	}
 ${hsts}`;
+}
+
+/**
+ * The global options for on-demand ACME, in place of `auto_https off` (the base file's).
+ * Caddy answers the challenges itself: HTTP-01 on the HTTP port, TLS-ALPN-01 on the
+ * HTTPS port.
+ */
+export function caddyGlobals(base: string, model: ProxyModel): string {
+  const acme = model.tls?.acme;
+  if (!acme) return base;
+  const lines = [
+    'auto_https disable_redirects',
+    `http_port ${model.listenPort}`,
+    `https_port ${model.tls!.port}`,
+    `acme_ca ${acme.directory}`,
+    ...(acme.caFile ? [`acme_ca_root ${acme.caFile}`] : []),
+    ...(acme.email ? [`email ${acme.email}`] : []),
+    'on_demand_tls {',
+    `\task http://127.0.0.1:${acme.askPort}/`,
+    '}',
+  ];
+  return base.replace(/^\tauto_https off$/m, lines.map((l) => `\t${l}`).join('\n'));
+}
+
+/**
+ * The on-demand \`ask\` endpoint, answered by Caddy itself on loopback: 200 for a host
+ * silo serves (the routes, rendered from the registry), 404 for any other, so nobody
+ * gets a certificate issued for a name silo does not serve (how on-demand TLS is
+ * abused otherwise).
+ */
+export function caddyAskSite(model: ProxyModel): string {
+  const acme = model.tls?.acme;
+  if (!acme) return '';
+  const hosts = model.routes.flatMap((r) => r.hosts);
+  const known = hosts.length ? `\t@silo query ${hosts.map((h) => `domain=${h}`).join(' ')}\n\trespond @silo 200\n` : '';
+  return `
+http://127.0.0.1:${acme.askPort} {
+	bind 127.0.0.1
+${known}	respond 404
+}
+`;
 }
 
 /** The HTTP listener when HTTPS is on. */

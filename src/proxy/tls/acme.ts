@@ -18,17 +18,41 @@ import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
 import { parseDuration } from '../../common/duration.js';
 import { proxyUser } from '../../isolation/run-dirs.js';
+import { withLock } from '../../registry/lock.js';
 import { bundleCertificate, dates, ensureTlsDir, readState, tlsPaths, writeBundle, writeState, type CertState } from './store.js';
 
+/**
+ * An ACME client with its account: registered once per directory, its URL kept in
+ * `tls/acme/account.json` (asking the server for an existing account's URL again is
+ * refused by some servers, pebble among them). Registration runs under a lock, so the
+ * certificate job and a `domain add` never register twice at once.
+ */
 async function client(cfg: SiloConfig): Promise<InstanceType<typeof acme.Client>> {
   const p = tlsPaths(cfg.home);
   ensureTlsDir(cfg.home);
   mkdirSync(p.acme, { recursive: true, mode: 0o700 });
-  const keyFile = join(p.acme, 'account.key');
-  if (!existsSync(keyFile)) writeFileSync(keyFile, (await acme.crypto.createPrivateEcdsaKey()).toString(), { mode: 0o600 });
   // The ACME server's own certificate: the system's CAs, or SILO_ACME_CA (a test CA).
   acme.axios.defaults.httpsAgent = new Agent(cfg.acmeCa ? { ca: readFileSync(cfg.acmeCa) } : {});
-  return new acme.Client({ directoryUrl: cfg.acmeDirectory!, accountKey: readFileSync(keyFile), backoffAttempts: 5, backoffMin: 500, backoffMax: 5000 });
+  const keyFile = join(p.acme, 'account.key');
+  const accountFile = join(p.acme, 'account.json');
+  const directoryUrl = cfg.acmeDirectory!;
+  return withLock(join(p.acme, 'account.lock'), async () => {
+    let saved: { directory?: string; url?: string } = {};
+    try {
+      saved = JSON.parse(readFileSync(accountFile, 'utf8'));
+    } catch {
+      // none yet
+    }
+    if (existsSync(keyFile) && saved.directory === directoryUrl && saved.url) {
+      return new acme.Client({ directoryUrl, accountKey: readFileSync(keyFile), accountUrl: saved.url, backoffAttempts: 5, backoffMin: 500, backoffMax: 5000 });
+    }
+    // A new key per registration: an account this key may already have cannot be looked up.
+    writeFileSync(keyFile, (await acme.crypto.createPrivateEcdsaKey()).toString(), { mode: 0o600 });
+    const c = new acme.Client({ directoryUrl, accountKey: readFileSync(keyFile), backoffAttempts: 5, backoffMin: 500, backoffMax: 5000 });
+    await c.createAccount({ termsOfServiceAgreed: true, ...(cfg.acmeEmail ? { contact: [`mailto:${cfg.acmeEmail}`] } : {}) });
+    writeFileSync(accountFile, JSON.stringify({ directory: directoryUrl, url: c.getAccountUrl() }) + '\n', { mode: 0o600 });
+    return c;
+  });
 }
 
 const oneLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);

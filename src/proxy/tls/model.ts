@@ -4,7 +4,8 @@
  * never names a host the proxy has no certificate for.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { freePort } from '../../common/ports.js';
 import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
 import { tenantHosts } from '../../common/names.js';
@@ -33,5 +34,28 @@ export async function proxyTls(cfg: SiloConfig, reg: Registry, owner?: Owner): P
   await syncCertificates(cfg, servedHosts(cfg, reg), owner);
   // Tokens are public (the ACME server fetches them over plain HTTP): a folder anyone may read.
   mkdirSync(join(p.webroot, '.well-known', 'acme-challenge'), { recursive: true, mode: 0o755 });
-  return { port: cfg.httpsPort, certDir: p.certs, wildcard: Boolean(cfg.tlsCert), hsts: cfg.hsts, webroot: p.webroot, stamp: stamp(p.certs) };
+  const acme = cfg.acmeDirectory
+    ? { directory: cfg.acmeDirectory, ...(cfg.acmeEmail ? { email: cfg.acmeEmail } : {}), ...(cfg.acmeCa ? { caFile: proxyReadable(cfg.home, cfg.acmeCa) } : {}), askPort: await askPort(cfg.home) }
+    : undefined;
+  return { port: cfg.httpsPort, certDir: p.certs, wildcard: Boolean(cfg.tlsCert), hsts: cfg.hsts, webroot: p.webroot, stamp: stamp(p.certs), ...(acme ? { acme } : {}) };
+}
+
+/** A copy of a public file (a CA certificate) the proxy's user can read, wherever the operator keeps it. */
+function proxyReadable(home: string, file: string): string {
+  const copy = join(tlsPaths(home).dir, 'acme-ca.pem');
+  const text = readFileSync(file);
+  if (!existsSync(copy) || !readFileSync(copy).equals(text)) writeFileSync(copy, text, { mode: 0o644 });
+  return copy;
+}
+
+/** The loopback port Caddy's on-demand `ask` endpoint listens on: chosen once per home, kept in tls/ask-port. */
+async function askPort(home: string): Promise<number> {
+  const file = join(tlsPaths(home).dir, 'ask-port');
+  if (existsSync(file)) {
+    const port = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(port) && port > 0 && port < 65536) return port;
+  }
+  const port = await freePort();
+  writeFileSync(file, `${port}\n`, { mode: 0o600 });
+  return port;
 }

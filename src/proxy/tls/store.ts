@@ -107,10 +107,14 @@ export function bundleCertificate(file: string): X509Certificate | undefined {
 
 export const dates = (cert: X509Certificate) => ({ issuedAt: new Date(cert.validFrom).toISOString(), expiresAt: new Date(cert.validTo).toISOString() });
 
-/** A bundle that names `host` and is valid for at least another day. */
+/**
+ * A bundle that names `host` and is still valid for a minute: kept (an ACME certificate
+ * is renewed by the certificate job before that, acme.ts; a short-lived one must not be
+ * replaced by a stand-in here).
+ */
 function usable(file: string, host: string): boolean {
   const cert = bundleCertificate(file);
-  return Boolean(cert && cert.checkHost(host) && Date.parse(cert.validTo) > Date.now() + 86_400_000);
+  return Boolean(cert && cert.checkHost(host) && Date.parse(cert.validTo) > Date.now() + 60_000);
 }
 
 /**
@@ -155,9 +159,30 @@ export async function syncCertificates(cfg: SiloConfig, hosts: string[], owner?:
   return made;
 }
 
+/** Caddy's own certificate of `host` (on-demand ACME), in its data folder: `caddy/certificates/<issuer>/<host>/<host>.crt`. */
+function caddyCertificate(cfg: SiloConfig, host: string): X509Certificate | undefined {
+  const root = join(cfg.home, 'proxy', 'caddy', 'data', 'caddy', 'certificates');
+  let issuers: string[];
+  try {
+    issuers = readdirSync(root);
+  } catch {
+    return undefined;
+  }
+  for (const issuer of issuers) {
+    const file = join(root, issuer, host, `${host}.crt`);
+    if (existsSync(file)) return bundleCertificate(file);
+  }
+  return undefined;
+}
+
 /** What `domain list` and `status` show for a host. */
 export function certificateOf(cfg: SiloConfig, host: string): CertState | undefined {
   if (!cfg.tls) return undefined;
+  if (cfg.proxy === 'caddy' && cfg.acmeDirectory) {
+    // Caddy obtains it at the host's first handshake and renews it itself; its errors are in the proxy's log.
+    const cert = caddyCertificate(cfg, host);
+    return cert ? { host, source: 'acme', ...dates(cert) } : undefined;
+  }
   const p = tlsPaths(cfg.home);
   const wildcard = usesWildcard(cfg, host);
   const cert = bundleCertificate(wildcard ? p.bundle(WILDCARD) : p.bundle(host));
