@@ -88,20 +88,23 @@ export async function obtainCertificate(cfg: SiloConfig, host: string): Promise<
     writeState(cfg.home, state);
     return state;
   } catch (err) {
-    writeState(cfg.home, { ...(before ?? { source: 'local' }), host, lastError: oneLine(err), lastAttemptAt: attempt });
+    writeState(cfg.home, { ...(before ?? { source: 'local' }), host, lastError: oneLine(err), lastAttemptAt: attempt, failures: (before?.failures ?? 0) + 1 });
     throw new Error(`certificate for ${host}: ${oneLine(err)}`);
   }
 }
 
 /**
  * Hosts whose certificate should be obtained now: not from ACME yet, or expiring within
- * SILO_ACME_RENEW_BEFORE. A host whose last attempt failed waits a minute before the next.
+ * SILO_ACME_RENEW_BEFORE. After a failure the next attempt waits 10 s, then twice as long
+ * each time, at most an hour (an ACME server limits failed validations: Let's Encrypt, 5
+ * per host and hour).
  */
 export function dueForCertificate(cfg: SiloConfig, hosts: string[], now = Date.now()): string[] {
   const before = parseDuration(cfg.acmeRenewBefore);
   return hosts.filter((host) => {
     const s = readState(cfg.home, host);
-    if (s?.lastError && s.lastAttemptAt && now - Date.parse(s.lastAttemptAt) < 60_000) return false;
+    const wait = Math.min(3_600_000, 10_000 * 2 ** Math.max(0, (s?.failures ?? 1) - 1));
+    if (s?.lastError && s.lastAttemptAt && now - Date.parse(s.lastAttemptAt) < wait) return false;
     if (s?.source !== 'acme' || !s.expiresAt) return true;
     return Date.parse(s.expiresAt) - now <= before;
   });

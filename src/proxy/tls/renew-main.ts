@@ -4,7 +4,7 @@
  * each served host that has none from ACME yet or whose certificate expires within
  * SILO_ACME_RENEW_BEFORE, one host at a time, and logs one line per host. nginx serves a
  * new file from the next handshake: nothing is reloaded. A failure is recorded with the
- * host (domain list, status) and tried again a minute later at the earliest.
+ * host (domain list, status) and tried again after a growing wait (acme.ts).
  */
 import { loadStackConfig } from '../../registry/settings.js';
 import { readRegistry } from '../../registry/registry.js';
@@ -12,6 +12,7 @@ import { homePaths } from '../../common/paths.js';
 import { parseDuration } from '../../common/duration.js';
 import { dueForCertificate, obtainCertificate } from './acme.js';
 import { servedHosts } from './model.js';
+import { probe } from '../../common/http-probe.js';
 
 const cfg = loadStackConfig();
 const line = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
@@ -32,7 +33,18 @@ async function round(): Promise<void> {
 }
 
 line(`certificates: checking every ${every / 1000} s, renewing ${cfg.acmeRenewBefore} before expiry, from ${cfg.acmeDirectory}`);
+/** The proxy answers (its own 404 for a host nobody serves): started with the stack, it may still be binding. */
+async function proxyAnswers(): Promise<boolean> {
+  try {
+    return (await probe(cfg.httpHost, cfg.httpPort, '/', 'silo-status.invalid', 2000)).status === 404;
+  } catch {
+    return false;
+  }
+}
+
 const loop = async () => {
+  // The ACME server validates through the proxy: wait for it before the first round (up to 30 s).
+  for (let i = 0; i < 60 && !(await proxyAnswers()); i++) await new Promise((r) => setTimeout(r, 500));
   while (!stopping) {
     await round().catch((err) => line(`certificates: ${(err as Error).message}`));
     await new Promise((r) => setTimeout(r, every));

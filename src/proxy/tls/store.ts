@@ -48,6 +48,8 @@ export interface CertState {
   /** the last ACME attempt that failed, and when (cleared by a success) */
   lastError?: string;
   lastAttemptAt?: string;
+  /** failed attempts in a row (the next waits 10 s x 2^(n-1), at most an hour) */
+  failures?: number;
 }
 
 export interface Owner {
