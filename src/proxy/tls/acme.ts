@@ -13,7 +13,7 @@
  */
 import acme from 'acme-client';
 import { Agent } from 'node:https';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
 import { parseDuration } from '../../common/duration.js';
@@ -63,6 +63,7 @@ export async function obtainCertificate(cfg: SiloConfig, host: string): Promise<
   const p = tlsPaths(cfg.home);
   const challenges = join(p.webroot, '.well-known', 'acme-challenge');
   mkdirSync(challenges, { recursive: true, mode: 0o755 });
+  for (const d of [p.webroot, join(p.webroot, '.well-known'), challenges]) chmodSync(d, 0o755);
   const before = readState(cfg.home, host);
   const attempt = new Date().toISOString();
   try {
@@ -75,7 +76,10 @@ export async function obtainCertificate(cfg: SiloConfig, host: string): Promise<
       // The client's own pre-check would resolve the host from here: the ACME server checks.
       skipChallengeVerification: true,
       challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-        writeFileSync(join(challenges, challenge.token), keyAuthorization, { mode: 0o644 });
+        // Readable by the proxy's user whatever this process's umask (PM2 apps run with 077).
+        const file = join(challenges, challenge.token);
+        writeFileSync(file, keyAuthorization, { mode: 0o644 });
+        chmodSync(file, 0o644);
       },
       challengeRemoveFn: async (_authz, challenge) => {
         rmSync(join(challenges, challenge.token), { force: true });

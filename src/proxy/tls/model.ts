@@ -4,7 +4,7 @@
  * never names a host the proxy has no certificate for.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freePort } from '../../common/ports.js';
 import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
@@ -34,6 +34,7 @@ export async function proxyTls(cfg: SiloConfig, reg: Registry, owner?: Owner): P
   await syncCertificates(cfg, servedHosts(cfg, reg), owner);
   // Tokens are public (the ACME server fetches them over plain HTTP): a folder anyone may read.
   mkdirSync(join(p.webroot, '.well-known', 'acme-challenge'), { recursive: true, mode: 0o755 });
+  for (const d of [p.webroot, join(p.webroot, '.well-known'), join(p.webroot, '.well-known', 'acme-challenge')]) chmodSync(d, 0o755);
   const acme = cfg.acmeDirectory
     ? { directory: cfg.acmeDirectory, ...(cfg.acmeEmail ? { email: cfg.acmeEmail } : {}), ...(cfg.acmeCa ? { caFile: proxyReadable(cfg.home, cfg.acmeCa) } : {}), askPort: await askPort(cfg.home) }
     : undefined;
