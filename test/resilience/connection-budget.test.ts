@@ -29,7 +29,8 @@ import { embeddedOptions } from '../../src/servers/servers.js';
 import { startEmbedded } from '../../src/postgres/embedded.js';
 import { createTenant } from '../../src/tenant/create.js';
 
-t.setTimeout(175_000);
+// 24 workers started, loaded, stopped: 128-160 s of a loaded 2-core machine, too near the default 180 s.
+t.setTimeout(360_000);
 
 const TENANTS = 24; // the two demo tenants and 22 more (stopping and removing each takes a while too)
 const MAX_CONNECTIONS = 22;
