@@ -46,6 +46,10 @@ export function workerCodeRoot(cfg: SiloConfig): string {
   try {
     execFileSync('cp', ['-al', join(projectRoot, 'node_modules'), join(staging, 'node_modules')], { stdio: 'pipe' });
   } catch {
+    // No hard links across filesystems (a home on a tmpfs /tmp, the checkout on disk): a
+    // plain copy. cp leaves what it made before it failed, its folders still 0700 (it
+    // opens them up at the end): into those the copy would keep them unreadable by tenants.
+    rmSync(join(staging, 'node_modules'), { recursive: true, force: true });
     cpSync(join(projectRoot, 'node_modules'), join(staging, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   }
   copyFileSync(join(projectRoot, 'package.json'), join(staging, 'package.json')); // last: it marks the copy complete
