@@ -41,13 +41,38 @@ const SHUTDOWN_GRACE_MS = 5000;
  * shell's env into every app; the array form of filter_env drops keys containing these).
  * Workers get their configuration only from `env` below.
  */
-const SCRUB = ['SILO_', 'PG', 'DATABASE', 'PASSWORD', 'SECRET', 'TOKEN', 'KEY', 'AWS_', 'npm_', 'DB_', 'TENANT'];
+export const SCRUB = ['SILO_', 'PG', 'DATABASE', 'PASSWORD', 'SECRET', 'TOKEN', 'KEY', 'AWS_', 'npm_', 'DB_', 'TENANT'];
 
 export type PM2App = Record<string, unknown> & { name: string };
 
 function logFiles(cfg: SiloConfig, name: string) {
   const logs = homePaths(cfg.home).logs;
   return { out_file: join(logs, `${name}.out.log`), error_file: join(logs, `${name}.err.log`), merge_logs: true, time: false };
+}
+
+/**
+ * A small process of the control plane (the waker, the ceilings watcher, the backup
+ * scheduler, the certificate job): silo's own code from dist/, restarted with back-off,
+ * the shell's secrets scrubbed, its settings read from the registry at $SILO_HOME unless
+ * `overrides` says otherwise. One definition, so a new one cannot forget the scrub.
+ */
+export function controlPlaneApp(cfg: SiloConfig, name: string, script: string, overrides: Partial<PM2App> = {}): PM2App {
+  return {
+    name,
+    namespace: NAMESPACE,
+    script: join(projectRoot, 'dist', script),
+    cwd: projectRoot,
+    exec_mode: 'fork',
+    autorestart: true,
+    exp_backoff_restart_delay: 1000,
+    kill_timeout: 5000,
+    pmx: false,
+    disable_source_map_support: true,
+    filter_env: SCRUB,
+    env: { NODE_ENV: 'production', SILO_HOME: cfg.home },
+    ...logFiles(cfg, name),
+    ...overrides,
+  };
 }
 
 export function embeddedServers(registry: Registry): string[] {
@@ -158,21 +183,6 @@ export function proxyApp(cfg: SiloConfig, driver: ProxyDriver): PM2App {
 /** Scheduled backups (SILO_BACKUP_CRON): one small process that runs `backup --all` on time. */
 export function backupApps(cfg: SiloConfig): PM2App[] {
   if (!cfg.backupCron) return [];
-  return [
-    {
-      name: BACKUP_APP,
-      namespace: NAMESPACE,
-      script: join(projectRoot, 'dist', 'backup', 'scheduler-main.js'),
-      cwd: projectRoot,
-      exec_mode: 'fork',
-      autorestart: true,
-      exp_backoff_restart_delay: 1000,
-      kill_timeout: 5000,
-      filter_env: SCRUB,
-      // Its settings come from the registry (recorded by silo up); it reads the admin URLs
-      // from $SILO_HOME/secrets like any silo command.
-      env: { NODE_ENV: 'production', SILO_HOME: cfg.home },
-      ...logFiles(cfg, BACKUP_APP),
-    },
-  ];
+  // It reads the admin URLs from $SILO_HOME/secrets like any silo command.
+  return [controlPlaneApp(cfg, BACKUP_APP, 'backup/scheduler-main.js')];
 }
