@@ -49,7 +49,11 @@ function runCheck(entry: string | undefined, label: string, cfg?: SiloConfig): P
   const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...(who ? { HOME: who.dir, TMPDIR: who.dir } : {}) };
   const as = who ? { uid: who.uid, gid: who.gid, cwd: who.dir } : {};
   return new Promise<AppInfo>((resolve, reject) => {
-    execFile(process.execPath, [script, ...(entry ? [entry] : [])], { timeout: 30_000, env, ...as }, (err, stdout, stderr) => {
+    // Through `env -u NODE_OPTIONS`: a wrapper of silo's own process (tap's process
+    // tracker) can add NODE_OPTIONS to every child's environment, and the check, an
+    // unprivileged user's process, must load nothing but the app (nor fail on a file of
+    // root's it cannot read).
+    execFile('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, script, ...(entry ? [entry] : [])], { timeout: 30_000, env, ...as }, (err, stdout, stderr) => {
       // Its verdict is its last stdout line (written once the check is over), whatever an
       // exit hook of a loader does after it (a coverage recorder that cannot write as the
       // check user). A failure is its first stderr line (check-app writes exactly one).

@@ -23,8 +23,12 @@ import { workerIdentity } from './tenant-user.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
-/** Close PM2's channel (fd 3) and forget it. */
-const CLOSE_CHANNEL = ['exec 3>&-', 'unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE'];
+/**
+ * Close PM2's channel (fd 3) and forget it. NODE_OPTIONS goes too: whatever the shell
+ * that started silo (or a tool wrapping it, like tap's process tracker) put there would
+ * load into every tenant's node (`--require` of a file of root's, a debugger port).
+ */
+const CLOSE_CHANNEL = ['exec 3>&-', 'unset NODE_CHANNEL_FD NODE_CHANNEL_SERIALIZATION_MODE NODE_OPTIONS'];
 
 /**
  * Under root: join the tenant's groups. Built-ins only (IFS splits the list): every
