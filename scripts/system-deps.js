@@ -27,6 +27,7 @@ const PACKAGES = {
     { pkg: 'chromium', has: () => program('chromium'), why: 'the browser test (driven by playwright-core, never a downloaded browser)' },
     { pkg: 'iproute2', has: () => program('ip'), why: 'network namespaces (ip netns) for the tests that change kernel settings' },
     { pkg: 'git', has: () => program('git'), why: 'the root-start test clones the project into a private folder' },
+    { pkg: 'curl', has: () => program('curl'), why: 'the compose rehearsal runs docker/healthcheck.sh, which checks the tenants with curl as the image does' },
     { pkg: 'systemd', has: () => program('systemd-analyze'), why: 'the service test checks the unit silo service install writes (systemd-analyze verify)' },
     { pkg: 'openssl', has: () => program('openssl'), why: "the HTTPS tests: silo's local CA, and an operator's own certificate files" },
     { pkg: 'pebble', has: () => program('pebble') && program('pebble-challtestsrv'), why: "the ACME tests: Let's Encrypt's test CA and its DNS responder, offline on loopback" },
