@@ -70,8 +70,16 @@ const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_SILENT|PM2_WORK
 
 let connecting: Promise<Pm2Api> | undefined;
 
+const NO_DAEMON = "PM2's daemon is not running (a process of the stack does not start one)";
+/** A process PM2 runs (PM2 gives its apps `pm_id`) whose daemon is gone. */
+const orphanedStackProcess = () => process.env.pm_id !== undefined && !daemonPid();
+
 /** Connect once: concurrent first callers share one connection (and never spawn two daemons). */
 export function connect(): Promise<Pm2Api> {
+  // Asked at every call, not only at the first: a process of the stack connected before the
+  // daemon died holds a PM2 client that would launch a new daemon at its next call, beside
+  // (or after) the one silo run or silo up start, and outliving silo down.
+  if (orphanedStackProcess()) return Promise.reject(new Error(NO_DAEMON));
   connecting ??= open().catch((err) => {
     connecting = undefined;
     throw err;
@@ -100,7 +108,7 @@ async function open(): Promise<Pm2Api> {
   // the daemon died, the new one is `silo run`'s or `silo up`'s to start, once they have
   // stopped what the old one left: an orphaned waker starting its own would race them,
   // and two daemons on one PM2_HOME each believe they run the stack.
-  if (process.env.pm_id !== undefined && !daemonPid()) throw new Error("PM2's daemon is not running (a process of the stack does not start one)");
+  if (orphanedStackProcess()) throw new Error(NO_DAEMON);
   process.env.PM2_SILENT ??= 'true'; // silo prints its own lines, not PM2's banners
   const mod = (await import('pm2')) as unknown as { default: Pm2Api };
   const pm2 = mod.default;
@@ -150,7 +158,7 @@ export async function disconnect(): Promise<void> {
   if (connecting) await connecting.catch(() => undefined);
   // A process of the stack (the waker) whose daemon died leaves PM2's client as it is: once
   // disconnected, its next call (one already under way) would start a daemon of its own.
-  if (!(process.env.pm_id !== undefined && !daemonPid())) api?.disconnect();
+  if (!orphanedStackProcess()) api?.disconnect();
   api = undefined;
   connecting = undefined;
 }
