@@ -89,9 +89,16 @@ export async function hostileStack(t: Tap, opts: { env?: NodeJS.ProcessEnv } = {
   return hostile;
 }
 
+/**
+ * `env` arguments that drop NODE_OPTIONS: tap's process tracker puts its loader there for
+ * every child, a file of the checkout's that another user cannot read when the checkout is
+ * private (/root/silo), and a local stranger's node would fail on it before doing anything.
+ */
+export const NO_TAP_LOADER = ['-u', 'NODE_OPTIONS'];
+
 /** Run a command as an unprivileged local user (uid/gid, no groups): status and output. */
 export function runAsUser(user: { uid: number; gid: number }, cmd: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', cmd, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+  const r = spawnSync('env', [...NO_TAP_LOADER, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', cmd, ...args], { encoding: 'utf8', input, timeout: 60_000 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 

@@ -17,7 +17,7 @@ import { startStack } from '../helpers/stack.js';
 import { pm2Cli, serverUrl, sleep, waitUntil } from '../helpers/resilience.js';
 import { parsePgUrl } from '../../src/contract/pg-connect.js';
 import { lookupUser } from '../../src/isolation/os-users.js';
-import { figures } from './hostile.js';
+import { figures, NO_TAP_LOADER } from './hostile.js';
 
 t.setTimeout(240_000);
 
@@ -99,13 +99,13 @@ await t.test('with the server stopped, a local user cannot take its socket, and 
   await waitUntil('the socket to go', 15_000, () => spawnSync('test', ['-e', socketPath]).status !== 0, 100);
 
   // Its socket: refused.
-  const onSocket = spawnSync('setpriv', [...asNobody, process.execPath, fakeScript, socketPath, captured], { encoding: 'utf8', timeout: 10_000 });
+  const onSocket = spawnSync('env', [...NO_TAP_LOADER, 'setpriv', ...asNobody, process.execPath, fakeScript, socketPath, captured], { encoding: 'utf8', timeout: 10_000 });
   t.not(onSocket.status, 0, 'nobody cannot listen on the socket path');
   t.match(log(), /listen-error EACCES/, 'EACCES');
   figures(t, 'bind-database-socket', /listen-error/.test(log()) ? 'refused' : 'succeeded');
 
   // Its old TCP port: free, so the fake server gets it.
-  const fake = spawn('setpriv', [...asNobody, process.execPath, fakeScript, String(server.port), captured], { stdio: 'ignore' });
+  const fake = spawn('env', [...NO_TAP_LOADER, 'setpriv', ...asNobody, process.execPath, fakeScript, String(server.port), captured], { stdio: 'ignore' });
   fakes.push(fake.pid!);
   await waitUntil('the fake server to listen', 10_000, () => log().includes(`listening ${server.port}`), 50);
 
