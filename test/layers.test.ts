@@ -23,6 +23,7 @@ const LAYERS: string[][] = [
   ['stack'],
   ['backup'], // backups: below tenant/ (remove takes a final backup)
   ['tenant'], // tenant operations
+  ['control'], // the control API: tokens, jobs, endpoints calling the operations of tenant/ (console pages in control/console/)
   ['cli', 'testing'],
 ];
 

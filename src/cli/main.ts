@@ -20,6 +20,7 @@ import * as hibernateCommands from './commands/hibernate.js';
 import * as runCommands from './commands/run.js';
 import * as serviceCommands from './commands/service.js';
 import * as domainCommands from './commands/domain.js';
+import * as tokenCommands from './commands/token.js';
 
 /** The environment's configuration with the stack's recorded settings applied. */
 function config(opts: { forUp?: boolean } = {}): SiloConfig {
@@ -38,7 +39,7 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands]) group.register(program, config);
+for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands, tokenCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

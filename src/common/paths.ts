@@ -10,6 +10,10 @@ export function homePaths(home: string) {
     /** the password of a tenant's dump role (pg_dump logs in as it; never the tenant's worker) */
     dumpPassword: (tenant: string) => join(home, 'secrets', 'dump', `${tenant}.password`),
     serverUrl: (server: string) => join(home, 'secrets', 'servers', `${server}.url`),
+    /** the control API's bearer tokens, hashed (0600): src/control/tokens.ts */
+    controlTokens: join(home, 'secrets', 'control-tokens.json'),
+    /** the control API's jobs, one 0600 file each: src/control/jobs.ts */
+    controlJobs: join(home, 'control', 'jobs'),
     pgData: (server: string) => join(home, 'postgres', server),
     backups: join(home, 'backups'),
     tenantBackups: (tenant: string) => join(home, 'backups', tenant),
