@@ -19,6 +19,7 @@ const LAYERS: string[][] = [
   ['apps', 'postgres', 'proxy'],
   ['servers'],
   ['pm2'], // the one place that talks to PM2
+  ['runtime'], // the runtime driver contract (pm2 | swarm): what runs one tenant's worker
   ['hibernate'], // the waker: started by the stack, starts workers through pm2/
   ['stack'],
   ['backup'], // backups: below tenant/ (remove takes a final backup)

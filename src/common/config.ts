@@ -37,6 +37,8 @@ const schema = {
     SILO_HTTP_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8080 },
     SILO_HTTP_HOST: { type: 'string', default: '127.0.0.1', pattern: '^[0-9a-fA-F.:]+$' },
     SILO_PROXY: { type: 'string', enum: ['nginx', 'caddy'], default: 'nginx' },
+    // What runs the tenants' workers (src/runtime/): PM2 on this host, or a Docker Swarm.
+    SILO_RUNTIME: { type: 'string', enum: ['pm2', 'swarm'], default: 'pm2' },
     SILO_DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     SILO_PG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 54329 },
     SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
@@ -101,6 +103,7 @@ export interface SiloConfig {
   httpPort: number;
   httpHost: string;
   proxy: 'nginx' | 'caddy';
+  runtime: 'pm2' | 'swarm';
   databaseUrl?: string;
   pgPort: number;
   workerPortBase: number;
@@ -150,6 +153,7 @@ interface RawEnv {
   SILO_HTTP_PORT: number;
   SILO_HTTP_HOST: string;
   SILO_PROXY: 'nginx' | 'caddy';
+  SILO_RUNTIME: 'pm2' | 'swarm';
   SILO_DATABASE_URL?: string;
   SILO_PG_PORT: number;
   SILO_WORKER_PORT_BASE: number;
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     httpPort: raw.SILO_HTTP_PORT,
     httpHost: raw.SILO_HTTP_HOST,
     proxy: raw.SILO_PROXY,
+    runtime: raw.SILO_RUNTIME,
     databaseUrl: raw.SILO_DATABASE_URL,
     pgPort: raw.SILO_PG_PORT,
     workerPortBase: raw.SILO_WORKER_PORT_BASE,

@@ -15,6 +15,7 @@ import { readRegistry, type Registry } from './registry.js';
 /** The recorded part of SiloConfig, by the environment variable that sets each. */
 const RECORDED = {
   proxy: 'SILO_PROXY',
+  runtime: 'SILO_RUNTIME',
   domain: 'SILO_DOMAIN',
   httpHost: 'SILO_HTTP_HOST',
   httpPort: 'SILO_HTTP_PORT',

@@ -23,7 +23,9 @@ import { SiloError } from '../common/errors.js';
 import { cpuGroup, osUser, worker, type PartContext, type TenantPart } from './parts/parts.js';
 import { overTenants, type TenantOutcome } from '../servers/fleet.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
-import { isOnline, restartWorker, running, waitWorker, type Running } from '../pm2/workers.js';
+import { isOnline, running, type Running } from '../pm2/workers.js';
+import { runtimeFor } from '../runtime/select.js';
+import type { Workers } from '../runtime/runtime.js';
 import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { findOrphans } from './orphans.js';
@@ -52,6 +54,8 @@ interface UpContext {
   /** the registry as it is now (re-read after a step changes it) */
   reg: Registry;
   procs: Running;
+  /** the tenants' workers on the stack's runtime */
+  workers: Workers;
   started: number;
   /** the release demo tenants start on (a snapshot of SILO_APP) */
   release?: string;
@@ -61,6 +65,7 @@ interface UpContext {
 async function refresh(c: UpContext): Promise<void> {
   c.reg = readRegistry(homePaths(c.cfg.home).registry);
   c.procs = await running();
+  c.workers = await runtimeFor(c.cfg).workers();
 }
 const readyTenants = (c: UpContext) => Object.keys(c.reg.tenants).filter((n) => c.reg.tenants[n]!.state === 'ready');
 const missingServers = (c: UpContext) => (c.cfg.databaseUrl ? [] : embeddedServers(c.reg).filter((s) => !isOnline(c.procs.get(postgresApp(s)))));
@@ -88,7 +93,7 @@ function partContext(c: UpContext, name: string): PartContext {
     paths: homePaths(c.cfg.home),
     reg: c.reg,
     live: true,
-    procs: c.procs,
+    workers: c.workers,
     server: () => Promise.reject(new Error(`up ensures no database part (${name})`)),
   };
 }
@@ -248,8 +253,9 @@ export const upSteps: readonly Step<UpContext>[] = [
     done: (c) => staleWorkers(c).length === 0,
     async run(c) {
       for (const app of staleWorkers(c)) {
-        await pm2.reloadApp(app);
-        await waitWorker(c.cfg, String((app.env as Record<string, string>).TENANT));
+        const tenant = String((app.env as Record<string, string>).TENANT);
+        await runtimeFor(c.cfg).reload(c.cfg, c.reg, tenant);
+        await runtimeFor(c.cfg).waitReady(c.cfg, tenant);
         c.log(`reloaded ${app.name}: its database server's address changed`);
       }
       await refresh(c);
@@ -323,7 +329,7 @@ export async function up(cfg: SiloConfig, log: Log, opts: { release?: string; de
   const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
-  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), started: 0, release: opts.release, demoTenants: opts.demoTenants };
+  const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), workers: new Map(), started: 0, release: opts.release, demoTenants: opts.demoTenants };
   await withRegistryLock(paths.registry, async () => {
     await refresh(c);
     await runSteps('up', upSteps, c);
@@ -378,21 +384,21 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
 export async function reload(cfg: SiloConfig, log: Log, only?: string): Promise<string[]> {
   const reg = readRegistry(homePaths(cfg.home).registry);
   if (only) tenantEntry(reg, only);
-  const procs = await running();
-  if (!isOnline(procs.get(PROXY_APP))) throw new SiloError('the stack is not running: start it with silo up');
-  const names = Object.keys(reg.tenants).filter((n) => (!only || n === only) && procs.has(workerApp(n))).sort();
+  if (!isOnline((await running()).get(PROXY_APP))) throw new SiloError('the stack is not running: start it with silo up');
+  const runtime = runtimeFor(cfg);
+  const workers = await runtime.workers();
+  const names = Object.keys(reg.tenants).filter((n) => (!only || n === only) && workers.has(n)).sort();
   const done: string[] = [];
   for (const name of names) {
     // One tenant at a time under the lock, from the registry as it is then: a tenant
     // removed meanwhile is not started again, and changed settings reach the worker.
     const reloaded = await withRegistryLock(homePaths(cfg.home).registry, async () => {
       const now = readRegistry(homePaths(cfg.home).registry);
-      const [app] = workerApps(cfg, now, name);
-      if (!app || !(await running()).has(app.name)) return false;
+      if (!now.tenants[name] || !(await runtime.workers()).has(name)) return false;
       crashPoint('reload', 'reload-worker');
-      // A stand-in serves while PM2 stops and starts it (fork mode), so no request waits
-      // for a start (src/pm2/workers.ts).
-      await restartWorker(cfg, app, name);
+      // Under PM2 a stand-in serves while PM2 stops and starts it (fork mode), so no
+      // request waits for a start (src/pm2/workers.ts).
+      await runtime.restart(cfg, now, name);
       return true;
     });
     if (!reloaded) continue;

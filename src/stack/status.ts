@@ -10,9 +10,10 @@ import type { SiloConfig } from '../common/config.js';
 import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { serverProblem } from '../servers/servers.js';
-import { BACKUP_APP, PROXY_APP, postgresApp, workerApp } from '../pm2/ecosystem.js';
+import { BACKUP_APP, PROXY_APP, postgresApp } from '../pm2/ecosystem.js';
 import { driverFor } from './live.js';
 import { running } from '../pm2/workers.js';
+import { runtimeFor } from '../runtime/select.js';
 import { tenantUrl } from './stack.js';
 import { releaseSummary } from '../apps/releases.js';
 import { hibernationStatus } from '../hibernate/stack-hooks.js';
@@ -28,6 +29,8 @@ export interface TenantStatus {
   name: string;
   url: string;
   worker: string;
+  /** the host its worker runs on (SILO_RUNTIME=swarm: a Swarm node) */
+  node?: string;
   pid?: number;
   memoryMB?: number;
   restarts?: number;
@@ -125,7 +128,11 @@ async function proxyAnswers(cfg: SiloConfig): Promise<boolean> {
 
 export async function status(cfg: SiloConfig): Promise<StackStatus> {
   const reg = readRegistry(homePaths(cfg.home).registry);
-  const procs = await running();
+  const [procs, workers] = await Promise.all([running(), runtimeFor(cfg).workers()]);
+  const worker = (name: string) => {
+    const w = workers.get(name);
+    return { status: w?.state ?? 'stopped', pid: w?.pid, memoryMB: w?.memoryMB, restarts: w?.restarts, node: w?.node };
+  };
   const describe = (name: string) => {
     const p = procs.get(name);
     return {
@@ -174,7 +181,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
                 ...c,
                 pool: poolSize(c.budget, tenants.length, cfg.poolMax),
                 busyAtOnce: busyAtOnce(c.budget, poolSize(c.budget, tenants.length, cfg.poolMax)),
-                awake: tenants.filter((n) => describe(workerApp(n)).status === 'online').length,
+                awake: tenants.filter((n) => worker(n).status === 'online').length,
                 tenants: tenants.length,
               },
             }
@@ -184,7 +191,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
     tenants: Object.entries(reg.tenants)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([name, t]) => {
-        const d = describe(workerApp(name));
+        const d = worker(name);
         const group = readTenantCgroup(cfg.home, name, cgroups);
         const max = tenantCeilings(cfg, t);
         const db = dbUse.get(name);
@@ -199,6 +206,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
           name,
           url: tenantUrl(cfg, name, t.domains),
           worker: d.status,
+          ...(d.node ? { node: d.node } : {}),
           ...sleeping(name, d.status),
           pid: d.pid,
           memoryMB: d.memoryMB,

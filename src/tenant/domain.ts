@@ -23,9 +23,7 @@ import { readRegistry, tenantEntry, writeRegistry, type Registry } from '../regi
 import { probeProxy, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
 import { waitFor } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
-import { workerApps } from '../pm2/ecosystem.js';
-import { isOnline, running, waitWorker } from '../pm2/workers.js';
-import * as pm2 from '../pm2/pm2.js';
+import { runtimeFor } from '../runtime/select.js';
 import { sleepsOnPurpose } from '../hibernate/state.js';
 import { certificateOf, type CertState } from '../proxy/tls/store.js';
 import { obtainCertificate } from '../proxy/tls/acme.js';
@@ -56,11 +54,12 @@ export function ownerOf(cfg: SiloConfig, reg: Registry, host: string): string | 
 async function reloadWorker(c: Ctx): Promise<void> {
   const { cfg, name } = c.op;
   if (!c.live || sleepsOnPurpose(cfg.home, name)) return; // a sleeping worker starts with its new hosts
-  if (!isOnline((await running()).get(`tenant-${name}`))) return;
-  const [app] = workerApps(cfg, c.op.refresh(), name);
-  if (!app) return;
-  await pm2.reloadApp(app);
-  await waitWorker(cfg, name);
+  const runtime = runtimeFor(cfg);
+  if (!(await runtime.workers()).get(name)?.online) return;
+  const reg = c.op.refresh();
+  if (!reg.tenants[name]) return;
+  await runtime.reload(cfg, reg, name);
+  await runtime.waitReady(cfg, name);
 }
 
 async function route(c: Ctx): Promise<void> {

@@ -50,9 +50,7 @@ import { connectionLimit } from './create.js';
 import { resumeTenant, suspendTenant } from './suspend.js';
 import { onTenant, type TenantOperation } from './operation.js';
 import { stackIsUp } from '../stack/live.js';
-import { ensureWorker, running, waitWorker } from '../pm2/workers.js';
-import { workerApps } from '../pm2/ecosystem.js';
-import * as pm2 from '../pm2/pm2.js';
+import { runtimeFor } from '../runtime/select.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
@@ -127,12 +125,12 @@ async function copy(c: Ctx): Promise<void> {
   c.bytes = d.bytes;
 }
 
-/** The tenant's worker, reloaded by PM2 from its definition in `reg` (new process ready first). */
+/** The tenant's worker, reloaded by its runtime from its definition in `reg`. */
 async function reloadWorker(c: Ctx, reg: Registry): Promise<void> {
   if (!(await stackIsUp())) return;
-  const [app] = workerApps(c.cfg, reg, c.name);
-  if (app && (await running()).has(app.name)) await pm2.reloadApp(app);
-  else await ensureWorker(c.cfg, reg, c.name);
+  const runtime = runtimeFor(c.cfg);
+  if ((await runtime.workers()).has(c.name)) await runtime.reload(c.cfg, reg, c.name);
+  else await runtime.start(c.cfg, reg, c.name);
 }
 
 const promoted = (c: Ctx) => c.nothingToDo || c.promoted;
@@ -272,7 +270,7 @@ const steps: Step<Ctx>[] = [
     async run(c) {
       // Reloaded with the final copy, or (a re-run after a crash) now.
       if (!c.reloading) await reloadWorker(c, c.reg);
-      if (await stackIsUp()) await waitWorker(c.cfg, c.name);
+      if (await stackIsUp()) await runtimeFor(c.cfg).waitReady(c.cfg, c.name);
     },
   },
   {
@@ -320,7 +318,7 @@ async function rollBack(c: Ctx): Promise<void> {
   }).catch(() => undefined);
   if (reg?.tenants[c.name]) {
     await reloadWorker(c, reg).catch(() => undefined);
-    if (await stackIsUp().catch(() => false)) await waitWorker(c.cfg, c.name).catch(() => undefined);
+    if (await stackIsUp().catch(() => false)) await runtimeFor(c.cfg).waitReady(c.cfg, c.name).catch(() => undefined);
   }
   await resumeTenant(c.cfg, c.name, 'move').catch(() => undefined);
   if (c.target) await dropSide(c.target.admin, c.name, 'incoming').catch(() => undefined);

@@ -58,3 +58,12 @@ t.test('node args are compared as a list, and `running` survives a record', asyn
   t.equal(reg.settings?.running, true);
   t.same(applySettings(loadConfig(e), e, reg.settings).workerNodeArgs, ['--max-semi-space-size=1']);
 });
+
+t.test('SILO_RUNTIME is recorded: pm2 unless the first environment said swarm', async (t) => {
+  const reg = emptyRegistry();
+  recordSettings(reg, loadConfig(env({})));
+  t.equal(reg.settings?.runtime, 'pm2', 'the default is recorded');
+  const swarm = env({ SILO_RUNTIME: 'swarm' });
+  t.throws(() => applySettings(loadConfig(swarm), swarm, reg.settings), { message: /^SILO_RUNTIME=swarm differs from this stack's recorded pm2/ });
+  t.throws(() => loadConfig(env({ SILO_RUNTIME: 'kubernetes' })), /SILO_RUNTIME/);
+});

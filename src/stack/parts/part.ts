@@ -22,7 +22,7 @@ import type { SiloConfig } from '../../common/config.js';
 import type { HomePaths } from '../../common/paths.js';
 import type { Registry, TenantEntry } from '../../registry/registry.js';
 import type { OpenServer } from '../../servers/servers.js';
-import type { Running } from '../../pm2/workers.js';
+import type { Workers } from '../../runtime/runtime.js';
 
 /** What a part is given: the operation's view of one tenant, its locks held. */
 export interface PartContext {
@@ -37,8 +37,8 @@ export interface PartContext {
   server(): Promise<OpenServer>;
   /** create: settings of a ready tenant changed, so its running worker restarts onto them */
   readonly restart?: boolean;
-  /** what PM2 runs, when the caller listed it already (`up`: one list for every tenant) */
-  readonly procs?: Running;
+  /** the workers the runtime runs, when the caller listed them already (`up`: one list for every tenant) */
+  readonly workers?: Workers;
 }
 
 export interface TenantPart {

@@ -1,0 +1,58 @@
+/**
+ * The runtime driver contract: what the stack and the tenant operations ask of whatever
+ * runs one tenant's worker, so that neither knows which runtime it drives. `pm2` (one
+ * host, the default) runs each worker as a PM2 app; `swarm` (several hosts) runs each as
+ * a Docker Swarm service of one replica. Which one a stack uses is the recorded setting
+ * SILO_RUNTIME (src/registry/settings.ts). Only the tenants' workers go through here: the
+ * control plane's own processes (the proxy, an embedded server, the waker) stay PM2 apps
+ * of the host that runs `silo up`.
+ */
+import type { SiloConfig } from '../common/config.js';
+import type { Registry } from '../registry/registry.js';
+
+export type RuntimeKind = 'pm2' | 'swarm';
+export const RUNTIME_KINDS: readonly RuntimeKind[] = ['pm2', 'swarm'];
+
+/** One tenant's worker as its runtime reports it. */
+export interface WorkerStatus {
+  /** the runtime's word for it: `online`, `stopped`, `errored`, `launching`, ... */
+  state: string;
+  /** it runs and may take requests once ready */
+  online: boolean;
+  pid?: number;
+  memoryMB?: number;
+  restarts?: number;
+  /** the app module it runs ('' = the bundled sample), when the runtime knows */
+  entry?: string;
+  /** the host it runs on (a Swarm node; PM2: undefined, this host) */
+  node?: string;
+  /** it runs, but as an older silo defined it and must be started again (not reloaded) */
+  stale?: string;
+}
+
+/** Tenants' workers by tenant name (a tenant without one is absent). */
+export type Workers = Map<string, WorkerStatus>;
+
+export interface TenantRuntime {
+  readonly kind: RuntimeKind;
+  /** status: every tenant's worker this stack runs now (asks nothing to start). */
+  workers(): Promise<Workers>;
+  /** start: the worker of a ready tenant unless it runs, then wait until it is ready; true if it started one. */
+  start(cfg: SiloConfig, reg: Registry, name: string, now?: Workers): Promise<boolean>;
+  /** stop: stop and forget the tenant's worker; true if there was one. */
+  stop(name: string): Promise<boolean>;
+  /**
+   * reload onto its definition in `reg` now (changed settings, another release: the
+   * caller passes the registry as it should run). Returns once the runtime has taken it,
+   * not once it is ready (a move reloads it before its database is there): `waitReady`.
+   */
+  reload(cfg: SiloConfig, reg: Registry, name: string): Promise<void>;
+  /** restart it as defined in `reg` without a moment where no ready process serves it (`silo reload`). */
+  restart(cfg: SiloConfig, reg: Registry, name: string): Promise<void>;
+  /** scale to zero: hibernate it (nothing runs until `wake`); true if something ran. */
+  sleep(name: string): Promise<boolean>;
+  /** and back to one, ready; true if it started one. */
+  wake(cfg: SiloConfig, reg: Registry, name: string): Promise<boolean>;
+  /** wait until its worker answers /readyz. */
+  waitReady(cfg: SiloConfig, name: string, timeoutMs?: number): Promise<void>;
+}
