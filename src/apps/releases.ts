@@ -52,6 +52,25 @@ export function readRelease(cfg: SiloConfig, id: string): Release {
   }
 }
 
+/** Every registered release, newest first (what the console offers to deploy). */
+export function listReleases(cfg: SiloConfig): Release[] {
+  let ids: string[];
+  try {
+    ids = readdirSync(releasesDir(cfg)).filter((n) => /^[0-9a-f]{16}$/.test(n));
+  } catch {
+    return [];
+  }
+  return ids
+    .flatMap((id) => {
+      try {
+        return [readRelease(cfg, id)];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
 function hashFolder(dir: string, skip: (path: string) => boolean): string {
   const hash = createHash('sha256');
   const walk = (d: string) => {
