@@ -1,7 +1,7 @@
 /**
  * The operator console rendered in-process: a Fastify instance with the console plugin at
  * /console, over a throwaway $SILO_HOME whose registry, backups and releases are fixture
- * files (nothing runs: no database, no PM2). The jobs the forms start go to a backend of
+ * files and its tokens are real ones (nothing runs: no database, no PM2). The jobs the forms start go to a backend of
  * this file that records them; the Chromium test (console-browser.test.ts) drives the
  * real control app. What is checked: login and sessions, scopes, escaping of every
  * tenant-controlled string, confirmation before data loss, the fleet's filter, sort and
@@ -17,6 +17,7 @@ import { consolePlugin } from '../../src/control/console/plugin.js';
 import type { Caller, ConsoleAction, ConsoleBackend, ConsoleJob } from '../../src/control/console/types.js';
 import type { Registry, TenantEntry } from '../../src/registry/registry.js';
 import { escapeHtml } from '../../src/control/console/html.js';
+import { createToken, revokeToken, verifyToken } from '../../src/control/tokens.js';
 
 const home = mkdtempSync(join(tmpdir(), 'silo-console-'));
 t.teardown(() => rmSync(home, { recursive: true, force: true }));
@@ -49,16 +50,23 @@ const rel = join(home, 'releases', '0123456789abcdef');
 mkdirSync(rel, { recursive: true });
 writeFileSync(join(rel, 'release.json'), JSON.stringify({ id: '0123456789abcdef', name: `notes${EVIL}`, version: '1.2.0', hash: 'h', source: '/x', entry: '/x', migrationsDir: '/x', latestMigration: 1, createdAt: '2026-12-06T00:00:00.000Z' }));
 
-const TOKENS: Record<string, Caller> = {
-  'tok-read': { id: 'r1', scope: 'read' },
-  'tok-write': { id: 'w1', scope: 'write' },
-  'tok-acme': { id: 'a1', scope: 'write', tenant: 'acme' },
-};
-const revoked = new Set<string>();
+// Real tokens (src/control/tokens.ts), as `silo token create` makes them.
+const TOKENS: Record<string, string> = {};
+const IDS: Record<string, string> = {};
+for (const [key, opts] of [
+  ['tok-read', { scope: 'read' }],
+  ['tok-write', { scope: 'write' }],
+  ['tok-acme', { scope: 'write', tenant: 'acme' }],
+  ['tok-gone', { scope: 'write' }],
+] as const) {
+  const made = await createToken(home, opts);
+  TOKENS[key] = made.token;
+  IDS[key] = made.info.id;
+}
 const started: { action: ConsoleAction; caller: Caller }[] = [];
 const jobs: ConsoleJob[] = [];
 const backend: ConsoleBackend = {
-  verifyToken: (token) => (revoked.has(token) ? undefined : TOKENS[token]),
+  verifyToken: (token) => verifyToken(home, token),
   async startJob(action, caller) {
     started.push({ action, caller });
     const job = { id: `job${jobs.length + 1}`, kind: action.action, tenant: action.tenant, state: 'running', steps: ['lock'], createdAt: new Date().toISOString(), by: caller.id };
@@ -79,9 +87,10 @@ async function build(): Promise<FastifyInstance> {
 }
 const app = await build();
 
-async function login(token: string): Promise<{ cookie: string; csrf: string }> {
+async function login(key: string): Promise<{ cookie: string; csrf: string }> {
+  const token = TOKENS[key]!;
   const res = await app.inject({ method: 'POST', url: '/console/login', payload: new URLSearchParams({ token }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-  if (res.statusCode !== 303) throw new Error(`login with ${token}: ${res.statusCode}`);
+  if (res.statusCode !== 303) throw new Error(`login with ${key}: ${res.statusCode}`);
   const cookie = String(res.headers['set-cookie']).split(';')[0]!;
   const fleet = await app.inject({ url: '/console/', headers: { cookie } });
   const csrf = /name="csrf" value="([^"]+)"/.exec(fleet.body)![1]!;
@@ -109,22 +118,21 @@ t.test('a wrong token is refused; a good one gets an HttpOnly, SameSite=Strict s
   const bad = await app.inject({ method: 'POST', url: '/console/login', payload: form({ token: 'nope' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   t.equal(bad.statusCode, 401);
   t.notOk(bad.headers['set-cookie']);
-  const ok = await app.inject({ method: 'POST', url: '/console/login', payload: form({ token: 'tok-read' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const ok = await app.inject({ method: 'POST', url: '/console/login', payload: form({ token: TOKENS['tok-read']! }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   t.equal(ok.statusCode, 303);
   const cookie = String(ok.headers['set-cookie']);
   t.match(cookie, /^silo_console=[A-Za-z0-9_-]{40,}; Path=\/console; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
   t.notMatch(cookie, /Secure/, 'not Secure over plain HTTP');
-  t.notMatch(cookie, /tok-read/, 'the token is not in the cookie');
+  t.notOk(cookie.includes(TOKENS['tok-read']!), 'the token is not in the cookie');
   const fleet = await app.inject({ url: '/console/', headers: { cookie: cookie.split(';')[0]! } });
-  t.notMatch(fleet.body, /tok-read/, 'nor in the page');
+  t.notOk(fleet.body.includes(TOKENS['tok-read']!), 'nor in the page');
   t.match(fleet.headers['content-security-policy'], /default-src 'none'/);
 });
 
 t.test('a revoked token ends its session at the next request', async (t) => {
-  TOKENS['tok-gone'] = { id: 'g1', scope: 'write' };
   const who = await login('tok-gone');
   t.equal((await app.inject({ url: '/console/', headers: { cookie: who.cookie } })).statusCode, 200);
-  revoked.add('tok-gone');
+  await revokeToken(home, IDS['tok-gone']!);
   const res = await app.inject({ url: '/console/', headers: { cookie: who.cookie } });
   t.equal(res.statusCode, 303);
   t.equal(res.headers.location, '/console/login');
@@ -217,7 +225,7 @@ t.test('suspend with a write token starts the job and shows it', async (t) => {
   t.equal(res.statusCode, 303);
   const job = started.at(-1)!;
   t.same(job.action, { action: 'suspend', tenant: 'acme', message: 'Back at 5' });
-  t.equal(job.caller.id, 'w1');
+  t.equal(job.caller.id, IDS['tok-write']);
   t.match(res.headers.location, /^\/console\/jobs\/job\d+$/);
   const jobPage = await app.inject({ url: String(res.headers.location), headers: { cookie: who.cookie } });
   t.match(jobPage.body, /<meta http-equiv="refresh" content="2">/, 'a running job reloads itself');
