@@ -23,6 +23,7 @@ const LAYERS: string[][] = [
   ['hibernate'], // the waker: started by the stack, starts workers through pm2/
   ['stack'],
   ['backup'], // backups: below tenant/ (remove takes a final backup)
+  ['metrics'], // Prometheus collection: reads what every layer below records
   ['tenant'], // tenant operations
   ['control'], // the control API: tokens, jobs, endpoints calling the operations of tenant/ (console pages in control/console/)
   ['cli', 'testing'],

@@ -14,7 +14,7 @@ import { dumpCredentials } from '../servers/tenant-credentials.js';
 import { databaseExists } from '../postgres/tenant-ddl.js';
 import { dumpToFile, findPgDump } from '../postgres/pg-dump.js';
 import { SchemaTableChanged, schemaVersion, withTenantSession } from '../postgres/tenant-session.js';
-import { newDumpFile, prune, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
+import { newDumpFile, prune, recordAttempt, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
@@ -125,7 +125,19 @@ export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServe
   const tenant = tenantEntry(reg, name);
   const startedAt = new Date();
   const ctx: BackupCtx = { cfg, reg, name, database: opts.database ?? name, tenant, server, kind: opts.kind ?? 'manual', keep: opts.keep, file: newDumpFile(cfg.home, name, startedAt), startedAt, schemaVersion: 0 };
-  await runSteps('backup', steps, ctx);
+  // Its own database's last attempt, failed or not (the metrics' backup result).
+  const attempt = (ok: boolean) => opts.database === undefined && recordAttempt(cfg.home, name, { ok, at: new Date().toISOString() });
+  try {
+    await runSteps('backup', steps, ctx);
+  } catch (err) {
+    try {
+      attempt(false);
+    } catch {
+      // the failure itself is what the caller reports
+    }
+    throw err;
+  }
+  attempt(true);
   return ctx.entry!;
 }
 

@@ -33,6 +33,28 @@ export interface BackupEntry {
 
 const DUMP = /\.dump$/;
 
+/** The last backup attempt of a tenant's own database: when it ended and whether it made a backup (for /metrics). */
+export interface BackupAttempt {
+  ok: boolean;
+  /** ISO time it ended */
+  at: string;
+}
+
+const attemptFile = (home: string, tenant: string) => join(homePaths(home).tenantBackups(tenant), 'last-attempt.json');
+
+export function recordAttempt(home: string, tenant: string, attempt: BackupAttempt): void {
+  writeFileAtomic(attemptFile(home, tenant), JSON.stringify(attempt) + '\n', 0o600);
+}
+
+export function readAttempt(home: string, tenant: string): BackupAttempt | undefined {
+  try {
+    const a = JSON.parse(readFileSync(attemptFile(home, tenant), 'utf8')) as BackupAttempt;
+    return typeof a.ok === 'boolean' && typeof a.at === 'string' ? a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function backupDir(home: string, tenant: string): string {
   const dir = homePaths(home).tenantBackups(tenant);
   mkdirSync(dir, { recursive: true, mode: 0o700 });

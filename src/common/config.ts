@@ -94,6 +94,8 @@ const schema = {
     SILO_ACME_RENEW_BEFORE: { type: 'string', default: '720h', pattern: DURATION_PATTERN },
     // how often the certificate job looks for certificates to obtain or renew
     SILO_ACME_CHECK: { type: 'string', default: '1h', pattern: DURATION_PATTERN },
+    // Workers count their requests for /metrics (src/metrics/); off: they count nothing.
+    SILO_METRICS: { type: 'string', enum: ['on', 'off'], default: 'on' },
   },
 } as const;
 
@@ -131,6 +133,8 @@ export interface SiloConfig {
   backupKeep?: number;
   /** a duration (`15m`, `30s`, `0` = never); per tenant in the registry's `hibernateAfter` */
   hibernateAfter: string;
+  /** SILO_METRICS=on (default): workers count their requests for /metrics */
+  metrics: boolean;
   /** SILO_TLS=on: HTTPS on httpsPort, HTTP redirects to it */
   tls: boolean;
   httpsPort: number;
@@ -186,6 +190,7 @@ interface RawEnv {
   SILO_ACME_CA?: string;
   SILO_ACME_RENEW_BEFORE: string;
   SILO_ACME_CHECK: string;
+  SILO_METRICS: 'on' | 'off';
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -241,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,
     hibernateAfter: raw.SILO_HIBERNATE_AFTER,
+    metrics: raw.SILO_METRICS === 'on',
     ...tlsSettings(raw),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Where a stack's Unix sockets live: one folder per tenant holding its worker's
- * `http.sock` (and `activity`, touched by the worker while it serves requests), and the
+ * `http.sock` (and `activity`, touched by the worker while it serves requests, and
+ * `requests.json`, its request counts), and the
  * waker's socket in `_proxy/`. The proxy derives a tenant's socket from the request's
  * host, so nothing about a tenant has to be written into the proxy's config.
  *
@@ -18,6 +19,8 @@ export const RUN_ROOT = '/run/silo';
 export const WORKER_SOCKET = 'http.sock';
 /** the file a worker touches while it serves requests (the waker reads its time) */
 export const ACTIVITY_FILE = 'activity';
+/** the file a worker writes its request counts to (src/contract/request-counts.ts; /metrics reads it) */
+export const REQUEST_COUNTS_FILE = 'requests.json';
 /** in the run folder: the file naming the home it belongs to (to clean up after tests) */
 export const HOME_MARK = '_home';
 /** sun_path holds 108 bytes with its terminating zero */
@@ -39,6 +42,7 @@ export function runPaths(home: string) {
     tenantDir,
     workerSocket: (tenant: string) => join(tenantDir(tenant), WORKER_SOCKET),
     activity: (tenant: string) => join(tenantDir(tenant), ACTIVITY_FILE),
+    requestCounts: (tenant: string) => join(tenantDir(tenant), REQUEST_COUNTS_FILE),
     /** one empty file per routed tenant: nginx sends a host to a tenant only while its file exists */
     routesDir: join(dir, '_routes'),
     route: (tenant: string) => join(dir, '_routes', tenant),

@@ -18,6 +18,34 @@ export interface TenantSleep {
   /** the last wake that failed (503 answered until the cool-down passes) */
   wakeFailedAt?: number;
   wakeError?: string;
+  /** wakes that started its worker, and their time (for /metrics; kept across the waker's restarts) */
+  wakes?: WakeCounts;
+}
+
+/** Upper bounds of the wake-time buckets, seconds (+Inf implied). */
+export const WAKE_BUCKETS_S = [0.5, 1, 2.5, 10] as const;
+
+export interface WakeCounts {
+  ok: number;
+  failed: number;
+  /** successful wakes per bucket of WAKE_BUCKETS_S, not cumulative, the last one above every bound */
+  buckets: number[];
+  /** seconds, summed over the successful wakes */
+  sum: number;
+}
+
+/** Count one wake of a tenant (ms: how long it took; undefined: it failed). */
+export function countWake(t: TenantSleep, ms: number | undefined): void {
+  const w = (t.wakes ??= { ok: 0, failed: 0, buckets: new Array<number>(WAKE_BUCKETS_S.length + 1).fill(0), sum: 0 });
+  if (ms === undefined) {
+    w.failed++;
+    return;
+  }
+  let i = 0;
+  while (i < WAKE_BUCKETS_S.length && ms / 1000 > WAKE_BUCKETS_S[i]!) i++;
+  w.buckets[i] = (w.buckets[i] ?? 0) + 1;
+  w.ok++;
+  w.sum += ms / 1000;
 }
 
 export interface HibernationState {

@@ -22,6 +22,7 @@ import type { Activity } from './activity.js';
 import { NOT_STARTED, type CoolDown } from './cool-down.js';
 import { limiter } from './limiter.js';
 import type { SleepBook } from './sleep-book.js';
+import { countWake } from './state.js';
 import type { WorkerView } from './worker-view.js';
 
 export interface WakerTimings {
@@ -138,6 +139,7 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     if (failure) {
       // Stop it: a worker that cannot serve must not hold connections nor restart in a loop.
       await pm2.remove(workerApp(name)).catch(() => undefined);
+      book.update(name, (t) => countWake(t, undefined));
       const retryAfterS = coolDown.failed(name, failure);
       log({ msg: 'wake failed', tenant: name, reason: failure, ms: Date.now() - started });
       return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
@@ -145,7 +147,10 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     const now = Date.now();
     activity.woke(name, now);
     const wasAsleep = book.record(name).asleep;
-    book.update(name, (t) => Object.assign(t, { asleep: false, lastRequestAt: now }));
+    book.update(name, (t) => {
+      Object.assign(t, { asleep: false, lastRequestAt: now });
+      if (!online) countWake(t, now - started);
+    });
     coolDown.clear(name);
     book.persist(true);
     if (!online || wasAsleep) log({ msg: 'woke', tenant: name, started: !online, ms: now - started, at: started, steps });

@@ -3,7 +3,7 @@
  *
  *   <run>/                 root 0711      everyone may pass, nobody may list it
  *   <run>/<tenant>/        tenant's user, group of the proxy user, 2750: only the
- *                          tenant writes there (its socket, its activity file), only
+ *                          tenant writes there (its socket, its activity and request counts files), only
  *                          the proxy (and root) can enter; a neighbour cannot even stat
  *                          its socket, a local user neither
  *   <run>/_routes/<tenant> root, 0711 / 0644: the tenants the proxy routes (written by

@@ -136,6 +136,8 @@ export function workerApps(cfg: SiloConfig, registry: Registry, only?: string): 
           TENANT: name,
           SOCKET: run.workerSocket(name),
           ACTIVITY_FILE: run.activity(name),
+          // SILO_METRICS=off: the worker counts nothing (src/worker/request-counts.ts).
+          REQUEST_COUNTS_FILE: cfg.metrics ? run.requestCounts(name) : '',
           TENANT_HOSTS: tenantHosts(cfg, name, t).join(','),
           DB_HOST: server.host,
           DB_PORT: String(server.port),

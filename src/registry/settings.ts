@@ -41,6 +41,8 @@ const RECORDED = {
   backupCron: 'SILO_BACKUP_CRON',
   backupKeep: 'SILO_BACKUP_KEEP',
   hibernateAfter: 'SILO_HIBERNATE_AFTER',
+  // Whether workers count their requests (their environment).
+  metrics: 'SILO_METRICS',
   // HTTPS: the proxy's listeners and where its certificates come from.
   tls: 'SILO_TLS',
   httpsPort: 'SILO_HTTPS_PORT',

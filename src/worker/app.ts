@@ -8,6 +8,7 @@ import { loadMigrations } from '../migrate/files.js';
 import { latestVersion } from '../migrate/pending.js';
 import type { TenantApp } from '../contract/app-contract.js';
 import { activityPlugin } from './activity.js';
+import { requestCountsPlugin } from './request-counts.js';
 import { bodyParsersPlugin } from './body-parsers.js';
 import { configPlugin, type WorkerConfig } from './config.js';
 import { dbPlugin } from './db.js';
@@ -79,6 +80,7 @@ export function buildWorker(config: WorkerConfig, opts: BuildOptions): FastifyIn
   fastify.register(configPlugin, { config });
   fastify.register(deadlinePlugin);
   fastify.register(activityPlugin);
+  fastify.register(requestCountsPlugin);
   fastify.register(drainPlugin);
   fastify.register(dbPlugin);
   fastify.register(bodyParsersPlugin);

@@ -30,6 +30,8 @@ export const configSchema = {
     SOCKET: { type: 'string', maxLength: 107, pattern: '^(/.*)?$', default: '' },
     // A file the worker touches while it serves requests (the waker reads its time).
     ACTIVITY_FILE: { type: 'string', maxLength: 4096, pattern: '^(/.*)?$', default: '' },
+    // Where it writes its request counts for /metrics (request-counts.ts); empty: not counted.
+    REQUEST_COUNTS_FILE: { type: 'string', maxLength: 4096, pattern: '^(/.*)?$', default: '' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     // Comma-separated; empty means `<TENANT>.localhost`.
@@ -75,6 +77,7 @@ interface RawEnv {
   TENANT: string;
   SOCKET: string;
   ACTIVITY_FILE: string;
+  REQUEST_COUNTS_FILE: string;
   PORT?: number;
   HOST: string;
   TENANT_HOSTS: string;
@@ -115,6 +118,8 @@ export interface WorkerConfig {
   listen: { socket: string } | { host: string; port: number };
   /** touched while requests are served (undefined: activity is not reported) */
   activityFile?: string;
+  /** where its request counts go (undefined: requests are not counted) */
+  requestCountsFile?: string;
   /** Normalised host names (lower case, no port, no trailing dot) this tenant answers for. */
   tenantHosts: string[];
   db: DbConfig;
@@ -160,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tenant: raw.TENANT,
     listen: raw.SOCKET ? { socket: raw.SOCKET } : { host: raw.HOST, port: raw.PORT! },
     activityFile: raw.ACTIVITY_FILE || undefined,
+    requestCountsFile: raw.REQUEST_COUNTS_FILE || undefined,
     tenantHosts,
     db: {
       host: raw.DB_HOST,
