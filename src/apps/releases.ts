@@ -109,6 +109,8 @@ function copyTree(from: string, to: string, skip: (path: string) => boolean): vo
 
 /** Snapshot and check the app named by `spec`; returns the (possibly existing) release. */
 export async function registerRelease(cfg: SiloConfig, spec: string, from: string = process.cwd()): Promise<Release> {
+  // The id of a release already in the store (what `deploy --json` printed, what the console offers).
+  if (/^[0-9a-f]{16}$/.test(spec) && existsSync(releaseFile(cfg, spec))) return readRelease(cfg, spec);
   const app = resolveApp(spec, from);
   const home = resolve(cfg.home);
   const skip = (path: string) => SKIP.has(path.slice(path.lastIndexOf(sep) + 1)) || resolve(path) === home;

@@ -17,6 +17,7 @@ import { consolePlugin } from '../../src/control/console/plugin.js';
 import type { Caller, ConsoleAction, ConsoleBackend, ConsoleJob } from '../../src/control/console/types.js';
 import type { Registry, TenantEntry } from '../../src/registry/registry.js';
 import { escapeHtml } from '../../src/control/console/html.js';
+import { registerRelease } from '../../src/apps/releases.js';
 import { createToken, revokeToken, verifyToken } from '../../src/control/tokens.js';
 
 const home = mkdtempSync(join(tmpdir(), 'silo-console-'));
@@ -260,6 +261,12 @@ t.test('restore, deploy and remove ask first; only the confirmed post starts the
   t.equal(unlisted.statusCode, 400, 'only a listed backup can be restored');
   const noRelease = await post('/console/tenants/acme/deploy', who, { csrf: who.csrf, release: '/tmp/evil', confirm: 'yes' });
   t.equal(noRelease.statusCode, 400, 'only a listed release can be deployed');
+});
+
+t.test('a release id already in the store is that release (what the console deploys)', async (t) => {
+  const r = await registerRelease(cfg, '0123456789abcdef');
+  t.equal(r.id, '0123456789abcdef');
+  t.equal(r.version, '1.2.0');
 });
 
 t.test('a form without the session CSRF token, or from another origin, starts nothing', async (t) => {
