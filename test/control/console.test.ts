@@ -17,6 +17,7 @@ import { consolePlugin } from '../../src/control/console/plugin.js';
 import type { Caller, ConsoleAction, ConsoleBackend, ConsoleJob } from '../../src/control/console/types.js';
 import type { Registry, TenantEntry } from '../../src/registry/registry.js';
 import { escapeHtml } from '../../src/control/console/html.js';
+import { createSampler } from '../../src/control/console/samples.js';
 import { registerRelease } from '../../src/apps/releases.js';
 import { createToken, revokeToken, verifyToken } from '../../src/control/tokens.js';
 
@@ -179,7 +180,8 @@ t.test('every tenant-controlled string is escaped', async (t) => {
   for (const url of ['/console/', '/console/?q=x.example', '/console/tenants/globex', '/console/tenants/acme']) {
     const res = await app.inject({ url, headers: { cookie: who.cookie } });
     t.equal(res.statusCode, 200, url);
-    t.notMatch(res.body, /<script|<img|onerror=alert\(1\)>/, `${url}: no markup from data`);
+    const body = res.body.replace('<script src="/console/console.js" defer></script>', '');
+    t.notMatch(body, /<script|<img|onerror=alert\(1\)>/, `${url}: no markup from data (the console's own script aside)`);
   }
   const globex = await app.inject({ url: '/console/tenants/globex', headers: { cookie: who.cookie } });
   t.ok(globex.body.includes(escapeHtml(EVIL)), 'the suspension message is shown, escaped');
@@ -299,4 +301,22 @@ t.test('an error from the job backend is shown on the page, escaped', async (t) 
   const res = await post('/console/tenants/acme/backup', who, { csrf: who.csrf });
   t.equal(res.statusCode, 409);
   t.match(res.body, /busy &lt;b&gt;now&lt;\/b&gt;/);
+});
+
+t.test('the sampler turns request counters into requests per minute, a restart counting from zero', async (t) => {
+  const readings = [
+    new Map([['acme', { requests: 100, memoryMB: 60 }]]),
+    new Map([['acme', { requests: 220, memoryMB: 64 }]]),
+    new Map([['acme', { requests: 30, memoryMB: 50 }]]),
+  ];
+  let i = 0;
+  const sampler = createSampler({ everyMs: 60_000, keep: 2, read: async () => readings[i++]! });
+  await sampler.sample(0);
+  t.equal(sampler.rpm('acme'), undefined, 'one sample: no rate yet');
+  await sampler.sample(60_000);
+  t.equal(sampler.rpm('acme'), 120);
+  await sampler.sample(90_000);
+  t.equal(sampler.rpm('acme'), 60, 'the worker restarted: 30 requests in 30 s');
+  t.same(sampler.rpmSeries('acme'), [120, 60]);
+  t.same(sampler.memorySeries('acme'), [64, 50], 'keeps the last `keep` samples');
 });

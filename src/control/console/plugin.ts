@@ -37,13 +37,16 @@ type ActionName = (typeof ACTIONS)[number];
 /** Actions that can lose data: a confirmation page comes first. */
 const CONFIRM = new Set<ActionName>(['restore', 'deploy', 'remove']);
 
+/** Choosing a state, server or page size in the fleet's filter applies it at once. */
+const SCRIPT = `for (const s of document.querySelectorAll('form.filter select')) s.addEventListener('change', () => s.form.submit());\n`;
+
 const HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
 declare module 'fastify' {
@@ -92,7 +95,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
   // Who is asking: the session of the cookie, its token verified again now.
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.slice(base.length).split('?')[0];
-    if (path === '/login') return;
+    if (path === '/login' || path === '/console.js') return;
     const s = sessions.get(readCookie(req.headers.cookie, COOKIE));
     const caller = s ? await backend.verifyToken(s.token) : undefined;
     if (!s || !caller) {
@@ -114,6 +117,9 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
   });
 
   app.get('/login', async (req, reply) => send(reply, 200, loginPage(base)));
+
+  // The one script: an enhancement only (every page works without it).
+  app.get('/console.js', async (req, reply) => reply.headers({ ...HEADERS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=300' }).send(SCRIPT));
 
   app.post('/login', async (req, reply) => {
     const token = field(req.body, 'token')?.trim() ?? '';

@@ -71,6 +71,7 @@ export function page(f: Frame, body: Html): string {
 ${f.refresh ? html`<meta http-equiv="refresh" content="${f.refresh}">` : ''}
 <title>${f.title} · silo console</title>
 <style>${STYLE}</style>
+<script src="${f.base}/console.js" defer></script>
 </head>
 <body>
 <header>
