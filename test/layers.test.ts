@@ -15,6 +15,7 @@ const LAYERS: string[][] = [
   ['contract'], // what the worker and the control plane share; imports nothing
   ['common'],
   ['registry'],
+  ['events'], // the audit log and webhooks: every operation above appends to them
   ['isolation', 'migrate', 'app'],
   ['apps', 'postgres', 'proxy'],
   ['servers'],

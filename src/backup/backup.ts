@@ -17,6 +17,7 @@ import { SchemaTableChanged, schemaVersion, withTenantSession } from '../postgre
 import { newDumpFile, prune, recordAttempt, sweepPartial, writeEntry, type BackupEntry, type BackupKind } from './manifest.js';
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
+import { audited } from '../events/audit.js';
 import { SiloError } from '../common/errors.js';
 import { withTenantLock } from '../registry/tenant-lock.js';
 import { overTenants, readyTenants, type OnResult } from '../servers/fleet.js';
@@ -141,17 +142,19 @@ export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServe
   return ctx.entry!;
 }
 
-export async function backupTenant(cfg: SiloConfig, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
-  tenantEntry(readRegistry(homePaths(cfg.home).registry), name);
-  // Under the tenant's lock (no restore, move or remove of it meanwhile), from the registry as it is then.
-  return withTenantLock(cfg.home, name, async () => {
-    const reg = readRegistry(homePaths(cfg.home).registry);
-    const server = await openServer(cfg, reg, tenantEntry(reg, name).server);
-    try {
-      return await backupOn(cfg, reg, server, name, opts);
-    } finally {
-      await server.release();
-    }
+export function backupTenant(cfg: SiloConfig, name: string, opts: BackupOptions = {}): Promise<BackupEntry> {
+  return audited(cfg, 'tenant.backup', name, async () => {
+    tenantEntry(readRegistry(homePaths(cfg.home).registry), name);
+    // Under the tenant's lock (no restore, move or remove of it meanwhile), from the registry as it is then.
+    return withTenantLock(cfg.home, name, async () => {
+      const reg = readRegistry(homePaths(cfg.home).registry);
+      const server = await openServer(cfg, reg, tenantEntry(reg, name).server);
+      try {
+        return await backupOn(cfg, reg, server, name, opts);
+      } finally {
+        await server.release();
+      }
+    });
   });
 }
 
@@ -168,7 +171,11 @@ export interface BackupAllOptions extends BackupOptions {
 }
 
 /** Every ready tenant, `concurrency` at a time (servers/fleet.ts); a failure is reported and the rest go on. */
-export async function backupAll(cfg: SiloConfig, opts: BackupAllOptions = {}): Promise<BackupResult[]> {
+export function backupAll(cfg: SiloConfig, opts: BackupAllOptions = {}): Promise<BackupResult[]> {
+  return audited(cfg, 'backup.all', undefined, () => backupEvery(cfg, opts));
+}
+
+async function backupEvery(cfg: SiloConfig, opts: BackupAllOptions): Promise<BackupResult[]> {
   const names = readyTenants(readRegistry(homePaths(cfg.home).registry));
   return overTenants<BackupResult>(cfg, names, { concurrency: opts.concurrency ?? 2, onResult: opts.onResult }, (tenant, shared) =>
     // Under the tenant's lock, from the registry as it is then (no restore or move meanwhile).

@@ -8,7 +8,8 @@ import { Cron } from 'croner';
 import { loadStackConfig } from '../registry/settings.js';
 import { backupAll } from './backup.js';
 
-const cfg = loadStackConfig();
+// Audited as the scheduler, not as the Unix user PM2 runs it as.
+const cfg = { ...loadStackConfig(), actor: 'silo:backups' };
 if (!cfg.backupCron) {
   process.stderr.write('silo backups: SILO_BACKUP_CRON is not set\n');
   process.exit(1);

@@ -21,6 +21,7 @@ import * as runCommands from './commands/run.js';
 import * as serviceCommands from './commands/service.js';
 import * as domainCommands from './commands/domain.js';
 import * as tokenCommands from './commands/token.js';
+import * as eventCommands from './commands/events.js';
 
 /** The environment's configuration with the stack's recorded settings applied. */
 function config(opts: { forUp?: boolean } = {}): SiloConfig {
@@ -39,11 +40,14 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands, tokenCommands]) group.register(program, config);
+for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands, tokenCommands, eventCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);
   await disconnect();
+  // On a pipe stdout is written asynchronously: exiting at once cut `silo audit --json` of a
+  // long log short (at 64 KiB, a pipe's buffer).
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(0);
 } catch (err) {
   await disconnect().catch(() => undefined);

@@ -149,6 +149,12 @@ export interface SiloConfig {
   acmeCa?: string;
   acmeRenewBefore: string;
   acmeCheck: string;
+  /**
+   * Who runs the operations done with this configuration, for the audit log (src/events/audit.ts):
+   * not from the environment; a caller sets it (`{ ...cfg, actor: 'token:<id>' }` in the control
+   * API). Unset: the Unix user running silo.
+   */
+  actor?: string;
 }
 
 interface RawEnv {

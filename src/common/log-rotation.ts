@@ -19,6 +19,8 @@
  */
 import { closeSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SiloConfig } from './config.js';
+import { bytesOf } from './sizes.js';
 
 export interface LogRotation {
   /** bytes a file may hold before it is rotated */
@@ -26,6 +28,9 @@ export interface LogRotation {
   /** files kept per log, the live one included (at least 1: then it is only emptied) */
   files: number;
 }
+
+/** SILO_LOG_MAX and SILO_LOG_FILES. */
+export const logRotation = (cfg: Pick<SiloConfig, 'logMax' | 'logFiles'>): LogRotation => ({ maxBytes: bytesOf(cfg.logMax), files: cfg.logFiles });
 
 const size = (file: string) => {
   try {
@@ -75,6 +80,28 @@ export function rotateIfOver(file: string, r: LogRotation): boolean {
   }
   if (files > 1) copyTail(file, rotatedFile(file, 1), r.maxBytes);
   truncateSync(file, 0);
+  return true;
+}
+
+/**
+ * The same rule for a log that its writers open, append one line to and close (the audit
+ * log, the webhook delivery log: src/events/), rather than keep open: the file is renamed
+ * to `<file>.1`, not copied and emptied, so no line is lost; a writer that opened it just
+ * before finishes its line in `.1`, the next one creates the file again. The caller makes
+ * sure that one process at a time rotates it.
+ */
+export function rotateByRenameIfOver(file: string, r: LogRotation): boolean {
+  if (size(file) <= r.maxBytes) return false;
+  const files = Math.max(1, r.files);
+  if (files === 1) {
+    truncateSync(file, 0);
+    return true;
+  }
+  for (let k = files - 1; existsSync(rotatedFile(file, k)); k++) rmSync(rotatedFile(file, k), { force: true });
+  for (let k = files - 2; k >= 1; k--) {
+    if (existsSync(rotatedFile(file, k))) renameSync(rotatedFile(file, k), rotatedFile(file, k + 1));
+  }
+  renameSync(file, rotatedFile(file, 1));
   return true;
 }
 

@@ -22,6 +22,14 @@ export function homePaths(home: string) {
     /** suspended tenants' 503 pages: the proxy answers from these while they exist */
     suspendedPages: join(home, 'proxy', 'suspended'),
     pm2Home: join(home, 'pm2'),
+    /** the audit log and webhooks (src/events/): not under logs/, whose files the ceilings watcher copies and empties */
+    events: join(home, 'events'),
+    audit: join(home, 'events', 'audit.log'),
+    webhooks: join(home, 'events', 'webhooks.json'),
+    webhookSecret: (id: string) => join(home, 'secrets', 'webhooks', `${id}.secret`),
+    /** one file per delivery still to make; the `events` app delivers and removes them */
+    outbox: join(home, 'events', 'outbox'),
+    deliveries: join(home, 'events', 'deliveries.log'),
   };
 }
 

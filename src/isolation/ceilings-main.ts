@@ -64,7 +64,7 @@ function capLogs(): void {
 
 async function checkDatabases(): Promise<void> {
   try {
-    for (const ch of await enforceDatabaseCeilings(cfg)) line({ msg: `database ${ch.action}`, ...ch });
+    for (const ch of await enforceDatabaseCeilings({ ...cfg, actor: 'silo:ceilings' })) line({ msg: `database ${ch.action}`, ...ch });
   } catch (err) {
     line({ msg: 'database check failed', err: (err as Error).message });
   }

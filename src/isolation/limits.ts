@@ -14,6 +14,9 @@
 import type { SiloConfig } from '../common/config.js';
 import type { TenantEntry } from '../registry/registry.js';
 import { SiloError } from '../common/errors.js';
+import { bytesOf } from '../common/sizes.js';
+
+export { bytesOf };
 
 export interface Limits {
   rate: number;
@@ -32,13 +35,6 @@ type CeilingConfig = Pick<SiloConfig, 'tenantPids' | 'tenantMemory' | 'tenantDbS
 /** Its role's CONNECTION LIMIT: a reload briefly runs the old and new worker side by side, plus a migration. */
 export function connectionLimit(cfg: Pick<SiloConfig, 'poolMax'>): number {
   return cfg.poolMax * 2 + 2;
-}
-
-/** "300M" -> bytes (K, M, G are powers of 1024, as PM2 reads max_memory_restart). */
-export function bytesOf(size: string): number {
-  const m = /^(\d+)([KMG])$/.exec(size);
-  if (!m) throw new SiloError(`invalid size "${size.slice(0, 20)}": use a number with K, M or G, e.g. 300M`);
-  return Number(m[1]) * 1024 ** ('KMG'.indexOf(m[2]!) + 1);
 }
 
 export function tenantCeilings(cfg: CeilingConfig, entry: Pick<TenantEntry, 'limits' | 'maxMemory'>): Ceilings {

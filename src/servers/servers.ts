@@ -19,6 +19,7 @@ import { validateServerName } from '../common/names.js';
 import { recordSettings, unrecorded } from '../registry/settings.js';
 import { crashPoint } from '../common/crash-point.js';
 import { SiloError } from '../common/errors.js';
+import { audited } from '../events/audit.js';
 import { budgetOf, knownMaxConnections, placeByBudget } from './connection-budget.js';
 
 export const EMBEDDED = 'local';
@@ -198,7 +199,12 @@ export async function withServer<T>(cfg: SiloConfig, registry: Registry, name: s
   }
 }
 
-export async function addServer(cfg: SiloConfig, name: string, url: string): Promise<{ name: string; host: string; port: number; version: string }> {
+/** `silo server add`: check the admin URL, harden the server, record it (audited as server.add, without its URL). */
+export function addServer(cfg: SiloConfig, name: string, url: string): Promise<{ name: string; host: string; port: number; version: string }> {
+  return audited(cfg, 'server.add', name, () => registerServer(cfg, name, url));
+}
+
+async function registerServer(cfg: SiloConfig, name: string, url: string): Promise<{ name: string; host: string; port: number; version: string }> {
   validateServerName(name);
   const parts = parseUrl(url);
   const { host, port } = parts;

@@ -30,6 +30,7 @@ import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { findOrphans } from './orphans.js';
 import { crashPoint, runSteps, type Step } from '../common/steps.js';
+import { audited } from '../events/audit.js';
 
 export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
@@ -325,7 +326,11 @@ export const upSteps: readonly Step<UpContext>[] = [
   },
 ];
 
-export async function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
+export function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
+  return audited(cfg, 'stack.up', undefined, () => startStack(cfg, log, opts));
+}
+
+async function startStack(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants }): Promise<{ urls: string[]; already: boolean }> {
   const driver = driverFor(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
@@ -348,7 +353,7 @@ export async function up(cfg: SiloConfig, log: Log, opts: { release?: string; de
 /** Stop everything `up` started, and whatever of this stack runs without PM2. */
 export async function down(cfg: SiloConfig, log: Log): Promise<number> {
   const paths = homePaths(cfg.home);
-  return withRegistryLock(paths.registry, async () => {
+  return audited(cfg, 'stack.down', undefined, () => withRegistryLock(paths.registry, async () => {
     const reg = readRegistry(paths.registry);
     if (reg.settings?.running) {
       reg.settings.running = false;
@@ -377,7 +382,7 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       }),
     );
     return stopped;
-  });
+  }));
 }
 
 /** Restart workers one at a time, each without a moment where no ready process serves it. */

@@ -212,7 +212,7 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
   const paths = homePaths(cfg.home);
   await ensureDefaultServer(cfg);
 
-  return onTenant(cfg, name, { tenant: 'any', registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.create', tenant: 'any', registryLock: true }, async (op) => {
     const c: CreateContext = {
       cfg,
       name,

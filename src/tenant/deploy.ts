@@ -175,7 +175,7 @@ export async function deploy(
   const tenants = await overTenants(cfg, names, { concurrency: cfg.migrateConcurrency, onResult }, async (name, shared) => {
     const result: TenantDeploy = { tenant: name, ok: false, from: '' };
     try {
-      await onTenant(cfg, name, { shared }, async (op) => {
+      await onTenant(cfg, name, { what: 'tenant.deploy', details: { release: label }, shared }, async (op) => {
         const entry = op.entry!;
         const before = entry.release?.id;
         Object.assign(result, { from: releaseLabel(cfg, before) }, before === release.id ? { unchanged: true } : {});

@@ -136,7 +136,7 @@ export async function addDomain(cfg: SiloConfig, name: string, raw: string): Pro
   const host = checkDomain(cfg, raw);
   const owner = ownerOf(cfg, readRegistry(`${cfg.home}/registry.json`), host);
   if (owner && owner !== name) throw new SiloError(`domain "${host}" already belongs to tenant "${owner}"`);
-  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.domain-add', details: { host }, registryLock: true }, async (op) => {
     const c: Ctx = { op, host, live: false, changed: false };
     await runSteps('domain-add', addSteps, c);
     return { tenant: name, host, changed: c.changed, live: c.live, certificate: certificateOf(cfg, host) };
@@ -145,7 +145,7 @@ export async function addDomain(cfg: SiloConfig, name: string, raw: string): Pro
 
 export async function removeDomain(cfg: SiloConfig, name: string, raw: string): Promise<DomainResult> {
   const host = normaliseHostName(String(raw ?? ''));
-  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.domain-remove', details: { host }, registryLock: true }, async (op) => {
     const had = op.reg.tenants[name]!.domains.includes(host);
     const owner = ownerOf(cfg, op.reg, host);
     if (owner && owner !== name) throw new SiloError(`domain "${host}" belongs to tenant "${owner}", not "${name}"`);

@@ -42,7 +42,7 @@ export async function migrateTenants(cfg: SiloConfig, opts: MigrateOptions = {})
   const results = await overTenants<TenantMigration>(cfg, names, { concurrency: opts.concurrency ?? cfg.migrateConcurrency, onResult: opts.onResult }, (tenant, shared) =>
     // Under the tenant's lock (no restore, move or deploy of it meanwhile), with its
     // credentials as the registry holds them then; its server up (started if the stack is down).
-    onTenant(cfg, tenant, { shared }, async (op) => {
+    onTenant(cfg, tenant, { what: 'tenant.migrate', shared }, async (op) => {
       await op.server();
       const sql = connectAs(tenantCredentials(cfg, op.reg, tenant));
       try {

@@ -327,7 +327,7 @@ async function rollBack(c: Ctx): Promise<void> {
 export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOptions): Promise<MoveResult> {
   validateTenantName(name);
   validateServerName(opts.to);
-  return onTenant(cfg, name, {}, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.move', details: { to: opts.to } }, async (op) => {
     const started = performance.now();
     const c: Ctx = { cfg, stepMs: {}, name, opts, from: '', reg: op.reg, password: '', promoted: false, nothingToDo: false, log: opts.log ?? (() => undefined), op };
     try {

@@ -11,7 +11,9 @@
  *   4. the operation runs its steps with `op.server()`, which opens a database server
  *      the first time a step needs it (starting the embedded one if the stack is down);
  *   5. every server it opened is closed however it ended, and an unexpected error says
- *      at which step it stopped and which steps had acted before it.
+ *      at which step it stopped and which steps had acted before it;
+ *   6. its line is appended to the audit log (src/events/audit.ts): who (`cfg.actor`, else
+ *      the Unix user), `what`, the tenant, when, ok or the error. Refusals in 1. count.
  */
 import type { SiloConfig } from '../common/config.js';
 import { homePaths, type HomePaths } from '../common/paths.js';
@@ -21,6 +23,7 @@ import { openServer, type OpenServer } from '../servers/servers.js';
 import { SiloError } from '../common/errors.js';
 import { stepFailure } from '../common/steps.js';
 import { withTenantLock } from '../registry/tenant-lock.js';
+import { audited, type AuditEntry } from '../events/audit.js';
 
 export interface TenantOperation {
   readonly cfg: SiloConfig;
@@ -37,6 +40,10 @@ export interface TenantOperation {
 }
 
 export interface OperationOptions {
+  /** what the audit log calls it: `tenant.create`, `tenant.suspend`, ... */
+  what: string;
+  /** non-secret facts for its audit entry (`{ to: 'eu1' }`) */
+  details?: AuditEntry['details'];
   /** `exists` (default): refuse a name the registry does not hold; `any`: a name to create */
   tenant?: 'exists' | 'any';
   /** hold the registry lock as well, for the whole operation */
@@ -62,7 +69,11 @@ function located(err: unknown): unknown {
   return err;
 }
 
-export async function onTenant<T>(cfg: SiloConfig, name: string, opts: OperationOptions, fn: (op: TenantOperation) => Promise<T>): Promise<T> {
+export function onTenant<T>(cfg: SiloConfig, name: string, opts: OperationOptions, fn: (op: TenantOperation) => Promise<T>): Promise<T> {
+  return audited(cfg, opts.what, name, () => inHarness(cfg, name, opts, fn), opts.details);
+}
+
+async function inHarness<T>(cfg: SiloConfig, name: string, opts: OperationOptions, fn: (op: TenantOperation) => Promise<T>): Promise<T> {
   if (opts.tenant === 'any') validateTenantName(name);
   else knownTenant(cfg, name);
   const paths = homePaths(cfg.home);

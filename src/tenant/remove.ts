@@ -132,7 +132,7 @@ async function putBack(c: RemoveContext): Promise<string | undefined> {
 }
 
 export async function removeTenant(cfg: SiloConfig, name: string): Promise<RemoveResult> {
-  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.remove', registryLock: true }, async (op) => {
     const c: RemoveContext = { cfg, name, paths: op.paths, reg: op.reg, entry: op.entry!, live: await stackIsUp(), op, server: () => op.server(c.entry.server) };
     try {
       await runSteps('remove', removeSteps, c);

@@ -104,7 +104,7 @@ export interface RepairResult {
 
 export async function repairTenant(cfg: SiloConfig, name: string): Promise<RepairResult> {
   validateTenantName(name);
-  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.repair', registryLock: true }, async (op) => {
     const c: Ctx = { cfg, name, paths: op.paths, reg: op.reg, live: await stackIsUp(), op, notes: new Map(), server: () => op.server(c.reg.tenants[name]!.server) };
     const finding = (r: StepReport): Finding => ({ check: r.step, fixed: r.acted, ...(r.acted ? { detail: c.notes.get(r.step) } : {}) });
     try {

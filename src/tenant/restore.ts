@@ -247,7 +247,7 @@ const steps: Step<Ctx>[] = [
 ];
 
 export async function restoreTenant(cfg: SiloConfig, name: string, opts: RestoreOptions): Promise<RestoreResult> {
-  return onTenant(cfg, name, { tenant: 'any' }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.restore', tenant: 'any' }, async (op) => {
     const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined), op };
     await runSteps('restore', timed(steps), ctx);
     const previousKept = !opts.discardPrevious && !ctx.broughtBack;
@@ -257,5 +257,5 @@ export async function restoreTenant(cfg: SiloConfig, name: string, opts: Restore
 
 /** `restore <name> --discard-previous` alone: drop what the last restore replaced. */
 export async function discardPrevious(cfg: SiloConfig, name: string): Promise<boolean> {
-  return onTenant(cfg, name, {}, async (op) => dropSide((await op.server()).admin, name, 'previous'));
+  return onTenant(cfg, name, { what: 'tenant.discard-previous' }, async (op) => dropSide((await op.server()).admin, name, 'previous'));
 }

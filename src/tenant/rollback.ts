@@ -80,7 +80,7 @@ export const rollbackSteps: readonly Step<RollbackContext>[] = [
 
 export async function rollback(cfg: SiloConfig, name: string): Promise<RollbackResult> {
   const paths = homePaths(cfg.home);
-  return onTenant(cfg, name, { registryLock: true }, async (op) => {
+  return onTenant(cfg, name, { what: 'tenant.rollback', registryLock: true }, async (op) => {
     const reg = op.reg;
     const entry = op.entry!;
     if (!entry.release) throw new SiloError(`tenant ${name} runs the stack's app and has no release to roll back from (silo deploy puts it on one)`);

@@ -91,7 +91,7 @@ async function apply(cfg: SiloConfig, name: string, want: Suspension | undefined
   validateTenantName(name);
   const paths = homePaths(cfg.home);
   const ctx: Ctx = { cfg, name, want, resumeBy, changed: false, live: false };
-  await onTenant(cfg, name, { registryLock: true }, () => runSteps(want ? 'suspend' : 'resume', steps, ctx));
+  await onTenant(cfg, name, { what: want ? 'tenant.suspend' : 'tenant.resume', registryLock: true }, () => runSteps(want ? 'suspend' : 'resume', steps, ctx));
   return { name, changed: ctx.changed, live: ctx.live, suspension: readRegistry(paths.registry).tenants[name]?.suspended };
 }
 

@@ -20,7 +20,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .action(async (name: string) => {
       const cfg = config();
       validateTenantName(name);
-      await onTenant(cfg, name, {}, () => askWaker(cfg, 'sleep', name));
+      await onTenant(cfg, name, { what: 'tenant.sleep' }, () => askWaker(cfg, 'sleep', name));
       printLine(`tenant ${name} is hibernated: its next request wakes it`);
     });
 
@@ -30,7 +30,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .action(async (name: string) => {
       const cfg = config();
       validateTenantName(name);
-      const r = await onTenant(cfg, name, {}, () => askWaker(cfg, 'wake', name));
+      const r = await onTenant(cfg, name, { what: 'tenant.wake' }, () => askWaker(cfg, 'wake', name));
       printLine(r.started ? `tenant ${name} is awake (started in ${r.ms} ms)` : `tenant ${name} was already awake`);
     });
 }
