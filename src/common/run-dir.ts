@@ -46,6 +46,9 @@ export function runPaths(home: string) {
     /** one empty file per routed tenant: nginx sends a host to a tenant only while its file exists */
     routesDir: join(dir, '_routes'),
     route: (tenant: string) => join(dir, '_routes', tenant),
+    /** one symlink per customer domain, to its tenant's route file: nginx finds the tenant of such a host here, per request */
+    hostsDir: join(dir, '_hosts'),
+    hostLink: (host: string) => join(dir, '_hosts', host),
     /** entered by the proxy's user and root only ('_': never a tenant's name) */
     proxyDir: join(dir, '_proxy'),
     wakerSocket: join(dir, '_proxy', 'waker.sock'),

@@ -8,6 +8,10 @@
  *                          its socket, a local user neither
  *   <run>/_routes/<tenant> root, 0711 / 0644: the tenants the proxy routes (written by
  *                          the `route` step, after the worker started; removed first)
+ *   <run>/_hosts/<domain>  root, 0711 / symlink to ../_routes/<tenant>: a customer's
+ *                          domain, which nginx resolves per request (so adding or
+ *                          removing one never reloads it); dangling while its tenant
+ *                          is not routed, so the host answers 404
  *   <run>/_proxy/          root, group of the proxy user, 0750: the waker's socket (0660),
  *                          so only the proxy and root (the CLI) reach the waker
  *
@@ -15,12 +19,12 @@
  * reserved) is what nginx's workers and Caddy run as. Not under root there is one user:
  * the same folders, 0700, and the proxy runs as that user.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { SiloConfig } from '../common/config.js';
 import type { Registry } from '../registry/registry.js';
-import { RUN_ROOT, runPaths, socketPathProblem } from '../common/run-dir.js';
+import { RUN_ROOT, runPaths, socketPathProblem, type RunPaths } from '../common/run-dir.js';
 import { isRoot } from '../common/reach.js';
 import { ensureSystemUser, lookupUser, removeSystemUser, usersMadeFor, type OsUser } from './os-users.js';
 import { tenantUser } from './tenant-user.js';
@@ -74,6 +78,7 @@ export function ensureRunDir(cfg: SiloConfig): void {
     folder(p.dir, 0o700);
     folder(p.proxyDir, 0o700);
     folder(p.routesDir, 0o700);
+    folder(p.hostsDir, 0o700);
     return;
   }
   const proxy = ensureProxyUser(cfg)!;
@@ -82,6 +87,7 @@ export function ensureRunDir(cfg: SiloConfig): void {
   writeFileSync(p.mark, resolve(cfg.home) + '\n', { mode: 0o644 });
   folder(p.proxyDir, 0o750, 0, proxy.gid);
   folder(p.routesDir, 0o711, 0, 0);
+  folder(p.hostsDir, 0o711, 0, 0);
 }
 
 /** A tenant's folder: its user writes, the proxy enters. Needs ensureRunDir first. */
@@ -117,7 +123,36 @@ export function syncTenantRunDirs(cfg: SiloConfig, reg: Registry): void {
     ensureTenantRunDir(cfg, name);
     if (!existsSync(run.route(name))) writeFileSync(run.route(name), '', { mode: 0o644 });
   }
+  syncHostLinks(run, reg);
 }
+
+/** `_hosts/<domain>` -> `../_routes/<tenant>` for every customer domain in the registry, nothing else. */
+function syncHostLinks(run: RunPaths, reg: Registry): void {
+  const want = new Map<string, string>();
+  for (const [name, entry] of Object.entries(reg.tenants)) for (const host of entry.domains) want.set(host, join('..', '_routes', name));
+  for (const e of readdirSync(run.hostsDir)) {
+    const target = want.get(e);
+    let current: string | undefined;
+    try {
+      current = readlinkSync(run.hostLink(e));
+    } catch {
+      current = undefined; // not a symlink: replaced below
+    }
+    if (target === undefined || current !== target) rmSync(run.hostLink(e), { force: true, recursive: true });
+  }
+  for (const [host, target] of want) {
+    if (existsSync(run.hostLink(host)) || isLink(run.hostLink(host))) continue;
+    symlinkSync(target, run.hostLink(host));
+  }
+}
+
+const isLink = (path: string) => {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
 
 /** Every run folder (root) that belongs to a home in `folder` or to that home: for cleaning up after tests. */
 export function forgetRunDirs(folder: string): void {

@@ -44,7 +44,7 @@ t.test('nginx: HTTPS listener with HTTP/2, the certificate by SNI name, HTTP red
   t.match(text, /add_header Strict-Transport-Security "max-age=600" always;/);
   t.match(text, /listen 127\.0\.0\.1:8080 default_server reuseport;/);
   t.match(text, /location \^~ \/\.well-known\/acme-challenge\/ \{/);
-  t.match(text, /if \(!-f \/run\/silo\/t\/_routes\/\$silo_tenant\) \{\n      return 404 [^\n]+\n    \}\n    return 308 https:\/\/\$host:8443\$request_uri;/);
+  t.match(text, /if \(!-f \$silo_route\) \{\n      return 404 [^\n]+\n    \}\n    return 308 https:\/\/\$host:8443\$request_uri;/);
   const wild = renderNginx(proxyModel(fixture(), { ...input, tls: { ...tls, wildcard: true } }));
   t.match(wild, /\*\.localhost \S+\/certs\/_wildcard\.pem;/);
 });

@@ -38,12 +38,14 @@ t.test('the model has ready tenants only, sorted, with all their hosts', async (
   ]);
 });
 
-t.test('nginx: the socket is derived from the host; only extra domains are named; 404 without a route file', async (t) => {
+t.test('nginx: the socket is derived from the host, a domain from its link; no tenant or domain in the config; 404 without a route', async (t) => {
   const text = renderNginx(proxyModel(fixture(), input));
-  t.match(text, /map \$host \$silo_tenant \{\n  hostnames;\n  default "";\n  "~\^\(\[a-z\]\[a-z0-9-\]\{0,30\}\[a-z0-9\]\)\\\.localhost\$" \$1;/);
-  t.match(text, /  portal\.big-co\.example big-co;/);
+  t.match(text, /map \$host \$silo_named \{\n  default "";\n  "~\^\(\[a-z\]\[a-z0-9-\]\{0,30\}\[a-z0-9\]\)\\\.localhost\$" \$1;/);
+  t.match(text, /map \$realpath_root \$silo_domain_tenant \{/);
+  t.match(text, /root \/run\/silo\/t\/_hosts\/\$host;/);
+  t.notMatch(text, /portal|big-co/, 'a customer domain is not in the config: no reload to add or remove one');
   t.notMatch(text, /client1/, 'a tenant on its own host and the default rate is not in the config: no reload to add it');
-  t.match(text, /if \(!-f \/run\/silo\/t\/_routes\/\$silo_tenant\) \{\n      return 404 /);
+  t.match(text, /set \$silo_route \/run\/silo\/t\/_routes\/\$silo_named;\n    if \(\$silo_named = ""\) \{\n      set \$silo_route \/run\/silo\/t\/_hosts\/\$host;\n    \}\n    if \(!-f \$silo_route\) \{\n      return 404 /);
   t.match(text, /listen 127\.0\.0\.1:8080 default_server/);
   t.notMatch(text, /halfway/);
   t.notMatch(text, /^user /m, 'no user line without one to run as');
@@ -93,7 +95,8 @@ for (const kind of ['nginx', 'caddy'] as const) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const layout = proxyDriver(dir, kind);
     t.equal(await installProxyConfig(layout, proxyModel(emptyRegistry(), input)), true);
-    t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), true);
+    // nginx: tenants on their own hosts and customer domains are not in its config (only in the deferred pool.conf)
+    t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), kind === 'caddy', kind === 'nginx' ? 'new tenants and domains: no reload' : 'new hosts: a reload');
     t.equal(await installProxyConfig(layout, proxyModel(fixture(), input)), false, 'unchanged: no reload');
     t.match(readFileSync(layout.config, 'utf8'), kind === 'nginx' ? /include tenants.conf/ : /client1/);
     // Two installs at once (each command stages in a folder of its own): neither fails.

@@ -5,14 +5,20 @@
  * removed (404 again). Bad input is one line and a non-zero exit.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { childPids } from '../../src/common/processes.js';
 import { startStack } from '../helpers/stack.js';
 import { startLoad } from '../helpers/load.js';
 
 for (const proxy of ['nginx', 'caddy'] as const) {
   t.test(`custom domains through ${proxy}`, async (t) => {
     const stack = await startStack(t, { proxy });
+    // nginx: the same worker processes before and after means it was not reloaded.
+    const nginxWorkers = () => (proxy === 'nginx' ? childPids(Number(readFileSync(join(stack.home, 'proxy', 'nginx', 'nginx.pid'), 'utf8').trim())).sort() : []);
 
     t.test('a domain added to one tenant under load on another: served at once, the other fails nothing', async (t) => {
+      const workers = nginxWorkers();
       const load = startLoad({ port: stack.httpPort, host: 'client2.localhost', path: '/api/polls' }, 4);
       const add = await stack.cli(['tenant', 'domain', 'add', 'client1', 'Shop.Example.COM']);
       const added = await stack.http('shop.example.com', '/api/tenant');
@@ -24,6 +30,7 @@ for (const proxy of ['nginx', 'caddy'] as const) {
       t.comment(`# figures: scenario=domain-add proxy=${proxy} sent=${report.sent} failed=${report.failed} retried=${report.retried}`);
       t.ok(report.sent > 0);
       t.equal(report.failed, 0, report.errors.join('; '));
+      t.same(nginxWorkers(), workers, 'nginx was not reloaded');
       // Running it again is a quiet success.
       const again = await stack.cli(['tenant', 'domain', 'add', 'client1', 'shop.example.com']);
       t.equal(again.code, 0, again.stderr);
@@ -64,6 +71,7 @@ for (const proxy of ['nginx', 'caddy'] as const) {
     });
 
     t.test('a removed domain is 404 at the proxy, under load on the other tenant', async (t) => {
+      const workers = nginxWorkers();
       const load = startLoad({ port: stack.httpPort, host: 'client2.localhost', path: '/api/polls' }, 4);
       const r = await stack.cli(['tenant', 'domain', 'remove', 'client1', 'shop.example.com']);
       const report = await load.stop();
@@ -72,6 +80,7 @@ for (const proxy of ['nginx', 'caddy'] as const) {
       t.equal((await stack.http('client1.localhost', '/api/tenant')).status, 200);
       t.comment(`# figures: scenario=domain-remove proxy=${proxy} sent=${report.sent} failed=${report.failed} retried=${report.retried}`);
       t.equal(report.failed, 0, report.errors.join('; '));
+      t.same(nginxWorkers(), workers, 'nginx was not reloaded');
     });
   });
 }

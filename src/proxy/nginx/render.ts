@@ -1,7 +1,7 @@
 /**
  * Renders the tenant part of the nginx configuration. One server block for all tenants.
- * A map turns the normalised `$host` into the tenant's name: `<name>.<domain>` by a
- * pattern (so a new tenant needs no line here and no reload), extra domains by name. The
+ * How a host finds its tenant (and why no tenant or domain change reloads nginx):
+ * routes.ts. The
  * request goes to `unix:<run>/<name>/http.sock`; a name without a route file
  * (`<run>/_routes/<name>`, written once its worker has started) is no tenant, and the
  * proxy answers 404 itself: it never falls through to a tenant. A
@@ -16,9 +16,8 @@ import { nginxRateLimitErrorPage, nginxRateLimitPage, nginxRateLimits, nginxRate
 import { nginxSuspendedCheck, nginxSuspendedLocations, nginxSuspendedMaps } from './suspended.js';
 import { renderNginxWakeHttp, renderNginxWakeLocations } from './wake.js';
 import { nginxCertMap, nginxHttpServer, nginxTenantListen } from './tls.js';
+import { nginxHostRoot, nginxRouteCheck, nginxTenantMap } from './routes.js';
 import { CLEARED_FORWARDING, INTERNAL_HEADERS } from '../internal-headers.js';
-
-const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
 /** Errors nginx produces itself get the same JSON shape as the workers' (not nginx's HTML). */
 const OWN_ERRORS: [number, string, string][] = [
@@ -78,18 +77,7 @@ function tenantProxyDirectives(indent: string): string {
     .join('\n');
 }
 
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** `$host` -> the tenant's name: its own host by pattern, extra domains by name. */
-function tenantMap(model: ProxyModel): string {
-  const extra = model.routes.flatMap((r) => r.hosts.filter((h) => h !== `${r.tenant}.${model.domain}`).map((h) => `  ${h} ${r.tenant};`));
-  return `map $host $silo_tenant {
-  hostnames;
-  default "";
-  "~^([a-z][a-z0-9-]{0,30}[a-z0-9])\\.${escapeRegex(model.domain)}$" $1;
-${extra.join('\n')}
-}`;
-}
 
 /** The main-context line nginx.conf starts with under root: its workers run unprivileged. */
 export function nginxUserLine(model: ProxyModel): string {
@@ -97,15 +85,15 @@ export function nginxUserLine(model: ProxyModel): string {
 }
 
 export function renderNginx(model: ProxyModel): string {
-  const routed = `${model.runDir}/_routes/$silo_tenant`;
   return `# Rendered by silo from the registry. Do not edit: run silo commands instead.
 include pool.conf;
 ${renderNginxWakeHttp(model)}
-${tenantMap(model)}
+${nginxTenantMap(model)}
 ${nginxSuspendedMaps(model)}${nginxRateZones(model)}${nginxCertMap(model)}
 server {
   ${nginxTenantListen(model)}
   server_name _;
+  ${nginxHostRoot(model)}
   client_max_body_size ${model.bodyLimitBytes};
 
   default_type application/json;
@@ -114,12 +102,7 @@ ${nginxSuspendedLocations(model)}
 ${nginxRateLimitPage(model)}
 
   location / {
-    if ($silo_tenant = "") {
-      return 404 '${NOT_FOUND}';
-    }
-    if (!-f ${routed}) {
-      return 404 '${NOT_FOUND}';
-    }
+${nginxRouteCheck(model)}
 ${nginxSuspendedCheck(model)}
 ${nginxRateLimits(model)}
 ${tenantProxyDirectives('    ')}

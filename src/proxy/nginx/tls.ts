@@ -11,8 +11,8 @@
  * anything else 404 itself.
  */
 import type { ProxyModel } from '../model.js';
+import { nginxHostRoot, nginxRouteCheck } from './routes.js';
 
-const NOT_FOUND = '{"statusCode":404,"error":"Not Found","message":"no tenant serves this host"}';
 
 const hostPort = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
@@ -59,6 +59,7 @@ export function nginxHttpServer(model: ProxyModel): string {
 server {
   listen ${hostPort(model.listenHost, model.listenPort)} default_server reuseport;
   server_name _;
+  ${nginxHostRoot(model)}
   default_type application/json;
 
   location ^~ /.well-known/acme-challenge/ {
@@ -68,12 +69,7 @@ server {
   }
 
   location / {
-    if ($silo_tenant = "") {
-      return 404 '${NOT_FOUND}';
-    }
-    if (!-f ${model.runDir}/_routes/$silo_tenant) {
-      return 404 '${NOT_FOUND}';
-    }
+${nginxRouteCheck(model)}
     return 308 https://$host${port}$request_uri;
   }
 }
