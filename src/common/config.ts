@@ -96,6 +96,8 @@ const schema = {
     SILO_ACME_CHECK: { type: 'string', default: '1h', pattern: DURATION_PATTERN },
     // Workers count their requests for /metrics (src/metrics/); off: they count nothing.
     SILO_METRICS: { type: 'string', enum: ['on', 'off'], default: 'on' },
+    // The control API (src/control/): the PM2 app `control` on <run>/control.sock.
+    SILO_CONTROL: { type: 'string', enum: ['on', 'off'], default: 'off' },
   },
 } as const;
 
@@ -155,6 +157,8 @@ export interface SiloConfig {
    * API). Unset: the Unix user running silo.
    */
   actor?: string;
+  /** SILO_CONTROL=on: `silo up` starts the control API */
+  control: boolean;
 }
 
 interface RawEnv {
@@ -197,6 +201,7 @@ interface RawEnv {
   SILO_ACME_RENEW_BEFORE: string;
   SILO_ACME_CHECK: string;
   SILO_METRICS: 'on' | 'off';
+  SILO_CONTROL: 'on' | 'off';
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -254,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     hibernateAfter: raw.SILO_HIBERNATE_AFTER,
     metrics: raw.SILO_METRICS === 'on',
     ...tlsSettings(raw),
+    control: raw.SILO_CONTROL === 'on',
   };
 }
 

@@ -4,3 +4,6 @@ export class SiloError extends Error {
     super(message);
   }
 }
+
+/** A named thing (a tenant, a backup, a token) that does not exist: the API answers 404. */
+export class NotFoundError extends SiloError {}

@@ -52,6 +52,8 @@ export function runPaths(home: string) {
     /** entered by the proxy's user and root only ('_': never a tenant's name) */
     proxyDir: join(dir, '_proxy'),
     wakerSocket: join(dir, '_proxy', 'waker.sock'),
+    /** the control API (src/control/): root's (or the operator's) only, mode 0600 */
+    controlSocket: join(dir, 'control.sock'),
   };
 }
 

@@ -33,6 +33,7 @@
  * steps and check that running it again completes. Code outside a step list can offer a
  * crash point too, with `crashPoint(operation, name)`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { crashPoint, holdPoint } from './crash-point.js';
 
 export interface Step<C> {
@@ -63,6 +64,18 @@ export function stepFailure(err: unknown): StepFailure | undefined {
   return typeof err === 'object' && err !== null ? failures.get(err) : undefined;
 }
 
+/** Told of each step as it finishes ("<operation>:<step>", and whether it acted). */
+export type StepObserver = (operation: string, report: StepReport) => void;
+const observers = new AsyncLocalStorage<StepObserver>();
+
+/**
+ * Run `fn` with `observer` told of every step any step list under it finishes (a job of
+ * the control API records its progress this way; nothing else changes for the steps).
+ */
+export function observeSteps<T>(observer: StepObserver, fn: () => Promise<T>): Promise<T> {
+  return observers.run(observer, fn);
+}
+
 /** Run `steps` in order; a step that throws stops the list (its error propagates, see stepFailure). */
 export async function runSteps<C>(operation: string, steps: readonly Step<C>[], ctx: C): Promise<StepReport[]> {
   const reports: StepReport[] = [];
@@ -70,6 +83,7 @@ export async function runSteps<C>(operation: string, steps: readonly Step<C>[], 
     try {
       if (step.done && (await step.done(ctx))) {
         reports.push({ step: step.name, acted: false });
+        observers.getStore()?.(operation, reports.at(-1)!);
         continue;
       }
       crashPoint(operation, step.name);
@@ -80,6 +94,7 @@ export async function runSteps<C>(operation: string, steps: readonly Step<C>[], 
       throw err;
     }
     reports.push({ step: step.name, acted: true });
+    observers.getStore()?.(operation, reports.at(-1)!);
   }
   return reports;
 }

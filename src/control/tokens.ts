@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import { SiloError } from '../common/errors.js';
+import { NotFoundError, SiloError } from '../common/errors.js';
 import { homePaths } from '../common/paths.js';
 import { validateTenantName } from '../common/names.js';
 import { withLock } from '../registry/lock.js';
@@ -101,7 +101,7 @@ export function listTokens(home: string): TokenInfo[] {
 export async function revokeToken(home: string, id: string): Promise<TokenInfo> {
   return updateTokens(home, (f) => {
     const i = f.tokens.findIndex((r) => r.id === id);
-    if (i < 0) throw new SiloError(`no token with id "${id.slice(0, 40)}" (silo token list)`);
+    if (i < 0) throw new NotFoundError(`no token with id "${id.slice(0, 40)}" (silo token list)`);
     return info(f.tokens.splice(i, 1)[0]!);
   });
 }

@@ -118,7 +118,8 @@ export function syncTenantRunDirs(cfg: SiloConfig, reg: Registry): void {
   const run = runPaths(cfg.home);
   const ready = new Set(Object.keys(reg.tenants).filter((n) => reg.tenants[n]!.state === 'ready'));
   for (const e of readdirSync(run.routesDir)) if (!ready.has(e)) rmSync(join(run.routesDir, e), { force: true });
-  for (const e of readdirSync(run.dir)) if (/^[a-z]/.test(e) && !ready.has(e)) removeTenantRunDir(cfg, e);
+  // Tenant folders only: a name has no dot (control.sock is the control API's).
+  for (const e of readdirSync(run.dir)) if (/^[a-z][a-z0-9-]*$/.test(e) && !ready.has(e)) removeTenantRunDir(cfg, e);
   for (const name of ready) {
     ensureTenantRunDir(cfg, name);
     if (!existsSync(run.route(name))) writeFileSync(run.route(name), '', { mode: 0o644 });

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { withLock, type LockOwner } from './lock.js';
-import { SiloError } from '../common/errors.js';
+import { NotFoundError, SiloError } from '../common/errors.js';
 import type { StackSettings } from './settings.js';
 
 export interface ServerEntry {
@@ -105,7 +105,7 @@ export function readRegistry(file: string): Registry {
 /** The entry of tenant `name`, or the one refusal every command gives for a name the registry does not hold. */
 export function tenantEntry(reg: Registry, name: string): TenantEntry {
   const entry = typeof name === 'string' && Object.hasOwn(reg.tenants, name) ? reg.tenants[name] : undefined;
-  if (!entry) throw new SiloError(`no tenant named "${String(name).slice(0, 40)}"`);
+  if (!entry) throw new NotFoundError(`no tenant named "${String(name).slice(0, 40)}"`);
   return entry;
 }
 

@@ -54,6 +54,8 @@ const RECORDED = {
   acmeCa: 'SILO_ACME_CA',
   acmeRenewBefore: 'SILO_ACME_RENEW_BEFORE',
   acmeCheck: 'SILO_ACME_CHECK',
+  // The control API runs as a PM2 app of the stack when on.
+  control: 'SILO_CONTROL',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

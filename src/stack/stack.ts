@@ -36,6 +36,7 @@ export { stackIsUp } from './live.js';
 import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.js';
 import { CEILINGS_APP, ceilingsApp } from '../pm2/ceilings-app.js';
 import { CERTIFICATES_APP, certificateApps } from '../pm2/certificates-app.js';
+import { CONTROL_APP, controlApps } from '../pm2/control-app.js';
 
 type Log = (line: string) => void;
 
@@ -324,6 +325,20 @@ export const upSteps: readonly Step<UpContext>[] = [
       if (certificateApps(c.cfg).length === 0 && c.procs.has(CERTIFICATES_APP)) await pm2.remove(CERTIFICATES_APP);
     },
   },
+  {
+    // SILO_CONTROL=on: the control API on <run>/control.sock (src/control/control-main.ts).
+    name: 'start-control',
+    done: (c) => controlApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (c.cfg.control || !c.procs.has(CONTROL_APP)),
+    async run(c) {
+      for (const app of controlApps(c.cfg)) {
+        if (isOnline(c.procs.get(app.name))) continue;
+        await pm2.startFresh(app);
+        c.started++;
+        c.log(`started ${app.name} on ${runPaths(c.cfg.home).controlSocket}`);
+      }
+      if (!c.cfg.control && c.procs.has(CONTROL_APP)) await pm2.remove(CONTROL_APP);
+    },
+  },
 ];
 
 export function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
@@ -363,7 +378,7 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
     if (pm2.daemonPid()) {
       const apps = await pm2.list(NAMESPACE);
       // Proxy first (no new requests), then workers, then the database servers.
-      const order = (n: string) => (n === PROXY_APP || n === WAKER_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
+      const order = (n: string) => (n === PROXY_APP || n === WAKER_APP || n === CONTROL_APP ? 0 : n.startsWith('tenant-') ? 1 : 2);
       const names = [...new Set(apps.map((a) => a.name))].sort((a, b) => order(a) - order(b));
       for (const phase of [0, 1, 2]) {
         await Promise.all(names.filter((n) => order(n) === phase).map((n) => pm2.remove(n).then(() => log(`stopped ${n}`))));

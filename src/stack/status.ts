@@ -11,6 +11,8 @@ import { homePaths } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { serverProblem } from '../servers/servers.js';
 import { BACKUP_APP, PROXY_APP, postgresApp } from '../pm2/ecosystem.js';
+import { CONTROL_APP } from '../pm2/control-app.js';
+import { runPaths } from '../common/run-dir.js';
 import { driverFor } from './live.js';
 import { running } from '../pm2/workers.js';
 import { runtimeFor } from '../runtime/select.js';
@@ -114,6 +116,8 @@ export interface StackStatus {
   tls?: { listen: string; certificates: CertState[] };
   /** scheduled backups (SILO_BACKUP_CRON), if set */
   backups?: { schedule: string; keep?: number; status: string };
+  /** SILO_CONTROL=on: the control API's socket, its URL through the proxy (none yet), its PM2 status */
+  control?: { socket: string; url: string | null; status: string; pid?: number };
   tenants: TenantStatus[];
 }
 
@@ -161,6 +165,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
       ? { tls: { listen: `${cfg.httpHost}:${cfg.httpsPort}`, certificates: servedHosts(cfg, reg).map((h) => certificateOf(cfg, h) ?? { host: h, source: 'local' as const, lastError: 'no certificate yet' }) } }
       : {}),
     ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
+    ...(cfg.control ? { control: { socket: runPaths(cfg.home).controlSocket, url: null, status: describe(CONTROL_APP).status, pid: describe(CONTROL_APP).pid } } : {}),
     proxy: { kind: cfg.proxy, status: answers ? 'online' : 'down', pm2: proxy.status, pid: proxy.pid, restarts: proxy.restarts, listen: `${cfg.httpHost}:${cfg.httpPort}` },
     servers: Object.entries(reg.servers).map(([name, s], i) => {
       const d = describe(postgresApp(name));

@@ -246,6 +246,19 @@ const steps: Step<Ctx>[] = [
   },
 ];
 
+/**
+ * Which of the two a restore request asks for: a restore (--latest or --from, not both),
+ * or, with neither, dropping what the last restore replaced (--discard-previous alone).
+ */
+export function restoreChoice(opts: { latest?: boolean; from?: string; discardPrevious?: boolean }): 'restore' | 'discard-previous' {
+  if (!opts.latest && !opts.from) {
+    if (!opts.discardPrevious) throw new SiloError('say which backup: --latest or --from <file> (silo backup list --tenant <name>)');
+    return 'discard-previous';
+  }
+  if (opts.latest && opts.from) throw new SiloError('--latest and --from exclude each other');
+  return 'restore';
+}
+
 export async function restoreTenant(cfg: SiloConfig, name: string, opts: RestoreOptions): Promise<RestoreResult> {
   return onTenant(cfg, name, { what: 'tenant.restore', tenant: 'any' }, async (op) => {
     const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined), op };

@@ -4,9 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
-import { validateTenantName } from '../../common/names.js';
-import { onTenant } from '../../tenant/operation.js';
-import { askWaker } from '../../hibernate/client.js';
+import { sleepTenant, wakeTenant } from '../../tenant/hibernate.js';
 import { printLine } from '../output.js';
 import { group } from './group.js';
 
@@ -18,9 +16,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .command('sleep <name>')
     .description("hibernate a tenant now: stop its worker; its next request starts it again")
     .action(async (name: string) => {
-      const cfg = config();
-      validateTenantName(name);
-      await onTenant(cfg, name, { what: 'tenant.sleep' }, () => askWaker(cfg, 'sleep', name));
+      await sleepTenant(config(), name);
       printLine(`tenant ${name} is hibernated: its next request wakes it`);
     });
 
@@ -28,9 +24,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .command('wake <name>')
     .description("start a hibernated tenant's worker now")
     .action(async (name: string) => {
-      const cfg = config();
-      validateTenantName(name);
-      const r = await onTenant(cfg, name, { what: 'tenant.wake' }, () => askWaker(cfg, 'wake', name));
+      const r = await wakeTenant(config(), name);
       printLine(r.started ? `tenant ${name} is awake (started in ${r.ms} ms)` : `tenant ${name} was already awake`);
     });
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { resumeTenant, suspendTenant } from '../../tenant/suspend.js';
-import { discardPrevious, restoreTenant } from '../../tenant/restore.js';
+import { discardPrevious, restoreChoice, restoreTenant } from '../../tenant/restore.js';
 import { SiloError } from '../../common/errors.js';
 import { moveTenant } from '../../tenant/move.js';
 import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.js';
@@ -46,12 +46,10 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { latest?: boolean; from?: string; yes?: boolean; discardPrevious?: boolean; json?: boolean }) => {
       const cfg = config();
-      if (!opts.latest && !opts.from) {
-        if (!opts.discardPrevious) throw new SiloError('say which backup: --latest or --from <file> (silo backup list --tenant <name>)');
+      if (restoreChoice(opts) === 'discard-previous') {
         const dropped = await discardPrevious(cfg, name);
         return printLine(dropped ? `dropped ${name}_previous` : `${name} has no previous database`);
       }
-      if (opts.latest && opts.from) throw new SiloError('--latest and --from exclude each other');
       if (!opts.yes) throw new SiloError(`refusing to restore over tenant "${name}" without --yes (its current data is kept as ${name}_previous)`);
       const r = await restoreTenant(cfg, name, { latest: opts.latest, from: opts.from, discardPrevious: opts.discardPrevious, log: opts.json ? undefined : printLine });
       if (opts.json) return printJson(r);

@@ -86,6 +86,7 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
           : `workers: all share silo's Unix user (${userInfo().username}); run silo as root for one user per tenant`,
       );
       printLine(`cpu limits: ${s.cpuLimits}`);
+      if (s.control) printLine(`control API: ${s.control.status}${s.control.pid ? ` (pid ${s.control.pid})` : ''} on ${s.control.socket}`);
       if (s.backups) printLine(`backups: ${s.backups.status}, "${s.backups.schedule}"${s.backups.keep ? `, keeping ${s.backups.keep} per tenant` : ''}`);
       if (s.tls) {
         printLine(`https: on ${s.tls.listen}; certificates:`);

@@ -1,17 +1,15 @@
 /** `silo tenant create | list | remove`. */
 import type { Command } from 'commander';
-import { parseCeiling, parseLimit } from '../../isolation/limits.js';
 import type { SiloConfig } from '../../common/config.js';
-import { createTenant, tenantHosts } from '../../tenant/create.js';
+import { createFromInput } from '../../tenant/create-input.js';
+import { listTenants } from '../../tenant/list.js';
 import { tenantUrl } from '../../stack/stack.js';
 import { removeTenant } from '../../tenant/remove.js';
 import { knownTenant } from '../../tenant/operation.js';
-import { readRegistry } from '../../registry/registry.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
 import { printJson, printLine, printTable } from '../output.js';
-import { stackRelease } from '../../apps/stack-app.js';
-import { releaseShort, releaseSummary } from '../../apps/releases.js';
+import { releaseShort } from '../../apps/releases.js';
 import { group } from './group.js';
 
 export function register(program: Command, config: () => SiloConfig): void {
@@ -30,22 +28,8 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--hibernate-after <duration>', 'stop its worker after this long without a request, e.g. 30m; 0 never (default SILO_HIBERNATE_AFTER)')
     .action(async (name: string, opts: { domain: string[]; server?: string; maxMemory?: string; rate?: string; cpu?: string; pids?: string; dbSize?: string; hibernateAfter?: string }) => {
       const cfg = config();
-      const pids = opts.pids === undefined ? undefined : (parseCeiling('pids', opts.pids) as number);
-      const dbSize = opts.dbSize === undefined ? undefined : (parseCeiling('db-size', opts.dbSize) as string);
-      const rate = opts.rate === undefined ? undefined : parseLimit('rate', opts.rate);
-      const cpu = opts.cpu === undefined ? undefined : parseLimit('cpu', opts.cpu);
-      const release = await stackRelease(cfg);
-      const result = await createTenant(cfg, name, {
-        domains: opts.domain.length ? opts.domain : undefined,
-        server: opts.server,
-        maxMemory: opts.maxMemory,
-        rate,
-        cpu,
-        pids,
-        dbSize,
-        hibernateAfter: opts.hibernateAfter,
-        release,
-      });
+      const { domain, ...rest } = opts;
+      const result = await createFromInput(cfg, name, { domains: domain, ...rest });
       const url = tenantUrl(cfg, name, result.entry.domains);
       const where = result.live ? `live at ${url}` : `${url} (start the stack with silo up)`;
       printLine(result.created ? `created tenant ${name} on server ${result.entry.server}: ${where}` : `tenant ${name} already exists: ${where}`);
@@ -57,19 +41,7 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => {
       const cfg = config();
-      const reg = readRegistry(homePaths(cfg.home).registry);
-      const rows = Object.entries(reg.tenants)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, t]) => ({
-          name,
-          server: t.server,
-          port: t.port,
-          state: t.state,
-          schemaVersion: t.schemaVersion,
-          release: releaseSummary(cfg, t.release?.id),
-          hosts: tenantHosts(cfg, name, t),
-          url: tenantUrl(cfg, name, t.domains),
-        }));
+      const rows = listTenants(cfg);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return printLine('no tenants yet: silo tenant create <name>');
       printTable(rows.map((r) => ({ ...r, schema: r.schemaVersion, release: releaseShort(r.release) })), ['name', 'server', 'port', 'state', 'schema', 'release', 'url']);

@@ -1,0 +1,79 @@
+/**
+ * The control API as PM2 runs it (app `control`, started by `silo up` with SILO_CONTROL=on):
+ * its settings from the registry at $SILO_HOME like any silo command, jobs left unfinished
+ * by a previous process run again, then the API on <run>/control.sock, bound under a
+ * temporary name, made 0600 (the user running silo: root, or the operator), and renamed
+ * into place, so nobody else can connect at any moment. Bearer tokens are still required.
+ */
+import { chmodSync, renameSync, rmSync } from 'node:fs';
+import { loadStackConfig } from '../registry/settings.js';
+import { readRegistry } from '../registry/registry.js';
+import { homePaths } from '../common/paths.js';
+import { runPaths } from '../common/run-dir.js';
+import { readSecret } from '../common/secrets.js';
+import { ensureRunDir } from '../isolation/run-dirs.js';
+import { EXTERNAL_DEFAULT } from '../servers/servers.js';
+import { disconnect } from '../pm2/pm2.js';
+import { JobStore } from './jobs.js';
+import { OPERATIONS, fleetFailure } from './operations.js';
+import { buildControlApi } from './api.js';
+import { controlExtensions } from './extensions.js';
+import { mountExtras } from './mounts.js';
+
+function log(fields: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`silo control: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let cfg = loadStackConfig(process.env);
+  // An external default server's admin URL is a secret: read from its file, never the env.
+  const reg = readRegistry(homePaths(cfg.home).registry);
+  if (reg.servers[EXTERNAL_DEFAULT]?.kind === 'external') cfg = { ...cfg, databaseUrl: readSecret(homePaths(cfg.home).serverUrl(EXTERNAL_DEFAULT)) };
+
+  const jobs = new JobStore(
+    cfg.home,
+    async (job) => {
+      // The audit log names the token that asked (src/events/audit.ts), never its secret.
+      const as = job.token ? { ...cfg, actor: `token:${job.token}` } : cfg;
+      const result = await OPERATIONS[job.operation]!.run(as, job.params, job.attempts);
+      const failed = fleetFailure(result);
+      if (failed) throw Object.assign(new Error(failed), { result });
+      return result;
+    },
+    { log, onFinished: controlExtensions.onJobFinished },
+  );
+  const resumed = jobs.resume();
+  if (resumed.length) log({ resumed: resumed.map((j) => j.id) });
+
+  const app = await buildControlApi(cfg, {
+    jobs,
+    extend: async (a) => {
+      await mountExtras(a, cfg, jobs);
+      await controlExtensions.routes(a);
+    },
+  });
+  ensureRunDir(cfg);
+  const socket = runPaths(cfg.home).controlSocket;
+  const temp = `${socket}.${process.pid}`;
+  rmSync(temp, { force: true });
+  await app.listen({ path: temp }).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
+  chmodSync(temp, 0o600);
+  renameSync(temp, socket);
+  log({ listening: socket });
+  process.send?.('ready');
+
+  const stop = async () => {
+    await app.close().catch(() => undefined);
+    await disconnect().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => fail((err as Error).message));
