@@ -31,6 +31,9 @@ const PACKAGES = {
     { pkg: 'systemd', has: () => program('systemd-analyze'), why: 'the service test checks the unit silo service install writes (systemd-analyze verify)' },
     { pkg: 'openssl', has: () => program('openssl'), why: "the HTTPS tests: silo's local CA, and an operator's own certificate files" },
     { pkg: 'pebble', has: () => program('pebble') && program('pebble-challtestsrv'), why: "the ACME tests: Let's Encrypt's test CA and its DNS responder, offline on loopback" },
+    { pkg: 'docker.io', has: () => program('dockerd') && program('containerd') && program('runc'), why: 'the compose test runs docker-compose.yml on a Docker engine of its own (its own dockerd, never the machine\'s)' },
+    { pkg: 'docker-compose', has: () => program('docker-compose'), why: "the compose test drives the file with Debian's compose (v1, 1.29)" },
+    { pkg: 'debootstrap', has: () => program('debootstrap'), why: 'scripts/offline-images makes the node and postgres:15 images from Debian when no registry can be reached' },
     { pkg: 'libnss3-tools', has: () => program('certutil'), why: "the browser test over HTTPS: Chromium trusts silo's local CA through an NSS database of the test's own" },
   ],
 };
@@ -70,7 +73,8 @@ function aptInstall(pkgs) {
   try {
     const env = { DEBIAN_FRONTEND: 'noninteractive' };
     run('apt-get', ['update', '-qq'], env);
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], env);
+    // Another apt-get (a second checkout's npm test, an operator) may hold the lock: wait for it.
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', ...pkgs], env);
   } finally {
     if (ours) rmSync(policy, { force: true });
   }

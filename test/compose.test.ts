@@ -130,6 +130,8 @@ t.test('the compose file parses and has the services the issue asks for', async 
   t.equal(app.build?.dockerfile, 'docker/Dockerfile', 'app is built from docker/Dockerfile');
   t.ok(app.healthcheck?.test, 'app has a healthcheck');
   t.ok(app.init, 'an init process forwards signals and reaps orphans');
+  t.notOk('name' in c, "no top-level name: (Debian's docker-compose 1.29 refuses it)");
+  t.notMatch(dockerfileText, /^# syntax=/m, 'no syntax directive: BuildKit would pull its frontend image from a registry');
 });
 
 t.test('every SILO_* variable is one silo knows, and the app environment passes its config validation', async (t) => {
@@ -159,6 +161,8 @@ t.test('every SILO_* variable is one silo knows, and the app environment passes 
   t.match(cfg.databaseUrl, /^postgres:\/\/postgres:[^@]+@postgres-client1:5432\/postgres$/, 'SILO_DATABASE_URL set: no embedded PostgreSQL runs');
   t.ok(env.PM2_HOME, 'PM2_HOME is set (silo run and `docker compose exec app silo` meet there)');
   t.ok((app.tmpfs ?? []).some((p: string) => env.PM2_HOME!.startsWith(`${p}/`)), 'PM2_HOME is on a tmpfs (no stale pid or socket after a restart)');
+  // Docker mounts a tmpfs owned by root and copies only the image folder's mode onto it.
+  t.match(dockerfileText, /chmod 1777 \/run\/silo\b/, 'the image makes the tmpfs folder writable for the unprivileged user');
   t.ok((app.volumes ?? []).some((v: string) => v.split(':')[1] === env.SILO_HOME), 'SILO_HOME (registry, secrets) is on a volume');
 
   // The image's own defaults (docker run without compose) pass too.
@@ -250,7 +254,7 @@ t.test('every file the compose file and the Dockerfile name exists', async (t) =
   }
   t.match(dockerfileText, /COPY --from=build \/app\/dist \.\/dist/, 'dist/ (compiled in the build stage) reaches the image');
   // The ignore file next to the Dockerfile must not drop what the Dockerfile copies.
-  const ignore = readFileSync(join(root, 'docker', 'Dockerfile.dockerignore'), 'utf8')
+  const ignore = readFileSync(join(root, '.dockerignore'), 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
