@@ -34,6 +34,7 @@ const PACKAGES = {
     { pkg: 'docker.io', has: () => program('dockerd') && program('containerd') && program('runc'), why: 'the compose test runs docker-compose.yml on a Docker engine of its own (its own dockerd, never the machine\'s)' },
     { pkg: 'docker-compose', has: () => program('docker-compose'), why: "the compose test drives the file with Debian's compose (v1, 1.29)" },
     { pkg: 'debootstrap', has: () => program('debootstrap'), why: 'scripts/offline-images makes the node and postgres:15 images from Debian when no registry can be reached' },
+    { pkg: 'prometheus', has: () => program('prometheus'), why: "the metrics test: a real Prometheus scrapes silo's /metrics and is queried back" },
     { pkg: 'libnss3-tools', has: () => program('certutil'), why: "the browser test over HTTPS: Chromium trusts silo's local CA through an NSS database of the test's own" },
   ],
 };
