@@ -40,6 +40,8 @@ export interface ConsoleAuditEntry {
   what: string;
   target?: string;
   result: string;
+  /** the one-line error, when it failed */
+  error?: string;
 }
 
 export interface ConsoleBackend {

@@ -35,10 +35,10 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 a { color: var(--accent); }
 .state { display: inline-block; padding: 0 .45rem; border-radius: 9px; font-size: 12px; background: #e7eaf0; }
 .state-online { background: #dcf1e2; color: var(--ok); }
-.state-suspended, .state-errored, .state-failed { background: #fbe0de; color: var(--bad); }
+.state-suspended, .state-errored, .state-failed, .state-error { background: #fbe0de; color: var(--bad); }
 .state-hibernated { background: #e6e9f7; color: #3a4a8c; }
 .state-running, .state-queued, .state-provisioning, .state-removing, .state-launching { background: #fdf0d5; color: var(--warn); }
-.state-done { background: #dcf1e2; color: var(--ok); }
+.state-done, .state-ok { background: #dcf1e2; color: var(--ok); }
 .spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 .spark .base { stroke: var(--line); }
 form.filter { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: .8rem; }

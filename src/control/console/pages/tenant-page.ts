@@ -95,7 +95,7 @@ ${v.audit === undefined
   ? html`<p class="muted">No audit log on this stack.</p>`
   : v.audit.length
     ? html`<table class="audit"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Result</th></tr></thead><tbody>${v.audit.map(
-        (a) => html`<tr><td>${when(a.at)}</td><td>${a.who}</td><td>${a.what}</td><td>${stateBadge(a.result)}</td></tr>`,
+        (a) => html`<tr><td>${when(a.at)}</td><td>${a.who}</td><td>${a.what}</td><td>${stateBadge(a.result)}${a.error ? html` <span class="muted">${a.error}</span>` : ''}</td></tr>`,
       )}</tbody></table>`
     : html`<p class="muted">Nothing recorded yet.</p>`}`,
   );
