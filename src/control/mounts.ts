@@ -70,7 +70,7 @@ export async function mountExtras(app: FastifyInstance, cfg: SiloConfig, jobs: J
       readAudit(cfg.home, { tenant })
         .slice(-limit)
         .reverse()
-        .map((e) => ({ at: e.at, who: e.who, what: e.what, target: e.target, result: e.result })),
+        .map((e) => ({ at: e.at, who: e.who, what: e.what, target: e.target, result: e.result, ...(e.error ? { error: e.error } : {}) })),
   };
   const sampler = createSampler({ everyMs: 60_000, keep: 40, read: fleetReadings(cfg, running) });
   sampler.start();
