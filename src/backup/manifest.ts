@@ -40,9 +40,10 @@ export interface BackupAttempt {
   at: string;
 }
 
-const attemptFile = (home: string, tenant: string) => join(homePaths(home).tenantBackups(tenant), 'last-attempt.json');
+const attemptFile = (home: string, tenant: string) => homePaths(home).backupAttempt(tenant);
 
 export function recordAttempt(home: string, tenant: string, attempt: BackupAttempt): void {
+  mkdirSync(dirname(attemptFile(home, tenant)), { recursive: true, mode: 0o700 });
   writeFileAtomic(attemptFile(home, tenant), JSON.stringify(attempt) + '\n', 0o600);
 }
 

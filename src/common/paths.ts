@@ -17,6 +17,8 @@ export function homePaths(home: string) {
     pgData: (server: string) => join(home, 'postgres', server),
     backups: join(home, 'backups'),
     tenantBackups: (tenant: string) => join(home, 'backups', tenant),
+    /** a tenant's last backup attempt, failed or not (for /metrics): not among its backups, which hold dumps and their entries only */
+    backupAttempt: (tenant: string) => join(home, 'backup-attempts', `${tenant}.json`),
     logs: join(home, 'logs'),
     proxy: join(home, 'proxy'),
     /** suspended tenants' 503 pages: the proxy answers from these while they exist */
