@@ -5,12 +5,18 @@
 // homes leave on the host (tenant users, groups, control groups) can be found and named
 // afterwards (scripts/host-leftovers.js): anything left fails the run. Only what belongs
 // to a home in that folder counts: another silo run on the same host cannot fail this one.
+// The whole suite (no files named) then runs NEWEST_NODE_FILES again on the newest Node
+// major silo supports (SILO_TEST_NEWEST_NODE, default 24; `off` skips it), from the npm
+// registry (scripts/node-binary.js): the stack end to end, on Node 20's successor.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePgTemplate, removePgTemplate, TEMPLATE_ENV } from '../dist/testing/pg-template.js';
 import { homesWatch, leftovers, snapshot } from './host-leftovers.js';
+import { nodeBinDir } from './node-binary.js';
+
+const NEWEST_NODE_FILES = ['test/e2e/nginx.test.ts'];
 
 // Like /tmp (1777): under root the embedded server runs as `postgres` and workers as tenant
 // users, which must reach the homes inside; tests acting as other users write here too.
@@ -20,29 +26,61 @@ const before = snapshot();
 const watch = homesWatch(folder);
 
 const template = await makePgTemplate();
-const args = ['tap', ...process.argv.slice(2)];
-const child = spawn('npx', args, { stdio: ['inherit', 'pipe', 'inherit'], env: { ...process.env, [TEMPLATE_ENV]: template, TMPDIR: folder } });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
-});
-child.on('close', (code) => {
-  removePgTemplate(template);
-  // tap's last summary: "# { total: N, pass: N, fail: N, todo: N, skip: N }" (zero counts omitted)
-  const summary = [...tail.matchAll(/# \{ total: [^}]*\}/g)].pop()?.[0] ?? '';
-  const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(summary)?.[1] ?? 0);
-  let failed = count('fail');
-  // A non-zero exit with no failed assertion (a file that crashed, a timeout) is a failure too.
-  if (code !== 0 && failed === 0) failed = 1;
-  const left = leftovers(before, folder, watch.stop());
-  if (left.length) {
-    process.stdout.write(`\nnot ok - the run left ${left.length} thing(s) on the host:\n${left.map((l) => `  ${l}`).join('\n')}\n`);
-    failed++;
+let stopping = false;
+let current;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    stopping = true;
+    current?.kill(sig);
+  });
+}
+
+/** One tap run; its counts from tap's last summary ("# { total: N, pass: N, fail: N, ... }"). */
+function tap(files, env = process.env) {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['tap', ...files], { stdio: ['inherit', 'pipe', 'inherit'], env: { ...env, [TEMPLATE_ENV]: template, TMPDIR: folder } });
+    current = child;
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4000);
+    });
+    child.on('close', (code) => {
+      const summary = [...tail.matchAll(/# \{ total: [^}]*\}/g)].pop()?.[0] ?? '';
+      const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(summary)?.[1] ?? 0);
+      let fail = count('fail');
+      // A non-zero exit with no failed assertion (a file that crashed, a timeout) is a failure too.
+      if (code !== 0 && fail === 0) fail = 1;
+      resolve({ pass: count('pass'), fail, todo: count('todo'), skip: count('skip') });
+    });
+  });
+}
+
+const files = process.argv.slice(2);
+const runs = [await tap(files)];
+const newest = process.env.SILO_TEST_NEWEST_NODE ?? '24';
+if (files.length === 0 && newest !== 'off' && newest !== process.versions.node.split('.')[0] && !stopping) {
+  let bin;
+  try {
+    bin = nodeBinDir(newest);
+  } catch (err) {
+    process.stdout.write(`\nnot ok - Node ${newest}: ${err.message}\n`);
+    runs.push({ pass: 0, fail: 1, todo: 0, skip: 0 });
   }
-  rmSync(folder, { recursive: true, force: true });
-  const extra = ['todo', 'skip'].filter((k) => count(k) > 0).map((k) => `${count(k)} ${k}`);
-  process.stdout.write(`\n${count('pass')} passed, ${failed} failed${extra.length ? ` (${extra.join(', ')})` : ''}\n`);
-  process.exit(left.length && code === 0 ? 1 : (code ?? 1));
-});
+  if (bin) {
+    process.stdout.write(`\n# the stack end to end on Node ${newest}: ${NEWEST_NODE_FILES.join(' ')}\n`);
+    runs.push(await tap(NEWEST_NODE_FILES, { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }));
+  }
+}
+removePgTemplate(template);
+const total = (key) => runs.reduce((n, r) => n + r[key], 0);
+let failed = total('fail');
+const left = leftovers(before, folder, watch.stop());
+if (left.length) {
+  process.stdout.write(`\nnot ok - the run left ${left.length} thing(s) on the host:\n${left.map((l) => `  ${l}`).join('\n')}\n`);
+  failed++;
+}
+rmSync(folder, { recursive: true, force: true });
+const extra = ['todo', 'skip'].filter((k) => total(k) > 0).map((k) => `${total(k)} ${k}`);
+process.stdout.write(`\n${total('pass')} passed, ${failed} failed${extra.length ? ` (${extra.join(', ')})` : ''}\n`);
+process.exit(failed > 0 ? 1 : 0);
