@@ -88,7 +88,11 @@ const addSteps: Step<Ctx>[] = [
     name: 'wait',
     async run(c) {
       if (!c.live || c.op.refresh().tenants[c.op.name]?.suspended) return;
-      await waitFor(`${c.host} through the proxy`, 20_000, async () => {
+      // Caddy with ACME obtains the host's certificate in this first handshake (an order,
+      // the CA's validation through this proxy, the finalisation): allow it that long.
+      const cfg = c.op.cfg;
+      const issuing = cfg.tls && cfg.acmeDirectory && cfg.proxy === 'caddy';
+      await waitFor(`${c.host} through the proxy`, issuing ? 90_000 : 20_000, async () => {
         const r = await probeProxy(c.op.cfg, '/readyz', c.host);
         return r.status === 200 || `HTTP ${r.status}`;
       });
