@@ -3,21 +3,21 @@
  * a real stack: requests a tenant served through nginx (by status class), its state,
  * a wake of a tenant put to sleep, the database server's max_connections. Prometheus
  * runs with its own config, data folder and free port, and is stopped by its pid.
- * The endpoint is the metrics plugin mounted on a listener of this test's own (the
- * control API mounts the same plugin on its listener).
+ * The endpoint is the control API's (SILO_CONTROL=on) with a read token, as an operator
+ * sets it up; the control API listens on a Unix socket, which Prometheus cannot scrape,
+ * so the test forwards a loopback port to it (bytes only; what a local forwarder or the
+ * proxy does in production).
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify from 'fastify';
+import { connect, createServer, type Socket } from 'node:net';
 import { startStack } from '../helpers/stack.js';
 import { waitUntil } from '../helpers/resilience.js';
 import { freePort } from '../../src/common/ports.js';
-import { loadStackConfig } from '../../src/registry/settings.js';
-import { metricsRoutes } from '../../src/metrics/routes.js';
-import { disconnect } from '../../src/pm2/pm2.js';
+import { runPaths } from '../../src/common/run-dir.js';
 
 async function stopByPid(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -29,29 +29,41 @@ async function stopByPid(child: ChildProcess): Promise<void> {
 }
 
 t.test('Prometheus scrapes silo and answers for one tenant', async (t) => {
-  const stack = await startStack(t, { proxy: 'nginx' });
+  const stack = await startStack(t, { proxy: 'nginx', env: { SILO_CONTROL: 'on' } });
+  const made = await stack.cli(['token', 'create', '--scope', 'read']);
+  t.equal(made.code, 0, made.stderr);
+  const token = made.stdout.trim().split('\n').at(-1)!;
 
-  // The endpoint: the plugin on a loopback listener of this process (PM2_HOME: the stack's).
-  process.env.PM2_HOME = stack.env.PM2_HOME;
-  const cfg = loadStackConfig(stack.env);
-  const api = Fastify();
-  await api.register(metricsRoutes, { cfg });
-  const apiPort = await freePort();
-  await api.listen({ host: '127.0.0.1', port: apiPort });
-  t.teardown(async () => {
-    await api.close();
-    await disconnect();
+  // A loopback port forwarded to the control API's socket.
+  const socket = runPaths(stack.home).controlSocket;
+  const open = new Set<Socket>();
+  const forwarder = createServer((client) => {
+    const upstream = connect(socket);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
   });
-  const direct = await stack.http('127.0.0.1', '/metrics', { port: apiPort });
-  t.equal(direct.status, 200);
+  const apiPort = await freePort();
+  await new Promise<void>((r) => forwarder.listen(apiPort, '127.0.0.1', r));
+  t.teardown(async () => {
+    for (const s of open) s.destroy();
+    await new Promise((r) => forwarder.close(r));
+  });
+  await waitUntil('the control API answers', 30_000, async () => (await stack.http('127.0.0.1', '/metrics', { port: apiPort }).catch(() => undefined))?.status === 401, 250);
+  const direct = await stack.http('127.0.0.1', '/metrics', { port: apiPort, headers: { authorization: `Bearer ${token}` } });
+  t.equal(direct.status, 200, 'a read token may scrape');
   t.match(direct.headers['content-type'], /^text\/plain; version=0\.0\.4/);
 
   const dir = mkdtempSync(join(tmpdir(), 'silo-prometheus-'));
   const promPort = await freePort();
   writeFileSync(
     join(dir, 'prometheus.yml'),
-    ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: silo', '    static_configs:', `      - targets: ['127.0.0.1:${apiPort}']`, ''].join('\n'),
+    ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: silo', '    authorization:', `      credentials_file: ${join(dir, 'token')}`, '    static_configs:', `      - targets: ['127.0.0.1:${apiPort}']`, ''].join('\n'),
   );
+  writeFileSync(join(dir, 'token'), token + '\n', { mode: 0o600 });
   const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
