@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml, docker/Dockerfile and docker/entrypoint.sh, checked without a Docker
- * engine (none runs here):
+ * engine (test/compose/compose-up.test.ts runs the file on a real one):
  *
  * 1. statically: the compose file parses; two postgres:15 servers with TCP pg_isready
  *    healthchecks that the app waits on; every SILO_* name is one silo's config schema
@@ -14,7 +14,8 @@
  *    hermetic. Then: tenants on their own servers, through the proxy, hot create via
  *    `silo` as `docker compose exec` would run it, orderly stop on SIGTERM, idempotent
  *    restart.
- * 3. `docker compose config` when a compose client is installed (skipped otherwise).
+ * 3. `docker compose config` / `docker-compose config` (Debian's 1.29, which npm test
+ *    installs) when a compose client is installed (skipped otherwise).
  */
 import t from 'tap';
 import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

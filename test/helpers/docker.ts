@@ -10,7 +10,7 @@
  * from inside the namespace through a Unix socket.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+const CGROUPS = '/sys/fs/cgroup';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function dockerAvailable(): string | undefined {
@@ -119,6 +120,10 @@ export async function startEngine(dir: string, opts: { bridgeCidr?: string } = {
       }
     }
     for (const m of mountsUnder(dir)) run('umount', ['-l', m]);
+    for (const controller of existsSync(CGROUPS) ? readdirSync(CGROUPS) : []) {
+      const group = join(CGROUPS, controller, netns);
+      if (existsSync(group)) run('rmdir', [group]);
+    }
     run('ip', ['netns', 'delete', netns]);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -153,7 +158,9 @@ export async function startEngine(dir: string, opts: { bridgeCidr?: string } = {
     await waitFor('containerd', 30_000, () => existsSync(cdSock), containerd, cdLog);
 
     const daemonJson = join(dir, 'daemon.json');
-    writeFileSync(daemonJson, '{}\n'); // not /etc/docker/daemon.json: this engine is the test's alone
+    // Not /etc/docker/daemon.json: this engine is the test's alone. Its identity key and
+    // its containers' control groups are its own too (not /etc/docker/key.json, /docker/).
+    writeFileSync(daemonJson, `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json'), 'cgroup-parent': `/${netns}` })}\n`);
     const dLog = join(dir, 'dockerd.log');
     dockerd = spawnLogged(
       [
