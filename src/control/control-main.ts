@@ -20,6 +20,14 @@ import { buildControlApi } from './api.js';
 import { controlExtensions } from './extensions.js';
 import { mountExtras } from './mounts.js';
 
+/**
+ * What stays of the environment once the settings are read (as the waker does): PM2 merges
+ * the environment of whoever starts an app into it, and this process starts workers; its
+ * own PM2 variables (pm_id, name, pm_exec_path, ...) must not reach them. The test-only hold
+ * hook is read while operations run.
+ */
+const KEEP = /^(PATH|HOME|LANG|LC_ALL|TZ|PM2_HOME|PM2_SILENT|NODE_EXTRA_CA_CERTS|SILO_TEST_HOLD_AT|SILO_TEST_HOLD_FILE)$/;
+
 function log(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
 }
@@ -30,10 +38,15 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
+  // PM2 runs its apps with umask 077; the operations here are the CLI's, written for a
+  // shell's 022 (every secret is written with its own mode): under 077 a new tenant's
+  // folders and files would be closed to its own worker's user and to the proxy.
+  process.umask(0o022);
   let cfg = loadStackConfig(process.env);
   // An external default server's admin URL is a secret: read from its file, never the env.
   const reg = readRegistry(homePaths(cfg.home).registry);
   if (reg.servers[EXTERNAL_DEFAULT]?.kind === 'external') cfg = { ...cfg, databaseUrl: readSecret(homePaths(cfg.home).serverUrl(EXTERNAL_DEFAULT)) };
+  for (const key of Object.keys(process.env)) if (!KEEP.test(key)) delete process.env[key];
 
   const jobs = new JobStore(
     cfg.home,
