@@ -9,11 +9,13 @@
  * are idempotent step lists, so running one again after a crash completes it (README:
  * "Every tenant operation ... running it again after a crash completes it").
  *
+ * Finished jobs are kept a week (`keepFinishedMs`), then deleted when `control` next starts.
+ *
  * Idempotency-Key: a job remembers the key it was asked with and a hash of the request
  * (operation and parameters). The same key with the same request is the same job; with
  * another request it is a conflict (409).
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../common/atomic-file.js';
@@ -63,6 +65,8 @@ export interface JobStoreOptions {
   log?: (fields: Record<string, unknown>) => void;
   /** told when a job finishes (the events layer's hook: a webhook for the sign-up flow) */
   onFinished?: (job: Job) => void;
+  /** finished jobs older than this are deleted when a store opens (default 7 days; their Idempotency-Keys go with them) */
+  keepFinishedMs?: number;
 }
 
 export class JobStore {
@@ -87,7 +91,9 @@ export class JobStore {
       if (!/^job_[0-9a-f]+\.json$/.test(f)) continue;
       try {
         const j = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as Job;
-        this.jobs.set(j.id, j);
+        const finished = j.finishedAt ? Date.parse(j.finishedAt) : NaN;
+        if (finished < Date.now() - (opts.keepFinishedMs ?? 7 * 86_400_000)) rmSync(join(this.dir, f), { force: true });
+        else this.jobs.set(j.id, j);
       } catch {
         // a file that does not parse is not a job (writes are atomic: it was not ours)
       }

@@ -74,5 +74,18 @@ t.test('a job a dead process left running runs again, whole, in the next one', a
   t.equal(after.attempts, 2);
   t.same(after.steps, ['demo:one', 'demo:two']);
   release();
+  await first.whenIdle(); // the "dead" store lets go before the next test counts files
   t.ok(readdirSync(dir).every((f) => f.endsWith('.json')), 'no temporary file left');
+});
+
+t.test('finished jobs older than the keep time are deleted when a store opens; others stay', async (t) => {
+  const store = new JobStore(home, operation);
+  const { job } = store.submit('demo', { n: 6 }, { idempotencyKey: 'old-one' });
+  await store.whenIdle();
+  const before = readdirSync(dir).length;
+  const later = new JobStore(home, operation, { keepFinishedMs: 0 });
+  t.equal(later.get(job.id), undefined);
+  t.equal(readdirSync(dir).filter((f) => f.startsWith('job_')).length, 0, `all ${before} finished jobs went`);
+  t.equal(later.submit('demo', { n: 7 }, { idempotencyKey: 'old-one' }).existing, false, 'its key is free again');
+  await later.whenIdle();
 });
