@@ -61,9 +61,13 @@ export function createCollector(cfg: SiloConfig) {
   const backups = ttlCache(BACKUP_TTL_MS, async () => {
     const out = new Map<string, { at?: number; ok?: boolean }>();
     for (const name of ready()) {
-      const attempt = readAttempt(cfg.home, name);
-      const newest = attempt?.ok ? Date.parse(attempt.at) : listBackups(cfg.home, name).find((e) => e.kind !== 'replaced')?.finishedAt;
-      const at = typeof newest === 'string' ? Date.parse(newest) : newest;
+      // A removed tenant's records stay (its final dump above all): a tenant made again
+      // under its name counts only what happened since it was created.
+      const born = Date.parse(reg.tenants[name]!.createdAt) || 0;
+      const found = readAttempt(cfg.home, name);
+      const attempt = found && Date.parse(found.at) >= born ? found : undefined;
+      const newest = attempt?.ok ? attempt.at : listBackups(cfg.home, name).find((e) => e.kind !== 'replaced' && Date.parse(e.finishedAt) >= born)?.finishedAt;
+      const at = newest ? Date.parse(newest) : undefined;
       out.set(name, { ...(at ? { at } : {}), ...(attempt ? { ok: attempt.ok } : at ? { ok: true } : {}) });
     }
     return out;
@@ -97,7 +101,7 @@ export function createCollector(cfg: SiloConfig) {
       if (w?.cpuSeconds !== undefined) sample.cpuSeconds = w.cpuSeconds;
       if (w?.restarts !== undefined) sample.restarts = w.restarts;
       const requests = readRequestCounts(run.requestCounts(name));
-      if (requests) sample.requests = requests;
+      if (requests && requests.since >= (Date.parse(entry.createdAt) || 0)) sample.requests = requests;
       if (sleep[name]?.wakes) sample.wakes = sleep[name]!.wakes;
       if (db.sizes.has(name)) sample.databaseBytes = db.sizes.get(name);
       if (db.servers.some((s) => s.name === entry.server && s.up)) sample.databaseConnections = db.sessions.get(name) ?? 0;

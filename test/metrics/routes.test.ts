@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { loadConfig } from '../../src/common/config.js';
 import { runPaths } from '../../src/common/run-dir.js';
+import { homePaths } from '../../src/common/paths.js';
 import { writeRegistry, emptyRegistry } from '../../src/registry/registry.js';
 import { metricsRoutes } from '../../src/metrics/routes.js';
 
@@ -31,7 +32,12 @@ t.test('GET /metrics from a home whose server and PM2 are down', async (t) => {
   const cfg = loadConfig({ SILO_HOME: home });
   // acme's worker has counted 3 requests (its counts file, as a worker writes it).
   mkdirSync(runPaths(home).tenantDir('acme'), { recursive: true });
-  writeFileSync(runPaths(home).requestCounts('acme'), JSON.stringify({ v: 1, since: 1, classes: { '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0 }, buckets: [3, 0, 0, 0, 0, 0], sum: 0.003 }));
+  writeFileSync(runPaths(home).requestCounts('acme'), JSON.stringify({ v: 1, since: Date.now(), classes: { '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0 }, buckets: [3, 0, 0, 0, 0, 0], sum: 0.003 }));
+
+  // acme's last backup attempt is of an earlier tenant of that name (before acme was created); other's failed just now.
+  mkdirSync(join(home, 'backup-attempts'), { recursive: true });
+  writeFileSync(homePaths(home).backupAttempt('acme'), JSON.stringify({ ok: true, at: '2020-01-01T00:00:00.000Z' }));
+  writeFileSync(homePaths(home).backupAttempt('other'), JSON.stringify({ ok: false, at: new Date(Date.now() + 1000).toISOString() }));
 
   const app = Fastify();
   let seenConfig: unknown;
@@ -49,6 +55,8 @@ t.test('GET /metrics from a home whose server and PM2 are down', async (t) => {
   t.match(all.body, /^silo_tenant_requests_total\{tenant="acme",class="2xx"\} 3$/m);
   t.match(all.body, /^silo_tenant_state\{tenant="acme",state="down"\} 1$/m, 'no worker, not hibernated: down');
   t.match(all.body, /^silo_tenant_state\{tenant="other",state="suspended"\} 1$/m);
+  t.notMatch(all.body, /silo_tenant_backup_\w+\{tenant="acme"\}/, 'a backup of an earlier tenant of the name does not count');
+  t.match(all.body, /^silo_tenant_backup_last_ok\{tenant="other"\} 0$/m, 'a failed attempt is 0');
 
   const one = await app.inject({ url: '/metrics', headers: { 'x-only': 'other' } });
   t.equal(one.statusCode, 200);
