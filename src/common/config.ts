@@ -98,6 +98,8 @@ const schema = {
     SILO_METRICS: { type: 'string', enum: ['on', 'off'], default: 'on' },
     // The control API (src/control/): the PM2 app `control` on <run>/control.sock.
     SILO_CONTROL: { type: 'string', enum: ['on', 'off'], default: 'off' },
+    // ... and through the proxy on this host too (an admin host, e.g. admin.<domain>).
+    SILO_CONTROL_HOST: { type: 'string', pattern: '^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$' },
   },
 } as const;
 
@@ -159,6 +161,8 @@ export interface SiloConfig {
   actor?: string;
   /** SILO_CONTROL=on: `silo up` starts the control API */
   control: boolean;
+  /** SILO_CONTROL_HOST: the proxy serves the control API on this host too */
+  controlHost?: string;
 }
 
 interface RawEnv {
@@ -202,6 +206,7 @@ interface RawEnv {
   SILO_ACME_CHECK: string;
   SILO_METRICS: 'on' | 'off';
   SILO_CONTROL: 'on' | 'off';
+  SILO_CONTROL_HOST?: string;
 }
 
 const isPath = (spec: string) => spec.startsWith('.') || spec.startsWith('/') || existsSync(resolve(spec));
@@ -259,7 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     hibernateAfter: raw.SILO_HIBERNATE_AFTER,
     metrics: raw.SILO_METRICS === 'on',
     ...tlsSettings(raw),
-    control: raw.SILO_CONTROL === 'on',
+    ...controlSettings(raw),
   };
 }
 
@@ -278,6 +283,11 @@ function tlsSettings(raw: RawEnv): Pick<SiloConfig, 'tls' | 'httpsPort' | 'tlsCe
     acmeRenewBefore: raw.SILO_ACME_RENEW_BEFORE,
     acmeCheck: raw.SILO_ACME_CHECK,
   };
+}
+
+function controlSettings(raw: RawEnv): Pick<SiloConfig, 'control' | 'controlHost'> {
+  if (raw.SILO_CONTROL_HOST && raw.SILO_CONTROL !== 'on') throw new Error('invalid configuration: SILO_CONTROL_HOST needs SILO_CONTROL=on');
+  return { control: raw.SILO_CONTROL === 'on', controlHost: raw.SILO_CONTROL_HOST };
 }
 
 /** A cron expression croner (the scheduler PM2 uses too) accepts, or one line saying why not. */

@@ -54,6 +54,8 @@ export function runPaths(home: string) {
     wakerSocket: join(dir, '_proxy', 'waker.sock'),
     /** the control API (src/control/): root's (or the operator's) only, mode 0600 */
     controlSocket: join(dir, 'control.sock'),
+    /** the same API for the proxy (SILO_CONTROL_HOST): its group and root only, like the waker's */
+    controlProxySocket: join(dir, '_proxy', 'control.sock'),
   };
 }
 

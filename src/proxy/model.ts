@@ -41,6 +41,13 @@ export interface ProxyModel {
   runAs?: { user: string; group: string };
   /** SILO_TLS=on: tenants are served on this HTTPS listener, HTTP redirects to it */
   tls?: ProxyTls;
+  /** SILO_CONTROL_HOST: the control API's host and the socket the proxy sends it to */
+  control?: ProxyControl;
+}
+
+export interface ProxyControl {
+  host: string;
+  socket: string;
 }
 
 export interface ProxyTls {
@@ -75,6 +82,7 @@ export interface ProxyModelInput {
   tenantRate?: number;
   runAs?: { user: string; group: string };
   tls?: ProxyTls;
+  control?: ProxyControl;
 }
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
@@ -99,5 +107,6 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     ...(input.suspendedDir ? { suspendedDir: input.suspendedDir } : {}),
     ...(input.runAs ? { runAs: input.runAs } : {}),
     ...(input.tls ? { tls: input.tls } : {}),
+    ...(input.control ? { control: input.control } : {}),
   };
 }

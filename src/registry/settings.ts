@@ -56,6 +56,7 @@ const RECORDED = {
   acmeCheck: 'SILO_ACME_CHECK',
   // The control API runs as a PM2 app of the stack when on.
   control: 'SILO_CONTROL',
+  controlHost: 'SILO_CONTROL_HOST',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

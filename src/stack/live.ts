@@ -76,6 +76,7 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
       tenantRate: cfg.tenantRate,
       ...(user ? { runAs: { user: user.name, group: user.name } } : {}),
       ...(cfg.tls ? { tls: await proxyTls(cfg, reg, user) } : {}),
+      ...(cfg.control && cfg.controlHost ? { control: { host: cfg.controlHost, socket: run.controlProxySocket } } : {}),
     });
     writeSuspendedPages(suspendedDir, reg);
     const changed = await installProxyConfig(driver, model);

@@ -116,10 +116,13 @@ export interface StackStatus {
   tls?: { listen: string; certificates: CertState[] };
   /** scheduled backups (SILO_BACKUP_CRON), if set */
   backups?: { schedule: string; keep?: number; status: string };
-  /** SILO_CONTROL=on: the control API's socket, its URL through the proxy (none yet), its PM2 status */
+  /** SILO_CONTROL=on: the control API's socket, its URL through the proxy (SILO_CONTROL_HOST, else null), its PM2 status */
   control?: { socket: string; url: string | null; status: string; pid?: number };
   tenants: TenantStatus[];
 }
+
+const controlUrl = (cfg: SiloConfig, host: string) =>
+  cfg.tls ? `https://${host}${cfg.httpsPort === 443 ? '' : `:${cfg.httpsPort}`}/` : `http://${host}${cfg.httpPort === 80 ? '' : `:${cfg.httpPort}`}/`;
 
 /** The proxy answers an unknown host with its own 404 (see ProxyDriver.status). */
 async function proxyAnswers(cfg: SiloConfig): Promise<boolean> {
@@ -165,7 +168,7 @@ export async function status(cfg: SiloConfig): Promise<StackStatus> {
       ? { tls: { listen: `${cfg.httpHost}:${cfg.httpsPort}`, certificates: servedHosts(cfg, reg).map((h) => certificateOf(cfg, h) ?? { host: h, source: 'local' as const, lastError: 'no certificate yet' }) } }
       : {}),
     ...(cfg.backupCron ? { backups: { schedule: cfg.backupCron, keep: cfg.backupKeep, status: describe(BACKUP_APP).status } } : {}),
-    ...(cfg.control ? { control: { socket: runPaths(cfg.home).controlSocket, url: null, status: describe(CONTROL_APP).status, pid: describe(CONTROL_APP).pid } } : {}),
+    ...(cfg.control ? { control: { socket: runPaths(cfg.home).controlSocket, url: cfg.controlHost ? controlUrl(cfg, cfg.controlHost) : null, status: describe(CONTROL_APP).status, pid: describe(CONTROL_APP).pid } } : {}),
     proxy: { kind: cfg.proxy, status: answers ? 'online' : 'down', pm2: proxy.status, pid: proxy.pid, restarts: proxy.restarts, listen: `${cfg.httpHost}:${cfg.httpPort}` },
     servers: Object.entries(reg.servers).map(([name, s], i) => {
       const d = describe(postgresApp(name));

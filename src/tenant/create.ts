@@ -182,6 +182,9 @@ function prepare(c: CreateContext): void {
     throw new SiloError(`invalid --hibernate-after "${c.opts.hibernateAfter.slice(0, 20)}": use 0 (never) or a number with ms, s, m or h, e.g. 15m`);
   }
   c.domains = checkDomains(c.cfg, c.reg, c.name, c.opts.domains ?? existing?.domains ?? []);
+  // The control API's admin host is the proxy's, never a tenant's (the proxy would send it there).
+  const taken = c.cfg.control && c.cfg.controlHost ? tenantHosts(c.cfg, c.name, { domains: c.domains }).find((h) => h === c.cfg.controlHost) : undefined;
+  if (taken) throw new SiloError(`"${taken}" is the control API's host (SILO_CONTROL_HOST): it cannot be a tenant's`);
   c.created = existing?.state !== 'ready';
   if (!existing) return;
   // Re-running create with new settings updates them.

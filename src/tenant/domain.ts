@@ -40,6 +40,7 @@ interface Ctx {
 export function checkDomain(cfg: SiloConfig, raw: string): string {
   const host = normaliseHostName(String(raw ?? ''));
   if (!isDomainName(host)) throw new SiloError(`invalid domain "${String(raw).slice(0, 80)}": use a host name such as shop.example.com`);
+  if (cfg.control && host === cfg.controlHost) throw new SiloError(`invalid domain "${host}": it is the control API's host (SILO_CONTROL_HOST)`);
   if (host === cfg.domain || host.endsWith(`.${cfg.domain}`)) {
     throw new SiloError(`invalid domain "${host}": names under ${cfg.domain} are the tenants' own (<tenant>.${cfg.domain})`);
   }

@@ -73,3 +73,15 @@ for (const kind of ['nginx', 'caddy'] as const) {
     }
   });
 }
+
+t.test('the control host over HTTPS: its certificate by SNI like a tenant host, its HTTP port redirecting; both validators accept it', async (t) => {
+  execFileSync('sh', ['-c', `cp ${join(certDir, 'client1.localhost.pem')} ${join(certDir, 'admin.localhost.pem')}`]);
+  const control = { host: 'admin.localhost', socket: '/run/silo/t/_proxy/control.sock' };
+  const n = renderNginx(proxyModel(fixture(), { ...input, tls, control }));
+  t.match(n, /listen 127\.0\.0\.1:8443 ssl http2;\n\s+ssl_certificate \$silo_cert;[^}]*server_name admin\.localhost;/);
+  t.match(n, /listen 127\.0\.0\.1:8080;\n\s+server_name admin\.localhost;\n\s+return 308 https:\/\/\$host:8443\$request_uri;/);
+  for (const kind of ['nginx', 'caddy'] as const) {
+    const layout = proxyDriver(join(dir, `control-${kind}`), kind);
+    t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, tls, control })), true, `${kind} validates it`);
+  }
+});

@@ -104,3 +104,19 @@ for (const kind of ['nginx', 'caddy'] as const) {
     t.same(readdirSync(layout.dir).filter((f) => f.startsWith('staging')), [], 'no staging folder left');
   });
 }
+
+t.test('SILO_CONTROL_HOST: its own server block (nginx) or matcher (Caddy) to the control socket, accepted by both validators', async (t) => {
+  const control = { host: 'admin.localhost', socket: '/run/silo/t/_proxy/control.sock' };
+  const n = renderNginx(proxyModel(fixture(), { ...input, control }));
+  t.match(n, /server_name admin\.localhost;\n[^}]*location \/ \{\n\s+proxy_pass http:\/\/unix:\/run\/silo\/t\/_proxy\/control\.sock:;/);
+  t.match(n, /proxy_set_header X-Silo-Tenant "";/, 'internal headers cleared there too');
+  const c = renderCaddy('{\n}\n', proxyModel(fixture(), { ...input, control }));
+  t.match(c, /@silo_control host admin\.localhost\n\thandle @silo_control \{\n\t\treverse_proxy unix\/\/run\/silo\/t\/_proxy\/control\.sock \{/);
+  t.ok(c.indexOf('@silo_control') < c.indexOf('@client1 '), 'before the tenants');
+  t.notMatch(renderNginx(proxyModel(fixture(), input)), /admin\.localhost/, 'none without it');
+  for (const kind of ['nginx', 'caddy'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    t.equal(await installProxyConfig(proxyDriver(dir, kind), proxyModel(fixture(), { ...input, control })), true, `${kind} validates it`);
+  }
+});

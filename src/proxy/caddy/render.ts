@@ -34,6 +34,22 @@ ${caddyHeaderHygiene().map((l) => `\t${l}`).join('\n')}
     .join('\n');
 }
 
+/** SILO_CONTROL_HOST: the control API on its own host, to the socket it keeps for the proxy (tokens checked there). */
+function caddyControlHandler(model: ProxyModel): string {
+  const c = model.control;
+  if (!c) return '';
+  return `	@silo_control host ${c.host}
+	handle @silo_control {
+		reverse_proxy unix/${c.socket} {
+${caddyHeaderHygiene().map((l) => `\t\t\t${l}`).join('\n')}
+			header_up X-Forwarded-For {remote_host}
+			header_up X-Forwarded-Host {host}
+			header_up X-Real-IP {remote_host}
+		}
+	}
+`;
+}
+
 export function renderCaddy(base: string, model: ProxyModel): string {
   const handlers = model.routes.map((r) =>
     r.suspended
@@ -58,7 +74,7 @@ ${caddyTlsDirectives(model)}	request_body {
 		header Content-Type application/json
 		respond \`{"statusCode":413,"error":"Payload Too Large","message":"the request body is too large"}\` 413
 	}
-${handlers.join('\n')}
+${caddyControlHandler(model)}${handlers.join('\n')}
 	handle_errors {
 ${renderCaddyWake(model)}		header Content-Type application/json
 		respond \`{"statusCode":{err.status_code},"error":"{err.status_text}","message":"{err.status_text}"}\` {err.status_code}

@@ -18,6 +18,7 @@ import { renderNginxWakeHttp, renderNginxWakeLocations } from './wake.js';
 import { nginxCertMap, nginxHttpServer, nginxTenantListen } from './tls.js';
 import { nginxHostRoot, nginxRouteCheck, nginxTenantMap } from './routes.js';
 import { CLEARED_FORWARDING, INTERNAL_HEADERS } from '../internal-headers.js';
+import { nginxControlServer } from './control.js';
 
 /** Errors nginx produces itself get the same JSON shape as the workers' (not nginx's HTML). */
 const OWN_ERRORS: [number, string, string][] = [
@@ -109,5 +110,5 @@ ${tenantProxyDirectives('    ')}
 ${errorPageLines(model, true).map((l) => `    ${l}`).join('\n')}
   }
 ${renderNginxWakeLocations(tenantProxyDirectives('    '))}}
-${nginxHttpServer(model)}`;
+${nginxHttpServer(model)}${nginxControlServer(model)}`;
 }

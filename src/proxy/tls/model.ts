@@ -15,9 +15,13 @@ import { syncCertificates, tlsPaths, type Owner } from './store.js';
 
 /** Every host the proxy serves: the ready tenants' own and extra hosts. */
 export function servedHosts(cfg: SiloConfig, reg: Registry): string[] {
-  return Object.entries(reg.tenants)
-    .filter(([, t]) => t.state === 'ready')
-    .flatMap(([name, t]) => tenantHosts(cfg, name, t));
+  return [
+    ...Object.entries(reg.tenants)
+      .filter(([, t]) => t.state === 'ready')
+      .flatMap(([name, t]) => tenantHosts(cfg, name, t)),
+    // the control API's admin host gets its certificate like a tenant's host
+    ...(cfg.control && cfg.controlHost ? [cfg.controlHost] : []),
+  ];
 }
 
 function stamp(dir: string): string {
