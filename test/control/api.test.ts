@@ -89,3 +89,10 @@ t.test('the OpenAPI document is valid OpenAPI 3 and lists every route', async (t
   t.same(routes.filter((r) => !documented.has(r)), [], 'every route is in the document');
   t.equal((await call('GET', '/v1/openapi.json')).statusCode, 401, 'it needs a token like the rest');
 });
+
+t.test('SILO_CONTROL_HOST needs SILO_CONTROL=on and a host name', async (t) => {
+  t.throws(() => loadConfig({ SILO_HOME: home, SILO_CONTROL_HOST: 'admin.localhost' }), { message: /SILO_CONTROL_HOST needs SILO_CONTROL=on/ });
+  t.throws(() => loadConfig({ SILO_HOME: home, SILO_CONTROL: 'on', SILO_CONTROL_HOST: 'not a host' }), { message: /SILO_CONTROL_HOST/ });
+  t.equal(loadConfig({ SILO_HOME: home, SILO_CONTROL: 'on', SILO_CONTROL_HOST: 'admin.localhost' }).controlHost, 'admin.localhost');
+  t.equal(loadConfig({ SILO_HOME: home }).control, false, 'off by default');
+});
