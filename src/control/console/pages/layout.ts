@@ -60,6 +60,7 @@ dl.facts dd { margin: 0; }
 .confirm { background: #fff; border: 1px solid var(--bad); border-radius: 6px; padding: 1rem 1.2rem; max-width: 640px; }
 .login { max-width: 380px; margin: 4rem auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 1.4rem; }
 .login input { width: 100%; margin: .4rem 0 1rem; }
+.login code { white-space: nowrap; }
 `);
 
 export function page(f: Frame, body: Html): string {
