@@ -80,6 +80,9 @@ t.test('the control host over HTTPS: its certificate by SNI like a tenant host, 
   const n = renderNginx(proxyModel(fixture(), { ...input, tls, control }));
   t.match(n, /listen 127\.0\.0\.1:8443 ssl http2;\n\s+ssl_certificate \$silo_cert;[^}]*server_name admin\.localhost;/);
   t.match(n, /listen 127\.0\.0\.1:8080;\n\s+server_name admin\.localhost;\n\s+return 308 https:\/\/\$host:8443\$request_uri;/);
+  const acme = renderCaddy('{\n}\n', proxyModel(fixture(), { ...input, tls: { ...tls, acme: { directory: 'https://127.0.0.1:14000/dir', askPort: 9999 } }, control }));
+  t.match(acme, /@silo query [^\n]*domain=admin\.localhost/, "Caddy's ask endpoint approves the admin host");
+  t.match(acme, /@tenant host [^\n]*admin\.localhost/, 'and its HTTP port redirects it');
   for (const kind of ['nginx', 'caddy'] as const) {
     const layout = proxyDriver(join(dir, `control-${kind}`), kind);
     t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, tls, control })), true, `${kind} validates it`);

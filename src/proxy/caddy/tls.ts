@@ -61,7 +61,8 @@ export function caddyGlobals(base: string, model: ProxyModel): string {
 export function caddyAskSite(model: ProxyModel): string {
   const acme = model.tls?.acme;
   if (!acme) return '';
-  const hosts = model.routes.flatMap((r) => r.hosts);
+  // the control API's admin host is approved too (SILO_CONTROL_HOST)
+  const hosts = [...model.routes.flatMap((r) => r.hosts), ...(model.control ? [model.control.host] : [])];
   const known = hosts.length ? `\t@silo query ${hosts.map((h) => `domain=${h}`).join(' ')}\n\trespond @silo 200\n` : '';
   return `
 http://127.0.0.1:${acme.askPort} {
@@ -74,7 +75,7 @@ ${known}	respond 404
 /** The HTTP listener when HTTPS is on. */
 export function caddyHttpSite(model: ProxyModel): string {
   if (!model.tls) return '';
-  const hosts = model.routes.flatMap((r) => r.hosts);
+  const hosts = [...model.routes.flatMap((r) => r.hosts), ...(model.control ? [model.control.host] : [])];
   const port = model.tls.port === 443 ? '' : `:${model.tls.port}`;
   const known = hosts.length
     ? `	@tenant host ${hosts.join(' ')}
