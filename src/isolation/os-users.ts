@@ -64,11 +64,20 @@ function run(cmd: string, args: string[]): void {
   }
 }
 
-/** A system user with its own group, no home, no login shell. */
+/**
+ * The ids silo's users and groups take: Debian's "dynamically allocated" accounts
+ * (policy 9.2.2: 65536 and up, which adduser never hands out), below the first
+ * subordinate ids useradd gives people for user namespaces (100000). Debian's system
+ * range (100-999, useradd --system's default) ran out near 880 tenants on one host.
+ */
+export const SILO_IDS = { min: 65536, max: 99999 } as const;
+
+/** A system user with its own group, no home, no login shell, its ids in SILO_IDS. */
 export function ensureSystemUser(name: string, comment: string): OsUser {
   const existing = lookupUser(name);
   if (existing) return existing;
-  run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--comment', comment, name]);
+  const range = ['UID', 'GID'].flatMap((k) => ['-K', `SYS_${k}_MIN=${SILO_IDS.min}`, '-K', `SYS_${k}_MAX=${SILO_IDS.max}`]);
+  run('useradd', ['--system', ...range, '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--comment', comment, name]);
   const created = lookupUser(name);
   if (!created) throw new Error(`useradd ${name} left no user behind`);
   return created;

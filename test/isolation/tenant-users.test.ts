@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from '../helpers/stack.js';
 import { siloStatus } from '../helpers/resilience.js';
-import { lookupUser, processUid } from '../../src/isolation/os-users.js';
+import { lookupUser, processUid, SILO_IDS } from '../../src/isolation/os-users.js';
 import { tenantUserName } from '../../src/isolation/tenant-user.js';
 
 t.setTimeout(150_000);
@@ -51,6 +51,7 @@ await t.test('each worker runs as its own user, never root, with no extra groups
     t.not(uid, 0, `${w.name}: not root`);
     t.equal(w.user, tenantUserName(stack.home, w.name), `${w.name}: runs as ${w.user}`);
     t.equal(lookupUser(w.user)!.uid, uid);
+    t.ok(uid >= SILO_IDS.min && uid <= SILO_IDS.max && lookupUser(w.user)!.gid >= SILO_IDS.min, `${w.name}: uid ${uid} in silo's range, not Debian's 100-999 system range`);
     uids.add(uid);
     const procStatus = readFileSync(`/proc/${w.pid}/status`, 'utf8');
     t.equal(Number(/^Gid:\s+(\d+)/m.exec(procStatus)![1]), lookupUser(w.user)!.gid, `${w.name}: its own group`);
