@@ -95,6 +95,8 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
       ...(t.suspended ? { suspended: pageFor(tenant, t.suspended) } : {}),
       rate: t.limits?.rate ?? input.tenantRate ?? 0,
     }));
+  const clash = input.control && routes.find((r) => r.hosts.includes(input.control!.host));
+  if (clash) throw new Error(`SILO_CONTROL_HOST ${input.control!.host} is tenant ${clash.tenant}'s host: choose another`);
   return {
     listenHost: input.httpHost,
     listenPort: input.httpPort,

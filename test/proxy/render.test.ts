@@ -114,6 +114,7 @@ t.test('SILO_CONTROL_HOST: its own server block (nginx) or matcher (Caddy) to th
   t.match(c, /@silo_control host admin\.localhost\n\thandle @silo_control \{\n\t\treverse_proxy unix\/\/run\/silo\/t\/_proxy\/control\.sock \{/);
   t.ok(c.indexOf('@silo_control') < c.indexOf('@client1 '), 'before the tenants');
   t.notMatch(renderNginx(proxyModel(fixture(), input)), /admin\.localhost/, 'none without it');
+  t.throws(() => proxyModel(fixture(), { ...input, control: { ...control, host: 'portal.big-co.example' } }), { message: /is tenant big-co's host/ });
   for (const kind of ['nginx', 'caddy'] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
