@@ -39,6 +39,11 @@ const schema = {
     SILO_PROXY: { type: 'string', enum: ['nginx', 'caddy'], default: 'nginx' },
     // What runs the tenants' workers (src/runtime/): PM2 on this host, or a Docker Swarm.
     SILO_RUNTIME: { type: 'string', enum: ['pm2', 'swarm'], default: 'pm2' },
+    // SILO_RUNTIME=swarm: the engines of the swarm's nodes (a Unix socket path or
+    // http://host:port each, comma-separated), a manager first; the image with Node that
+    // workers' images are built on.
+    SILO_SWARM_ENGINES: { type: 'string', default: '', pattern: '^[^\\s]*$' },
+    SILO_SWARM_BASE_IMAGE: { type: 'string', default: 'node:20-bookworm-slim', pattern: '^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$' },
     SILO_DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     SILO_PG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 54329 },
     SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
@@ -110,6 +115,9 @@ export interface SiloConfig {
   httpHost: string;
   proxy: 'nginx' | 'caddy';
   runtime: 'pm2' | 'swarm';
+  /** SILO_RUNTIME=swarm: the nodes' Engine API endpoints, a manager first */
+  swarmEngines: string[];
+  swarmBaseImage: string;
   databaseUrl?: string;
   pgPort: number;
   workerPortBase: number;
@@ -172,6 +180,8 @@ interface RawEnv {
   SILO_HTTP_HOST: string;
   SILO_PROXY: 'nginx' | 'caddy';
   SILO_RUNTIME: 'pm2' | 'swarm';
+  SILO_SWARM_ENGINES: string;
+  SILO_SWARM_BASE_IMAGE: string;
   SILO_DATABASE_URL?: string;
   SILO_PG_PORT: number;
   SILO_WORKER_PORT_BASE: number;
@@ -240,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     httpHost: raw.SILO_HTTP_HOST,
     proxy: raw.SILO_PROXY,
     runtime: raw.SILO_RUNTIME,
+    swarmEngines: raw.SILO_SWARM_ENGINES.split(',').filter(Boolean),
+    swarmBaseImage: raw.SILO_SWARM_BASE_IMAGE,
     databaseUrl: raw.SILO_DATABASE_URL,
     pgPort: raw.SILO_PG_PORT,
     workerPortBase: raw.SILO_WORKER_PORT_BASE,

@@ -5,6 +5,7 @@
  */
 import { workerApp } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
+import type { TenantRuntime } from '../runtime/runtime.js';
 import type { Activity } from './activity.js';
 import type { SleepBook } from './sleep-book.js';
 import type { TenantQueue } from './tenant-queue.js';
@@ -18,13 +19,19 @@ interface Parts {
   workers: WorkerView;
 }
 
-export function createSleeping(log: Log, { queue, book, activity, workers }: Parts) {
+export function createSleeping(log: Log, { queue, book, activity, workers }: Parts, runtime?: TenantRuntime) {
   /** Put a tenant to sleep. `ifIdleFor`: only if it is still idle that long (the automatic case). */
   return function sleep(name: string, ifIdleFor?: number): Promise<boolean> {
     return queue.serial(name, async () => {
       const p = await workers.find(name);
       if (p && ifIdleFor !== undefined && activity.idleMs(name, p.pm2_env?.pm_uptime ?? 0, Date.now()) < ifIdleFor) return false;
       if (p) await pm2.remove(workerApp(name));
+      // Workers on a Swarm: a scale to zero replicas (its service stays, with its secret).
+      // By hand only: the idle tick sees PM2's workers, and a task's idleness is not measured.
+      if (runtime?.kind === 'swarm') {
+        if (ifIdleFor !== undefined) return false;
+        await runtime.sleep(name);
+      }
       const was = book.record(name).asleep;
       book.update(name, (t) => Object.assign(t, { asleep: true, sleptAt: Date.now() }));
       activity.changed(name);

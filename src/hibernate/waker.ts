@@ -23,6 +23,7 @@ import { createCoolDown, NOT_STARTED } from './cool-down.js';
 import { createIdleTick } from './idle-tick.js';
 import { createSleepBook } from './sleep-book.js';
 import { createSleeping } from './sleeping.js';
+import { runtimeFor } from '../runtime/select.js';
 import { createTenantQueue } from './tenant-queue.js';
 import { createWaking, defaultTimings, type Log, type WakeResult, type WakerTimings } from './waking.js';
 import { createWorkerView } from './worker-view.js';
@@ -37,7 +38,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
   const workers = createWorkerView();
   const coolDown = createCoolDown(book, timings.coolDownMs);
   const wakeNow = createWaking(cfg, log, timings, { book, activity, workers, coolDown });
-  const sleep = createSleeping(log, { queue, book, activity, workers });
+  const sleep = createSleeping(log, { queue, book, activity, workers }, runtimeFor(cfg));
   const { tick, tickInterval } = createIdleTick(cfg, log, { queue, book, activity, coolDown, sleep });
 
   /** Wake a tenant (or learn that it is awake). Concurrent calls share one wake. */

@@ -18,6 +18,7 @@ import { ensureRunDir, ensureTenantRunDir } from '../isolation/run-dirs.js';
 import { readRegistry, type Registry } from '../registry/registry.js';
 import { workerApp, workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
+import { runtimeFor } from '../runtime/select.js';
 import type { Activity } from './activity.js';
 import { NOT_STARTED, type CoolDown } from './cool-down.js';
 import { limiter } from './limiter.js';
@@ -90,6 +91,24 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     }
   }
 
+  async function wakeElsewhere(name: string, reg: Registry, started: number): Promise<WakeResult> {
+    let woke: boolean;
+    try {
+      woke = await runtimeFor(cfg).wake(cfg, reg, name);
+    } catch (err) {
+      const retryAfterS = coolDown.failed(name, (err as Error).message);
+      log({ msg: 'wake failed', tenant: name, reason: (err as Error).message, ms: Date.now() - started });
+      return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
+    }
+    const now = Date.now();
+    activity.woke(name, now);
+    book.update(name, (t) => Object.assign(t, { asleep: false, lastRequestAt: now }));
+    coolDown.clear(name);
+    book.persist(true);
+    if (woke) log({ msg: 'woke', tenant: name, started: true, ms: now - started, at: started });
+    return { ok: true, started: woke, ms: now - started };
+  }
+
   /** Wake `name` (run in its queue): start its worker unless it runs, and wait until it is ready. */
   return async function wakeNow(name: string): Promise<WakeResult> {
     const started = Date.now();
@@ -103,6 +122,9 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
     if (!entry || entry.state !== 'ready') return { ok: false, status: 404, message: 'no tenant serves this host' };
     const retryAfterS = coolDown.retryAfterS(name, started);
     if (retryAfterS !== undefined) return { ok: false, status: 503, message: NOT_STARTED, retryAfterS };
+    // Workers on a Swarm: a wake is a scale back to one replica, ready once its task runs
+    // (healthy); the proxy then finds it on whichever node it landed (proxy/nginx/pool.ts).
+    if (cfg.runtime === 'swarm') return wakeElsewhere(name, reg, started);
     // When each step ended, in ms since the wake began (a wake's breakdown in the bench).
     const steps: { listed?: number; slot?: number; pm2?: number } = {};
     // A listing asked for after this tenant's last sleep or wake, shared by the wakes of a

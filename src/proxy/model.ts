@@ -43,6 +43,12 @@ export interface ProxyModel {
   tls?: ProxyTls;
   /** SILO_CONTROL_HOST: the control API's host and the socket the proxy sends it to */
   control?: ProxyControl;
+  /**
+   * Workers on other hosts (SILO_RUNTIME=swarm): each tenant's `address:port`s, the node
+   * running its task first, then the other nodes' (tried when the first refuses: its task
+   * moved, or its node died). Unset: every worker is on its Unix socket here.
+   */
+  remote?: Record<string, string[]>;
 }
 
 export interface ProxyControl {
@@ -83,6 +89,7 @@ export interface ProxyModelInput {
   runAs?: { user: string; group: string };
   tls?: ProxyTls;
   control?: ProxyControl;
+  remote?: Record<string, string[]>;
 }
 
 export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (tenant: string) => boolean): ProxyModel {
@@ -110,5 +117,6 @@ export function proxyModel(registry: Registry, input: ProxyModelInput, only?: (t
     ...(input.runAs ? { runAs: input.runAs } : {}),
     ...(input.tls ? { tls: input.tls } : {}),
     ...(input.control ? { control: input.control } : {}),
+    ...(input.remote ? { remote: input.remote } : {}),
   };
 }

@@ -54,6 +54,8 @@ export interface TenantEntry {
   moving?: { from: string; to: string; /** its copy is in place on the target: no way back */ promoted?: boolean };
   /** The app release this tenant runs (`silo deploy`); unset: the stack's app (SILO_APP). */
   release?: TenantRelease;
+  /** SILO_RUNTIME=swarm: the node its worker is pinned to (`silo tenant move --node`); unset: anywhere */
+  node?: string;
 }
 
 export interface Suspension {

@@ -16,6 +16,8 @@ import { readRegistry, type Registry } from './registry.js';
 const RECORDED = {
   proxy: 'SILO_PROXY',
   runtime: 'SILO_RUNTIME',
+  swarmEngines: 'SILO_SWARM_ENGINES',
+  swarmBaseImage: 'SILO_SWARM_BASE_IMAGE',
   domain: 'SILO_DOMAIN',
   httpHost: 'SILO_HTTP_HOST',
   httpPort: 'SILO_HTTP_PORT',

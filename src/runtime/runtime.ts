@@ -26,6 +26,8 @@ export interface WorkerStatus {
   entry?: string;
   /** the host it runs on (a Swarm node; PM2: undefined, this host) */
   node?: string;
+  /** where the proxy reaches it over the network (`address:port`; PM2: undefined, its Unix socket) */
+  address?: string;
   /** it runs, but as an older silo defined it and must be started again (not reloaded) */
   stale?: string;
 }
@@ -55,4 +57,14 @@ export interface TenantRuntime {
   wake(cfg: SiloConfig, reg: Registry, name: string): Promise<boolean>;
   /** wait until its worker answers /readyz. */
   waitReady(cfg: SiloConfig, name: string, timeoutMs?: number): Promise<void>;
+  /** the hosts workers may run on, when there are several (Swarm's nodes); PM2: absent */
+  nodes?(): Promise<NodeStatus[]>;
+}
+
+export interface NodeStatus {
+  name: string;
+  /** its address on the hosts' network */
+  addr: string;
+  /** the runtime schedules workers there now */
+  ready: boolean;
 }

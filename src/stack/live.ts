@@ -21,6 +21,7 @@ import { tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
 import { runPaths } from '../common/run-dir.js';
 import { proxyUser, syncTenantRunDirs } from '../isolation/run-dirs.js';
+import { runtimeFor } from '../runtime/select.js';
 
 /** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
 export async function stackIsUp(): Promise<boolean> {
@@ -55,6 +56,24 @@ export async function waitUnrouted(cfg: SiloConfig, host: string, timeoutMs = 10
 }
 
 /**
+ * Where the proxy finds each tenant's worker on a Swarm: the node running its task (its
+ * port published there), then every other ready node on the same port, so that a task
+ * rescheduled elsewhere is found before silo re-renders (proxy/nginx/pool.ts).
+ */
+async function remoteRoutes(cfg: SiloConfig, reg: Registry): Promise<Record<string, string[]>> {
+  const runtime = runtimeFor(cfg);
+  const [workers, nodes] = await Promise.all([runtime.workers(), runtime.nodes?.() ?? []]);
+  const out: Record<string, string[]> = {};
+  for (const [name, t] of Object.entries(reg.tenants)) {
+    if (t.state !== 'ready') continue;
+    const first = workers.get(name)?.address;
+    const others = nodes.filter((n) => n.ready && n.addr).map((n) => `${n.addr}:${t.port}`).filter((a) => a !== first);
+    out[name] = first ? [first, ...others] : others;
+  }
+  return out;
+}
+
+/**
  * Render the proxy config from `reg` and install it; reload the running proxy if it
  * changed. Returns whether it changed.
  */
@@ -77,9 +96,11 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
       ...(user ? { runAs: { user: user.name, group: user.name } } : {}),
       ...(cfg.tls ? { tls: await proxyTls(cfg, reg, user) } : {}),
       ...(cfg.control && cfg.controlHost ? { control: { host: cfg.controlHost, socket: run.controlProxySocket } } : {}),
+      ...(cfg.runtime === 'swarm' ? { remote: await remoteRoutes(cfg, reg) } : {}),
     });
     writeSuspendedPages(suspendedDir, reg);
-    const changed = await installProxyConfig(driver, model);
+    // Workers on other hosts are routed by address, which nginx reads at a reload only.
+    const changed = await installProxyConfig(model.remote ? { ...driver, deferred: [] } : driver, model);
     const pid = runningProxyPid(driver);
     if (changed && proxyOnline && pid) {
       await driver.reload(pid);

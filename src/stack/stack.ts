@@ -387,6 +387,20 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       // Leave a daemon that runs other people's apps alone; stop it if it is now empty.
       await pm2.killDaemonIfIdle();
     }
+    if (cfg.runtime !== 'pm2') {
+      // Workers on other hosts (a Swarm's services): stopped after the proxy, as PM2's are.
+      // Engines that do not answer leave them running: `down` still stops what runs here.
+      const runtime = runtimeFor(cfg);
+      try {
+        for (const name of (await runtime.workers()).keys()) {
+          await runtime.stop(name);
+          log(`stopped ${workerApp(name)} (${runtime.kind})`);
+          stopped++;
+        }
+      } catch (err) {
+        log(`tenants' workers on the ${runtime.kind} not stopped: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
     // The sockets' folders go with the processes (up makes them again).
     rmSync(runPaths(cfg.home).dir, { recursive: true, force: true });
     await Promise.all(

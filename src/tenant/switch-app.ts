@@ -9,6 +9,7 @@ import type { SiloConfig } from '../common/config.js';
 import type { Registry, TenantRelease } from '../registry/registry.js';
 import { SiloError } from '../common/errors.js';
 import { runtimeFor } from '../runtime/select.js';
+import { syncProxy } from '../stack/live.js';
 import { tenantAppEntry } from '../apps/app-migrations.js';
 
 /** The registry with `name` on `release` (undefined: the stack's app), for rendering. */
@@ -46,5 +47,7 @@ export async function switchWorker(cfg: SiloConfig, reg: Registry, name: string,
     await runtime.waitReady(cfg, name, 20_000).catch(() => undefined);
     throw new SiloError(`its worker did not become ready on ${label} (${(err as Error).message}); it runs its previous app again`);
   }
+  // On a swarm the new task runs on another node (start-first): the proxy tries it first now.
+  if (runtime.kind === 'swarm') await syncProxy(cfg, withRelease(reg, name, release), true);
   return performance.now() - t0;
 }

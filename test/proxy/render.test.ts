@@ -121,3 +121,17 @@ t.test('SILO_CONTROL_HOST: its own server block (nginx) or matcher (Caddy) to th
     t.equal(await installProxyConfig(proxyDriver(dir, kind), proxyModel(fixture(), { ...input, control })), true, `${kind} validates it`);
   }
 });
+
+t.test('nginx: workers on other hosts (swarm): each tenant its node first, the other nodes as backups; nginx accepts it', async (t) => {
+  const remote = { client1: ['192.168.7.11:4100', '192.168.7.12:4100'], 'big-co': ['192.168.7.13:4101', '192.168.7.11:4101'] };
+  const model = proxyModel(fixture(), { ...input, remote });
+  const pool = renderNginxPool(model);
+  t.match(pool, /upstream silo_pool_client1 \{\n  server 192\.168\.7\.11:4100 max_fails=3 fail_timeout=2s;\n  server 192\.168\.7\.12:4100 max_fails=0 backup;\n  keepalive \d+;/);
+  t.match(pool, /big-co silo_pool_big_co;/);
+  const conf = renderNginx(model);
+  t.match(conf, /proxy_next_upstream error timeout;/, 'a refused node: the next one');
+  t.notMatch(renderNginx(proxyModel(fixture(), input)), /proxy_next_upstream error/, 'one host: nothing to try next');
+  const dir = mkdtempSync(join(tmpdir(), 'silo-proxy-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(await installProxyConfig({ ...proxyDriver(dir, 'nginx'), deferred: [] }, model), true, 'validated by nginx and installed');
+});

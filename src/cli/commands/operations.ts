@@ -5,6 +5,7 @@ import { resumeTenant, suspendTenant } from '../../tenant/suspend.js';
 import { discardPrevious, restoreChoice, restoreTenant } from '../../tenant/restore.js';
 import { SiloError } from '../../common/errors.js';
 import { moveTenant } from '../../tenant/move.js';
+import { moveTenantToNode } from '../../tenant/move-node.js';
 import { repairAll, repairTenant, type RepairResult } from '../../tenant/repair.js';
 import { printJson, printLine, printSummary } from '../output.js';
 import { group } from './group.js';
@@ -81,11 +82,19 @@ export function register(program: Command, config: () => SiloConfig): void {
 
   tenant
     .command('move <name>')
-    .description('move a tenant to another database server (suspended only during the final copy)')
-    .requiredOption('--to <server>', 'the server to move it to (silo server list)')
+    .description('move a tenant to another database server (suspended only during the final copy), or its worker to another node (SILO_RUNTIME=swarm)')
+    .option('--to <server>', 'the server to move it to (silo server list)')
+    .option('--node <node>', "the swarm node to pin its worker to ('any': unpinned)")
     .option('--keep-source', 'keep its database on the old server (closed to its role)')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { to: string; keepSource?: boolean; json?: boolean }) => {
+    .action(async (name: string, opts: { to?: string; node?: string; keepSource?: boolean; json?: boolean }) => {
+      if (opts.node !== undefined) {
+        if (opts.to !== undefined) throw new SiloError('move takes --to <server> or --node <node>, not both');
+        const r = await moveTenantToNode(config(), name, opts.node);
+        if (opts.json) return printJson(r);
+        return printLine(r.node ? `${name} runs on node ${r.node}${r.from && r.from !== r.node ? ` (was ${r.from})` : ''}` : `${name} may run on any node`);
+      }
+      if (opts.to === undefined) throw new SiloError('move needs --to <server> (or --node <node> on a swarm)');
       const r = await moveTenant(config(), name, { to: opts.to, keepSource: opts.keepSource, log: opts.json ? undefined : printLine });
       if (opts.json) return printJson(r);
       if (!r.moved) return printLine(`${name} already lives on ${r.to}`);

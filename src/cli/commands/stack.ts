@@ -99,7 +99,8 @@ export function register(program: Command, config: (opts?: { forUp?: boolean }) 
       if (s.tenants.length === 0) return printLine('no tenants yet');
       printTable(
         s.tenants.map((t) => ({ ...t, rate: t.limits.rate ? `${t.limits.rate}/s` : 'none', cpu: t.limits.cpu ? `${t.limits.cpu}%` : 'shared', memory: t.memoryMB === undefined ? undefined : `${t.memoryMB} MB`, schema: t.schemaVersion, release: releaseShort(t.release) })),
-        ['name', 'state', 'worker', 'idle', 'pid', 'user', 'rate', 'cpu', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
+        // On a swarm, the node each worker runs on (its pid is the container's, on that node).
+        ['name', 'state', 'worker', ...(s.tenants.some((t) => t.node) ? ['node'] : []), 'idle', 'pid', 'user', 'rate', 'cpu', 'memory', 'restarts', 'server', 'schema', 'release', 'url'],
       );
       // Use against ceilings (0: none).
       const mb = (n?: number) => (n === undefined ? '?' : String(Math.round(n / 1048576)));

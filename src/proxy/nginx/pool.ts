@@ -31,7 +31,34 @@ export const nginxPoolName = (tenant: string) => `silo_pool_${tenant.replace(/-/
 const KEEPALIVE = 32;
 const KEEPALIVE_TIMEOUT = '50s';
 
+/**
+ * Workers on other hosts: the node running the task, then the others as backups (model.ts).
+ * One failed attempt does not take the node out (a keep-alive connection its worker closed
+ * as nginx reused it is retried, and with the node out every request went to backups that
+ * refuse: 502s for seconds); three within 2 s do (a dead node: its connects time out). A
+ * backup is never taken out: refusing is what all but one of them do.
+ */
+function renderRemotePool(model: ProxyModel, remote: Record<string, string[]>): string {
+  const tenants = model.routes.map((r) => r.tenant).filter((t) => (remote[t] ?? []).length > 0);
+  const upstreams = tenants.map(
+    (t) => `upstream ${nginxPoolName(t)} {
+${remote[t]!.map((a, i) => `  server ${a} ${i === 0 ? 'max_fails=3 fail_timeout=2s' : 'max_fails=0 backup'};`).join('\n')}
+  keepalive ${KEEPALIVE};
+  keepalive_timeout ${KEEPALIVE_TIMEOUT};
+}`,
+  );
+  return `# Rendered by silo from the registry and the swarm's tasks. Do not edit: run silo commands instead.
+# Each tenant's worker on the node running it, the other nodes as backups (src/proxy/nginx/pool.ts).
+${upstreams.join('\n')}
+map $silo_tenant $silo_upstream {
+  default "unix:${model.runDir}/$silo_tenant/http.sock:";
+${tenants.map((t) => `  ${t} ${nginxPoolName(t)};`).join('\n')}
+}
+`;
+}
+
 export function renderNginxPool(model: ProxyModel): string {
+  if (model.remote) return renderRemotePool(model, model.remote);
   const tenants = model.routes.map((r) => r.tenant);
   const upstreams = tenants.map(
     (t) => `upstream ${nginxPoolName(t)} {

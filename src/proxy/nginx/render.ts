@@ -63,7 +63,7 @@ export function nginxHeaderHygiene(): string[] {
 }
 
 /** How a request goes to its tenant's worker (the first time, and again after a wake). */
-function tenantProxyDirectives(indent: string): string {
+function tenantProxyDirectives(model: ProxyModel, indent: string): string {
   return [
     // The tenant's socket (only [a-z0-9-] reach the path), pooled or derived (pool.ts).
     'proxy_pass http://$silo_upstream;',
@@ -71,7 +71,9 @@ function tenantProxyDirectives(indent: string): string {
     'proxy_set_header Host $host;',
     ...nginxHeaderHygiene(),
     // One socket per tenant, nothing to try next: a refused connection is the wake path's.
-    'proxy_next_upstream off;',
+    // Workers on other hosts: a refused or timed-out connection tries the next node
+    // (a request already sent is not repeated unless idempotent: nginx's default).
+    ...(model.remote ? ['proxy_next_upstream error timeout;', 'proxy_connect_timeout 2s;'] : ['proxy_next_upstream off;']),
     'proxy_intercept_errors off;',
   ]
     .map((l) => indent + l)
@@ -106,9 +108,9 @@ ${nginxRateLimitPage(model)}
 ${nginxRouteCheck(model)}
 ${nginxSuspendedCheck(model)}
 ${nginxRateLimits(model)}
-${tenantProxyDirectives('    ')}
+${tenantProxyDirectives(model, '    ')}
 ${errorPageLines(model, true).map((l) => `    ${l}`).join('\n')}
   }
-${renderNginxWakeLocations(tenantProxyDirectives('    '))}}
+${renderNginxWakeLocations(tenantProxyDirectives(model, '    '))}}
 ${nginxHttpServer(model)}${nginxControlServer(model)}`;
 }

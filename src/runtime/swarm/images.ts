@@ -1,0 +1,129 @@
+/**
+ * The worker image a tenant's service runs: silo's worker (dist/ and the few packages it
+ * loads from node_modules) on a base image with Node (SILO_SWARM_BASE_IMAGE), plus the
+ * tenant's release when it has one, at the path the PM2 runtime would run it from. Built
+ * on the manager through the Engine API (the legacy builder: a tar context, no BuildKit)
+ * and shipped to every other node by `save` on the manager and `load` on the node, so no
+ * image registry is needed; services are created with the image already on every node.
+ * Tags are content stamps: an image of the same code is built once.
+ */
+import type Docker from 'dockerode';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { projectRoot, type SiloConfig } from '../../common/config.js';
+import type { Registry } from '../../registry/registry.js';
+import { tenantAppEntry } from '../../apps/app-migrations.js';
+
+/** What the worker bundle and the apps silo ships load at run time (scripts/bundle-worker.js leaves them out). */
+const WORKER_PACKAGES = ['postgres', '@fastify/ajv-compiler', 'ajv', 'ajv-formats', 'fastify-plugin', '@fastify/formbody', 'close-with-grace'];
+/** Where silo's worker code sits in the image. */
+export const IMAGE_ROOT = '/opt/silo';
+
+/** The packages `roots` need, from node_modules' package.json files (npm's flat layout). */
+export function packageClosure(modules: string, roots: string[]): string[] {
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name) || !existsSync(join(modules, name, 'package.json'))) return;
+    seen.add(name);
+    const pkg = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep);
+  };
+  roots.forEach(visit);
+  return [...seen].sort();
+}
+
+function stampOf(paths: string[]): string {
+  const h = createHash('sha256');
+  const walk = (p: string) => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+    else h.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
+  };
+  paths.forEach(walk);
+  return h.digest('hex').slice(0, 12);
+}
+
+export interface WorkerImage {
+  tag: string;
+  /** the APP_MODULE inside the image ('' = the bundled sample) */
+  appModule: string;
+  /** what goes in the build context: [source, path in the context] */
+  files: [string, string][];
+}
+
+/** The image for `name` as the registry has it now (its release, or the stack's app). */
+export function workerImage(cfg: SiloConfig, reg: Registry, name: string): WorkerImage {
+  const modules = join(projectRoot, 'node_modules');
+  const packages = packageClosure(modules, WORKER_PACKAGES);
+  const files: [string, string][] = [
+    [join(projectRoot, 'dist'), 'silo/dist'],
+    [join(projectRoot, 'package.json'), 'silo/package.json'],
+    ...packages.map((p): [string, string] => [join(modules, p), `silo/node_modules/${p}`]),
+  ];
+  const t = reg.tenants[name];
+  const entry = t ? (tenantAppEntry(cfg, t) ?? '') : '';
+  let appModule = '';
+  if (entry) {
+    // A release (or SILO_APP): its folder, as it is under $SILO_HOME, goes in whole.
+    const folder = t?.release ? join(cfg.home, 'releases', t.release.id) : dirname(entry);
+    files.push([folder, 'app']);
+    appModule = join('/srv/app', entry.slice(folder.length));
+  }
+  const base = cfg.swarmBaseImage;
+  const tag = `silo/worker:${createHash('sha256').update(base).update(stampOf(files.map((f) => f[0]))).digest('hex').slice(0, 12)}`;
+  return { tag, appModule, files };
+}
+
+const dockerfile = (base: string, app: boolean) => `FROM ${base}
+COPY silo ${IMAGE_ROOT}
+${app ? 'COPY app /srv/app\n' : ''}WORKDIR ${IMAGE_ROOT}
+ENV NODE_ENV=production
+CMD ["node", "${IMAGE_ROOT}/dist/worker-bundle/worker/server.js"]
+`;
+
+async function follow(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const failed = err ?? out.find((o) => o.error);
+      if (failed) reject(new Error(err ? err.message : String((failed as { error: string }).error)));
+      else resolve();
+    }),
+  );
+}
+
+/** Builds under way in this process, by tag: tenants started at once share one. */
+const building = new Map<string, Promise<void>>();
+
+/** Build `img` on the manager unless it has it, then load it on each node that lacks it. */
+export function ensureWorkerImage(manager: Docker, nodes: Docker[], base: string, img: WorkerImage): Promise<void> {
+  let done = building.get(img.tag);
+  if (!done) {
+    done = buildAndShip(manager, nodes, base, img).finally(() => building.delete(img.tag));
+    building.set(img.tag, done);
+  }
+  return done;
+}
+
+async function buildAndShip(manager: Docker, nodes: Docker[], base: string, img: WorkerImage): Promise<void> {
+  const has = (d: Docker) => d.getImage(img.tag).inspect().then(() => true, () => false);
+  if (!(await has(manager))) {
+    const ctx = mkdtempSync(join(tmpdir(), 'silo-image-'));
+    try {
+      for (const [from, to] of img.files) cpSync(from, join(ctx, to), { recursive: true, dereference: true });
+      writeFileSync(join(ctx, 'Dockerfile'), dockerfile(base, img.appModule !== ''));
+      const src = ['Dockerfile', 'silo', ...(img.appModule ? ['app'] : [])];
+      await follow(manager, await manager.buildImage({ context: ctx, src }, { t: img.tag, rm: true, forcerm: true }));
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  }
+  for (const node of nodes) {
+    // A node whose engine does not answer (down) is skipped: Swarm places no task there
+    // meanwhile, and the next start or update ships the image once it is back.
+    if (!(await node.ping().then(() => true, () => false)) || (await has(node))) continue;
+    const saved = await manager.getImage(img.tag).get();
+    await follow(node, await node.loadImage(saved));
+  }
+}

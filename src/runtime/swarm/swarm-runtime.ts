@@ -1,0 +1,196 @@
+/**
+ * The Swarm runtime (SILO_RUNTIME=swarm): each tenant's worker is a service of one replica
+ * (service-spec.ts) on a Docker Swarm, asked of a manager through the Engine API with a
+ * kept client (dockerode), never by running the docker command. Hibernation is a scale to
+ * 0 and a wake a scale to 1; a reload is a service update (start-first: the new task is
+ * healthy before the old one stops); `restart` forces a new task the same way.
+ *
+ * Ready means a task in state `running`: with a health check, Swarm reports a task running
+ * only once its container is healthy (/readyz answered 200).
+ */
+import type Docker from 'dockerode';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { SiloConfig } from '../../common/config.js';
+import { homePaths } from '../../common/paths.js';
+import { SiloError } from '../../common/errors.js';
+import type { Registry } from '../../registry/registry.js';
+import type { TenantRuntime, WorkerStatus, Workers } from '../runtime.js';
+import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './service-spec.js';
+import { ensureWorkerImage, workerImage } from './images.js';
+import { tenantAppEntry } from '../../apps/app-migrations.js';
+
+export interface SwarmOptions {
+  /** the nodes' Engine APIs (a Unix socket path, or http://host:port), a manager first */
+  engines: string[];
+  base: string;
+  network?: string;
+}
+
+interface Task {
+  ID: string;
+  NodeID: string;
+  DesiredState: string;
+  Status: { State: string; Err?: string };
+  ServiceID: string;
+  CreatedAt: string;
+}
+
+/** dockerode is loaded at the first call only: a PM2 stack's commands never pay for it. */
+export async function clientFor(engine: string): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  if (engine.startsWith('/')) return new Dockerode({ socketPath: engine });
+  const url = new URL(engine);
+  return new Dockerode({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
+}
+
+export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
+  if (opts.engines.length === 0) throw new SiloError('SILO_RUNTIME=swarm needs SILO_SWARM_ENGINES: the Engine API of a manager first, then of each other node');
+  let clients: Promise<Docker[]> | undefined;
+  const engines = () => (clients ??= Promise.all(opts.engines.map(clientFor)));
+  /** When this process last updated each tenant's service (waitReady reports its rollback). */
+  const updated = new Map<string, number>();
+  /** The manager's client. */
+  const m = async () => (await engines())[0]!;
+
+  async function nodeNames(): Promise<Map<string, { name: string; addr?: string }>> {
+    const nodes = (await (await m()).listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string } }[];
+    return new Map(nodes.map((n) => [n.ID, { name: n.Description?.Hostname ?? n.ID, addr: n.Status?.Addr }]));
+  }
+
+  async function find(name: string): Promise<Docker.Service | undefined> {
+    const [svc] = (await (await m()).listServices({ filters: JSON.stringify({ name: [serviceName(name)] }) })).filter((s) => s.Spec?.Name === serviceName(name));
+    return svc ? (await m()).getService(svc.ID!) : undefined;
+  }
+
+  /** Its password as a secret: immutable in Swarm, so named by a hash of its content. */
+  async function secretFor(cfg: SiloConfig, name: string): Promise<{ id: string; name: string }> {
+    const password = readFileSync(homePaths(cfg.home).tenantPassword(name));
+    const wanted = secretName(name, createHash('sha256').update(password).digest('hex').slice(0, 12));
+    const found = ((await (await m()).listSecrets({ filters: JSON.stringify({ name: [wanted] }) })) as { ID: string; Spec?: { Name?: string } }[]).find((s) => s.Spec?.Name === wanted);
+    if (found) return { id: found.ID, name: wanted };
+    const made = (await (await m()).createSecret({ Name: wanted, Labels: { 'silo.tenant': name }, Data: password.toString('base64') })) as { id?: string; ID?: string };
+    return { id: String(made.id ?? made.ID), name: wanted };
+  }
+
+  async function secretsOf(name: string): Promise<string[]> {
+    const all = (await (await m()).listSecrets({ filters: JSON.stringify({ label: [`silo.tenant=${name}`] }) })) as { ID: string }[];
+    return all.map((s) => s.ID);
+  }
+
+  async function put(cfg: SiloConfig, reg: Registry, name: string, replicas: 0 | 1, force = false): Promise<boolean> {
+    const img = workerImage(cfg, reg, name);
+    const [manager, ...others] = await engines();
+    await ensureWorkerImage(manager!, others, opts.base, img);
+    const entry = tenantAppEntry(cfg, reg.tenants[name]!) ?? '';
+    const spec = tenantServiceSpec(cfg, reg, name, { image: img.tag, appModule: img.appModule, entry, secret: await secretFor(cfg, name), network: opts.network, replicas });
+    const svc = await find(name);
+    if (!svc) {
+      await (await m()).createService(spec as unknown as Docker.CreateServiceOptions);
+      return true;
+    }
+    const now = (await svc.inspect()) as { Version: { Index: number }; Spec: { TaskTemplate?: { ForceUpdate?: number } } };
+    updated.set(name, Date.now());
+    const forced = (now.Spec.TaskTemplate?.ForceUpdate ?? 0) + (force ? 1 : 0);
+    await svc.update({ version: now.Version.Index, ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: forced } });
+    return false;
+  }
+
+  async function tasksOf(name?: string): Promise<Task[]> {
+    const filters: Record<string, string[]> = { 'desired-state': ['running'] };
+    if (name) filters.service = [serviceName(name)];
+    return (await (await m()).listTasks({ filters: JSON.stringify(filters) })) as Task[];
+  }
+
+  const runtime: TenantRuntime = {
+    kind: 'swarm',
+    async workers() {
+      const [services, tasks, nodes] = await Promise.all([(await m()).listServices({ filters: JSON.stringify({ label: ['silo.tenant'] }) }), tasksOf(), nodeNames()]);
+      const out: Workers = new Map();
+      for (const s of services) {
+        const name = s.Spec?.Labels?.['silo.tenant'];
+        if (!name || s.Spec?.Name !== `${SERVICE_PREFIX}${name}`) continue;
+        const mine = tasks.filter((t) => t.ServiceID === s.ID).sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+        const running = mine.find((t) => t.Status.State === 'running');
+        const latest = running ?? mine[0];
+        const replicas = s.Spec?.Mode?.Replicated?.Replicas ?? 0;
+        const node = latest ? nodes.get(latest.NodeID) : undefined;
+        const port = (s.Spec?.EndpointSpec?.Ports ?? [])[0]?.PublishedPort;
+        const status: WorkerStatus = {
+          state: running ? 'online' : replicas === 0 ? 'stopped' : (latest?.Status.State ?? 'pending'),
+          online: !!running,
+          node: node?.name,
+          ...(running && node?.addr && port ? { address: `${node.addr}:${port}` } : {}),
+          entry: s.Spec?.Labels?.['silo.entry'] ?? '',
+        };
+        if (replicas > 0 || running) out.set(name, status);
+      }
+      return out;
+    },
+    async start(cfg, reg, name, now) {
+      if (!reg.tenants[name] || reg.tenants[name]!.state !== 'ready') return false;
+      if ((now ?? (await runtime.workers())).get(name)?.online) {
+        await runtime.waitReady(cfg, name);
+        return false;
+      }
+      await put(cfg, reg, name, 1);
+      await runtime.waitReady(cfg, name);
+      return true;
+    },
+    async stop(name) {
+      const svc = await find(name);
+      if (svc) await svc.remove();
+      // Its secrets go with it once no task uses them (Swarm refuses to remove one in use).
+      for (const id of await secretsOf(name)) await (await m()).getSecret(id).remove().catch(() => undefined);
+      return !!svc;
+    },
+    async reload(cfg, reg, name) {
+      await put(cfg, reg, name, 1);
+    },
+    async restart(cfg, reg, name) {
+      await put(cfg, reg, name, 1, true);
+      await runtime.waitReady(cfg, name);
+    },
+    async sleep(name) {
+      const svc = await find(name);
+      if (!svc) return false;
+      const now = (await svc.inspect()) as { Version: { Index: number }; Spec: Docker.ServiceSpec };
+      const was = now.Spec.Mode?.Replicated?.Replicas ?? 0;
+      if (was > 0) await svc.update({ version: now.Version.Index, ...now.Spec, Mode: { Replicated: { Replicas: 0 } } });
+      return was > 0;
+    },
+    async wake(cfg, reg, name) {
+      // Scaled to zero (or never created): back to one. Otherwise Swarm is starting or
+      // moving its task already (an update, a dead node): wait for it, change nothing.
+      const svc = await find(name);
+      const replicas = svc ? (((await svc.inspect()) as { Spec: Docker.ServiceSpec }).Spec.Mode?.Replicated?.Replicas ?? 0) : 0;
+      if (replicas === 0) await put(cfg, reg, name, 1);
+      await runtime.waitReady(cfg, name);
+      return replicas === 0;
+    },
+    async nodes() {
+      const nodes = (await (await m()).listNodes()) as { Description?: { Hostname?: string }; Status?: { Addr?: string; State?: string }; Spec?: { Availability?: string } }[];
+      return nodes.map((n) => ({ name: n.Description?.Hostname ?? '', addr: n.Status?.Addr ?? '', ready: n.Status?.State === 'ready' && n.Spec?.Availability === 'active' }));
+    },
+    async waitReady(_cfg, name, timeoutMs = 120_000) {
+      const end = Date.now() + timeoutMs;
+      let last = 'no task yet';
+      for (;;) {
+        // An update under way (a deploy, a move) is over first: until then the running task
+        // may be the old one. One that failed was rolled back by Swarm: its message says why.
+        const svc = await find(name);
+        const update = svc ? ((await svc.inspect()) as { UpdateStatus?: { State?: string; Message?: string; StartedAt?: string } }).UpdateStatus : undefined;
+        // (A rollback of an update this process did not ask for, an older one, is history.)
+        const ours = update?.StartedAt !== undefined && Date.parse(update.StartedAt) >= (updated.get(name) ?? Infinity) - 2000;
+        if (ours && update?.State && /rollback|paused/.test(update.State)) throw new SiloError(`the update of ${name}'s worker failed and was rolled back: ${update.Message ?? update.State}`);
+        const tasks = await tasksOf(name);
+        if (update?.State !== 'updating' && tasks.some((t) => t.Status.State === 'running')) return;
+        const t = tasks[0];
+        if (t) last = update?.State === 'updating' ? 'updating' : `${t.Status.State}${t.Status.Err ? `: ${t.Status.Err}` : ''}`;
+        if (Date.now() > end) throw new SiloError(`the worker of ${name} was not ready within ${timeoutMs / 1000} s (its task: ${last})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  };
+  return runtime;
+}

@@ -1,0 +1,199 @@
+/**
+ * silo with SILO_RUNTIME=swarm across three hosts (test/helpers/hosts.ts): network
+ * namespaces, each with its own dockerd, one swarm. node1 is the manager and the edge:
+ * silo's control plane (its CLI, PM2 with the proxy and the waker) runs in node1's
+ * network namespace, and so does the load. Two PostgreSQL servers run as services pinned
+ * to node2 and node3; six tenants' workers are services spread over the three nodes;
+ * every tenant is browsed through the proxy; one gets a canary deploy; node3 dies under
+ * load (its engine, its containers and its link): the `# figures:` line gives the failed
+ * requests and the seconds until every tenant whose database survived serves again;
+ * node3 comes back and every tenant serves. Everything is stopped at the end.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { offlineImages, startHosts, type Host, type Hosts } from '../helpers/hosts.js';
+import { siloBin, type CliResult } from '../helpers/silo-home.js';
+import { pollsApp } from '../helpers/polls-app.js';
+import { printFigures } from '../helpers/resilience.js';
+import { discardHome } from '../../src/testing/home.js';
+
+const PASSWORD = 'swarm-test-admin';
+
+type Seen = Record<string, { ok: number; failed: number; wrongTenant: number; lastFailAt: number; okAfterFailAt: number; lastError: string; errors: Record<string, number> }>;
+/** What the failed requests got, by tenant (a comment: the figures say how many). */
+const failures = (seen: Seen) => JSON.stringify(Object.fromEntries(Object.entries(seen).filter(([, s]) => s.failed > 0).map(([h, s]) => [h.split('.')[0], s.errors])));
+const sum = (seen: Seen, key: 'ok' | 'failed' | 'wrongTenant') => Object.values(seen).reduce((a, s) => a + s[key], 0);
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+/** A command inside a host's network namespace (the filesystem and everything else stay the host's). */
+function inNs(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** test/hosts/load-client.mjs inside `node`'s namespace, on every tenant's host. */
+async function startLoadClient(node: Host, tenants: string[]): Promise<{ stop(): Promise<Seen> }> {
+  const load = spawn('nsenter', [`--net=/run/netns/${node.ns}`, '--', process.execPath, join(here, 'load-client.mjs'), '8080', tenants.map((n) => `${n}.localhost`).join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  load.stdout.on('data', (d) => (out += d));
+  await until('the load client', 10_000, async () => out.includes('started'));
+  return {
+    async stop() {
+      load.kill('SIGTERM');
+      await new Promise((r) => load.on('close', r));
+      return JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!) as Seen;
+    },
+  };
+}
+
+async function until(what: string, ms: number, fn: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await fn().catch(() => false)) return Date.now() - start;
+    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function pgService(hosts: Hosts, image: string, name: string, node: Host): Promise<void> {
+  await hosts.docker(hosts.nodes[0]!, [
+    'service', 'create', '--detach', '--name', name, '--no-resolve-image',
+    '--constraint', `node.hostname==${node.name}`,
+    '--env', `POSTGRES_PASSWORD=${PASSWORD}`,
+    '--mount', `type=volume,src=${name}-data,dst=/var/lib/postgresql/data`,
+    '--publish', 'mode=host,target=5432,published=5432',
+    image,
+  ]);
+}
+
+// Three engines, images built and loaded on three nodes, a node killed and back: minutes, not the suite's 180 s.
+t.setTimeout(900_000);
+
+t.test('six tenants on three hosts: browsed, a canary, a node dies under load and comes back', async (t) => {
+  const hosts = await startHosts(t);
+  const [n1, n2, n3] = hosts.nodes as [Host, Host, Host];
+  const images = await offlineImages(hosts);
+  await pgService(hosts, images.postgres, 'pg-a', n2);
+  await pgService(hosts, images.postgres, 'pg-b', n3);
+
+  const home = mkdtempSync(join(tmpdir(), 'silo-swarm-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: process.env.LANG,
+    SILO_HOME: home,
+    PM2_HOME: join(home, 'pm2'),
+    SILO_HTTP_PORT: '8080',
+    SILO_WORKER_PORT_BASE: '21000',
+    SILO_RUNTIME: 'swarm',
+    SILO_SWARM_ENGINES: hosts.nodes.map((h) => h.socket).join(','),
+    SILO_SWARM_BASE_IMAGE: images.node,
+    SILO_DATABASE_URL: `postgres://postgres:${PASSWORD}@${n2.addr}:5432/postgres`,
+    SILO_HIBERNATE_AFTER: '0',
+  };
+  const cli = (args: string[]) => inNs(n1.ns, [process.execPath, siloBin, ...args], env);
+  t.teardown(() => discardHome(home, () => cli(['down', '--purge', '--yes'])));
+
+  // The servers answer once initdb is done on their node.
+  const psql = (addr: string) => inNs(n1.ns, [process.execPath, '-e', `import('postgres').then(async ({default: p}) => { const s = p({host:'${addr}', port:5432, user:'postgres', password:'${PASSWORD}', database:'postgres', connect_timeout: 2}); await s\`select 1\`; await s.end(); }).then(()=>process.exit(0), (e)=>{console.error(e.message);process.exit(1)})`], { ...env, NODE_PATH: join(here, '..', '..', 'node_modules') });
+  await until('both PostgreSQL servers', 180_000, async () => (await psql(n2.addr)).code === 0 && (await psql(n3.addr)).code === 0);
+
+  const up = await cli(['up']);
+  t.equal(up.code, 0, `silo up on the swarm: ${up.stderr}`);
+  const added = await cli(['server', 'add', 'db-b', `postgres://postgres:${PASSWORD}@${n3.addr}:5432/postgres`]);
+  t.equal(added.code, 0, `a second server: ${added.stderr}`);
+  const tenants = ['client1', 'client2', 'shop-a', 'shop-b', 'shop-c', 'shop-d'];
+  const onB = new Set(['shop-c', 'shop-d']);
+  for (const name of tenants.slice(2)) {
+    const r = await cli(['tenant', 'create', name, ...(onB.has(name) ? ['--server', 'db-b'] : [])]);
+    t.equal(r.code, 0, `created ${name}: ${r.stderr}`);
+  }
+  // Spread over the three nodes, two on each. shop-a and shop-b are placed by a pin that
+  // is then lifted: a task that satisfies its new constraints stays where it is, and an
+  // unpinned task is one Swarm may move (a deploy, a dead node).
+  const place: Record<string, Host> = { client1: n1, 'shop-a': n1, client2: n2, 'shop-d': n2, 'shop-b': n3, 'shop-c': n3 };
+  for (const [name, node] of Object.entries(place)) {
+    const r = await cli(['tenant', 'move', name, '--node', node.name]);
+    t.equal(r.code, 0, `${name} pinned to ${node.name}: ${r.stderr}`);
+  }
+  for (const name of ['shop-a', 'shop-b']) {
+    const r = await cli(['tenant', 'move', name, '--node', 'any']);
+    t.equal(r.code, 0, `${name} unpinned: ${r.stderr}`);
+  }
+  const nodesNow = async () => Object.fromEntries((JSON.parse((await cli(['status', '--json'])).stdout) as { tenants: { name: string; node?: string }[] }).tenants.map((x) => [x.name, x.node]));
+  t.same(await nodesNow(), Object.fromEntries(Object.entries(place).map(([n, h]) => [n, h.name])), 'silo status shows the node of each tenant: two on each');
+  const pins = place;
+
+  const get = (host: string, path: string) =>
+    inNs(n1.ns, ['curl', '-s', '-m', '10', '-w', '\n%{http_code}', '-H', `Host: ${host}`, `http://127.0.0.1:8080${path}`], env);
+  for (const name of tenants) {
+    const r = await get(`${name}.localhost`, '/api/tenant');
+    t.match(r.stdout, new RegExp(`"tenant":"${name}"[\\s\\S]*\\n200$`), `${name} answers through the proxy from ${pins[name]!.name}`);
+  }
+  const unknown = await get('nobody.localhost', '/api/tenant');
+  t.match(unknown.stdout, /\n404$/, 'an unknown host is 404 from the proxy itself');
+
+  // A canary: a release of the app to one tenant (its image built on the manager, loaded
+  // on every node, its service updated start-first), under load on every tenant.
+  const canary = await startLoadClient(n1, tenants);
+  const app = pollsApp(t, { version: '2.0.0' });
+  const deployed = await cli(['deploy', app, '--tenant', 'shop-a']);
+  t.equal(deployed.code, 0, `canary deploy to shop-a: ${deployed.stderr}`);
+  const afterCanary = await canary.stop();
+  t.match((await get('shop-a.localhost', '/api/release')).stdout, /"version":"2\.0\.0"[\s\S]*\n200$/, 'the canary serves the new release');
+  t.match((await get('shop-b.localhost', '/api/release')).stdout, /\n404$/, 'the others run the app they ran');
+  printFigures(t, 'swarm-canary', { sent: sum(afterCanary, 'ok') + sum(afterCanary, 'failed'), failed: sum(afterCanary, 'failed'), wrongTenant: sum(afterCanary, 'wrongTenant'), canaryFailed: afterCanary['shop-a.localhost']!.failed });
+  t.comment(`failed requests during the canary: ${failures(afterCanary)}`);
+  t.equal(sum(afterCanary, 'wrongTenant'), 0, 'no request answered by another tenant');
+
+  // Load through the proxy on every tenant, then node3 dies.
+  const load = await startLoadClient(n1, tenants);
+  await new Promise((r) => setTimeout(r, 3000));
+  const killedAt = Date.now();
+  await hosts.killNode(n3);
+  // Tenants whose database survived (on node2's server) serve again without an operator:
+  // shop-c and shop-d had theirs on node3.
+  const survivors = tenants.filter((n) => !onB.has(n));
+  await until('every surviving tenant serving again', 180_000, async () => {
+    for (const n of survivors) if (!(await get(`${n}.localhost`, '/api/tenant')).stdout.endsWith('\n200')) return false;
+    return true;
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  const seen = await load.stop();
+  const failed = sum(seen, 'failed');
+  const survivorsFailed = survivors.reduce((a, n) => a + seen[`${n}.localhost`]!.failed, 0);
+  const recovered = Math.max(0, ...survivors.map((n) => seen[`${n}.localhost`]!).filter((s) => s.failed > 0).map((s) => (s.okAfterFailAt - killedAt) / 1000));
+  t.not((await nodesNow())['shop-b'], n3.name, "shop-b's task was rescheduled off node3");
+  printFigures(t, 'swarm-node-killed', {
+    sent: sum(seen, 'ok') + failed,
+    failed,
+    wrongTenant: sum(seen, 'wrongTenant'),
+    survivorsFailed,
+    survivorsBackAfterS: recovered.toFixed(1),
+  });
+  t.comment(`failed requests with node3 dead: ${failures(seen)}`);
+  t.equal(sum(seen, 'wrongTenant'), 0, 'no request answered by another tenant');
+  for (const n of survivors) t.ok(seen[`${n}.localhost`]!.okAfterFailAt > 0 || seen[`${n}.localhost`]!.failed === 0, `${n} serves again`);
+
+  // node3 back: its server comes back on its volume, and every tenant serves again.
+  await hosts.startNode(n3);
+  await until('every tenant serving after node3 is back', 240_000, async () => {
+    for (const n of tenants) if (!(await get(`${n}.localhost`, '/api/tenant')).stdout.endsWith('\n200')) return false;
+    return true;
+  });
+  t.pass('node3 rejoined and every tenant serves');
+
+  const down = await cli(['down']);
+  t.equal(down.code, 0, `silo down: ${down.stderr}`);
+  t.equal((await hosts.docker(n1, ['service', 'ls', '-q', '--filter', 'label=silo.tenant'])).trim(), '', 'no tenant service left');
+});
