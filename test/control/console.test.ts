@@ -230,6 +230,8 @@ t.test('suspend with a write token starts the job and shows it', async (t) => {
   t.same(job.action, { action: 'suspend', tenant: 'acme', message: 'Back at 5' });
   t.equal(job.caller.id, IDS['tok-write']);
   t.match(res.headers.location, /^\/console\/jobs\/job\d+$/);
+  const fleet = await app.inject({ url: '/console/', headers: { cookie: who.cookie } });
+  t.match(fleet.body, /<p class="notice" id="jobs-running"><a href="\/console\/jobs">\d+ jobs? in progress<\/a>/, 'the fleet says jobs are in progress');
   const jobPage = await app.inject({ url: String(res.headers.location), headers: { cookie: who.cookie } });
   t.match(jobPage.body, /<meta http-equiv="refresh" content="2">/, 'a running job reloads itself');
   t.match(jobPage.body, /state-running/);

@@ -22,7 +22,7 @@ import { fleetPage } from './pages/fleet-page.js';
 import { confirmPage, tenantPage } from './pages/tenant-page.js';
 import { jobPage, jobsPage } from './pages/jobs-page.js';
 import { page, type Frame } from './pages/layout.js';
-import type { Caller, ConsoleAction, ConsoleBackend, ConsoleJob } from './types.js';
+import { FINISHED, type Caller, type ConsoleAction, type ConsoleBackend, type ConsoleJob } from './types.js';
 
 export interface ConsoleOptions {
   cfg: SiloConfig;
@@ -148,7 +148,8 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions):
     const reg = registry();
     const q = parseFleetQuery(req.query as Record<string, unknown>);
     const rows = (await fleetRows(cfg, sources, reg)).filter((r) => !caller.tenant || r.name === caller.tenant);
-    return send(reply, 200, fleetPage(frameOf(req, 'Fleet'), q, pageOfFleet(rows, q), Object.keys(reg.servers).sort()));
+    const inProgress = (await jobsOf(caller)).filter((j) => !FINISHED.has(j.state)).length;
+    return send(reply, 200, fleetPage(frameOf(req, 'Fleet'), q, pageOfFleet(rows, q), Object.keys(reg.servers).sort(), inProgress));
   });
 
   const tenantView = async (req: FastifyRequest, name: string) => {

@@ -33,7 +33,7 @@ function row(base: string, r: FleetRow): Html {
 </tr>`;
 }
 
-export function fleetPage(frame: Frame, q: FleetQuery, p: FleetPage, servers: string[]): string {
+export function fleetPage(frame: Frame, q: FleetQuery, p: FleetPage, servers: string[], jobsRunning = 0): string {
   const base = frame.base;
   const head = COLUMNS.map(([key, label, num]) => {
     const dir = q.sort === key && q.dir === 'asc' ? 'desc' : 'asc';
@@ -43,6 +43,7 @@ export function fleetPage(frame: Frame, q: FleetQuery, p: FleetPage, servers: st
   return page(
     frame,
     html`<h1>Fleet <span class="muted">${p.matched === p.total ? `${p.total} tenants` : `${p.matched} of ${p.total} tenants`}</span></h1>
+${jobsRunning ? html`<p class="notice" id="jobs-running"><a href="${base}/jobs">${jobsRunning} job${jobsRunning === 1 ? '' : 's'} in progress</a></p>` : ''}
 <form class="filter" method="get" action="${base}/">
 <label>Name or domain<input name="q" value="${q.q}" placeholder="acme"></label>
 <label>State<select name="state"><option value="">any</option>${STATES.map((s) => html`<option ${q.state === s ? 'selected' : ''}>${s}</option>`)}</select></label>
