@@ -18,6 +18,7 @@ import { newDumpFile, prune, recordAttempt, sweepPartial, writeEntry, type Backu
 import { ensureDatabaseRules } from '../servers/database-rules.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { audited } from '../events/audit.js';
+import { emit } from '../events/emit.js';
 import { SiloError } from '../common/errors.js';
 import { withTenantLock } from '../registry/tenant-lock.js';
 import { overTenants, readyTenants, type OnResult } from '../servers/fleet.js';
@@ -136,6 +137,7 @@ export async function backupOn(cfg: SiloConfig, reg: Registry, server: OpenServe
     } catch {
       // the failure itself is what the caller reports
     }
+    emit(cfg, 'backup.failed', { tenant: name, kind: ctx.kind, error: (err as Error).message.split('\n')[0] });
     throw err;
   }
   attempt(true);

@@ -99,6 +99,11 @@ const schema = {
     SILO_ACME_RENEW_BEFORE: { type: 'string', default: '720h', pattern: DURATION_PATTERN },
     // how often the certificate job looks for certificates to obtain or renew
     SILO_ACME_CHECK: { type: 'string', default: '1h', pattern: DURATION_PATTERN },
+    // Webhook deliveries (src/events/deliver.ts): the first retry after this, doubling up to an
+    // hour between attempts, given up after this many attempts; each attempt's time limit.
+    SILO_WEBHOOK_RETRY: { type: 'string', default: '10s', pattern: '^[1-9][0-9]{0,6}(ms|s|m|h)$' },
+    SILO_WEBHOOK_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 100, default: 12 },
+    SILO_WEBHOOK_TIMEOUT: { type: 'string', default: '10s', pattern: '^[1-9][0-9]{0,6}(ms|s|m|h)$' },
     // Workers count their requests for /metrics (src/metrics/); off: they count nothing.
     SILO_METRICS: { type: 'string', enum: ['on', 'off'], default: 'on' },
     // The control API (src/control/): the PM2 app `control` on <run>/control.sock.
@@ -161,6 +166,10 @@ export interface SiloConfig {
   acmeCa?: string;
   acmeRenewBefore: string;
   acmeCheck: string;
+  /** webhook deliveries: first retry delay (a duration), attempts before giving up, time limit of one */
+  webhookRetry: string;
+  webhookAttempts: number;
+  webhookTimeout: string;
   /**
    * Who runs the operations done with this configuration, for the audit log (src/events/audit.ts):
    * not from the environment; a caller sets it (`{ ...cfg, actor: 'token:<id>' }` in the control
@@ -214,6 +223,9 @@ interface RawEnv {
   SILO_ACME_CA?: string;
   SILO_ACME_RENEW_BEFORE: string;
   SILO_ACME_CHECK: string;
+  SILO_WEBHOOK_RETRY: string;
+  SILO_WEBHOOK_ATTEMPTS: number;
+  SILO_WEBHOOK_TIMEOUT: string;
   SILO_METRICS: 'on' | 'off';
   SILO_CONTROL: 'on' | 'off';
   SILO_CONTROL_HOST?: string;
@@ -274,6 +286,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     backupCron: raw.SILO_BACKUP_CRON ? checkCron(raw.SILO_BACKUP_CRON) : undefined,
     backupKeep: raw.SILO_BACKUP_KEEP,
     hibernateAfter: raw.SILO_HIBERNATE_AFTER,
+    webhookRetry: raw.SILO_WEBHOOK_RETRY,
+    webhookAttempts: raw.SILO_WEBHOOK_ATTEMPTS,
+    webhookTimeout: raw.SILO_WEBHOOK_TIMEOUT,
     metrics: raw.SILO_METRICS === 'on',
     ...tlsSettings(raw),
     ...controlSettings(raw),

@@ -9,7 +9,7 @@
  * rename (SILO_LOG_MAX, SILO_LOG_FILES: common/log-rotation.ts), one rotator at a time
  * under a lock file that a dead holder does not keep.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { rotateByRenameIfOver, rotatedFile, type LogRotation } from '../common/log-rotation.js';
 import { withLock } from '../registry/lock.js';
@@ -35,14 +35,15 @@ export function fitLine(record: Record<string, unknown>): string {
   return JSON.stringify({ at: record.at, error: 'record too long' });
 }
 
-function ensureFolder(file: string): void {
-  const dir = dirname(file);
+/** A folder of the events (and its parent up to $SILO_HOME/events): 0700, whatever the umask or an older silo made. */
+export function privateFolder(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }
 
 /** Append one record; then rotate the file if it has grown past its size. */
 export async function appendRecord(file: string, record: Record<string, unknown>, rotation: LogRotation): Promise<void> {
-  ensureFolder(file);
+  privateFolder(dirname(file));
   const line = Buffer.from(fitLine(record) + '\n');
   const fd = openSync(file, 'a', 0o600);
   try {

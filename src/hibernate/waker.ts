@@ -27,6 +27,7 @@ import { runtimeFor } from '../runtime/select.js';
 import { createTenantQueue } from './tenant-queue.js';
 import { createWaking, defaultTimings, type Log, type WakeResult, type WakerTimings } from './waking.js';
 import { createWorkerView } from './worker-view.js';
+import { emit } from '../events/emit.js';
 
 export { defaultTimings, type WakeResult, type WakerTimings } from './waking.js';
 export { hibernateAfterMs } from './idle-tick.js';
@@ -36,7 +37,7 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
   const book = createSleepBook(cfg.home);
   const activity = createActivity(runPaths(cfg.home).activity, book);
   const workers = createWorkerView();
-  const coolDown = createCoolDown(book, timings.coolDownMs);
+  const coolDown = createCoolDown(book, timings.coolDownMs, (tenant, error) => emit(cfg, 'wake.failed', { tenant, error }));
   const wakeNow = createWaking(cfg, log, timings, { book, activity, workers, coolDown });
   const sleep = createSleeping(log, { queue, book, activity, workers }, runtimeFor(cfg));
   const { tick, tickInterval } = createIdleTick(cfg, log, { queue, book, activity, coolDown, sleep });

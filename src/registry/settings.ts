@@ -59,6 +59,10 @@ const RECORDED = {
   // The control API runs as a PM2 app of the stack when on.
   control: 'SILO_CONTROL',
   controlHost: 'SILO_CONTROL_HOST',
+  // The events app delivers webhooks with these.
+  webhookRetry: 'SILO_WEBHOOK_RETRY',
+  webhookAttempts: 'SILO_WEBHOOK_ATTEMPTS',
+  webhookTimeout: 'SILO_WEBHOOK_TIMEOUT',
 } as const satisfies Partial<Record<keyof SiloConfig, string>>;
 
 type Key = keyof typeof RECORDED;

@@ -14,6 +14,7 @@ import { wakerApp } from '../hibernate/waker-app.js';
 import { ceilingsApp } from '../pm2/ceilings-app.js';
 import { certificateApps } from '../pm2/certificates-app.js';
 import { controlApps } from '../pm2/control-app.js';
+import { eventsApp } from '../pm2/events-app.js';
 import { syncTenantRunDirs } from '../isolation/run-dirs.js';
 
 export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
@@ -25,6 +26,6 @@ export function ecosystemApps(env: NodeJS.ProcessEnv = process.env): PM2App[] {
   syncTenantRunDirs(cfg, registry);
   const apps = [...(cfg.databaseUrl ? [] : postgresApps(cfg, registry)), ...workers, wakerApp(cfg)];
   if (existsSync(driver.config)) apps.push(proxyApp(cfg, driver));
-  apps.push(...backupApps(cfg), ceilingsApp(cfg), ...certificateApps(cfg), ...controlApps(cfg));
+  apps.push(...backupApps(cfg), ceilingsApp(cfg), eventsApp(cfg), ...certificateApps(cfg), ...controlApps(cfg));
   return apps;
 }

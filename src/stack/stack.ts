@@ -37,6 +37,7 @@ import { WAKER_APP, asleepTenants, startWaker } from '../hibernate/stack-hooks.j
 import { CEILINGS_APP, ceilingsApp } from '../pm2/ceilings-app.js';
 import { CERTIFICATES_APP, certificateApps } from '../pm2/certificates-app.js';
 import { CONTROL_APP, controlApps } from '../pm2/control-app.js';
+import { EVENTS_APP, eventsApp } from '../pm2/events-app.js';
 
 type Log = (line: string) => void;
 
@@ -295,6 +296,16 @@ export const upSteps: readonly Step<UpContext>[] = [
       await pm2.startFresh(ceilingsApp(c.cfg));
       c.started++;
       c.log(`started ${CEILINGS_APP}`);
+    },
+  },
+  {
+    // Webhook deliveries from the outbox (src/events/deliver-main.ts).
+    name: 'start-events',
+    done: (c) => isOnline(c.procs.get(EVENTS_APP)),
+    async run(c) {
+      await pm2.startFresh(eventsApp(c.cfg));
+      c.started++;
+      c.log(`started ${EVENTS_APP}`);
     },
   },
   {

@@ -34,6 +34,8 @@ import { onTenant, type TenantOperation } from './operation.js';
 import { stackIsUp } from '../stack/live.js';
 import { TENANT_PARTS, type PartContext, type TenantPart } from '../stack/parts/parts.js';
 import { isDuration } from '../common/duration.js';
+import { emit } from '../events/emit.js';
+import { tenantUrl } from '../stack/stack.js';
 
 export { tenantHosts };
 
@@ -231,6 +233,8 @@ export async function createTenant(cfg: SiloConfig, name: string, opts: CreateOp
     };
     prepare(c);
     await runSteps('create', createSteps, c);
+    const entry = entryOf(c);
+    if (c.created) emit(cfg, 'tenant.created', { tenant: name, server: entry.server, hosts: tenantHosts(cfg, name, entry), url: tenantUrl(cfg, name, entry.domains), live: c.live });
     return { name, created: c.created, entry: entryOf(c), live: c.live };
   });
 }

@@ -37,6 +37,7 @@ import { runSteps, type Step } from '../common/steps.js';
 import { onTenant } from './operation.js';
 import { overTenants, readyTenants, type OnResult } from '../servers/fleet.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
+import { emit } from '../events/emit.js';
 
 export interface DeployTarget {
   tenants?: string[];
@@ -181,6 +182,7 @@ export async function deploy(
         Object.assign(result, { from: releaseLabel(cfg, before) }, before === release.id ? { unchanged: true } : {});
         if (entry.state !== 'ready') throw new SiloError(`tenant "${name}" is ${entry.state}, not ready: finish or remove it first`);
         await runSteps('deploy', deploySteps, { cfg, paths, reg: op.reg, name, release, migrations, server: await op.server(), result, oneAtATime });
+        if (!result.unchanged) emit(cfg, 'tenant.deployed', { tenant: name, release: label, from: result.from });
       });
       result.ok = true;
     } catch (err) {

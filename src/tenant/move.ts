@@ -55,6 +55,7 @@ import { runSteps, type Step } from '../common/steps.js';
 import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { isAsleep } from '../hibernate/state.js';
+import { emit } from '../events/emit.js';
 
 export interface MoveOptions {
   to: string;
@@ -342,6 +343,7 @@ export async function moveTenant(cfg: SiloConfig, name: string, opts: MoveOption
     } finally {
       rmSync(join(cfg.home, 'hold-move-final-copy'), { force: true });
     }
+    if (!c.nothingToDo) emit(cfg, 'tenant.moved', { tenant: name, from: c.from, to: opts.to });
     return { name, from: c.from, to: opts.to, moved: !c.nothingToDo, bytes: c.bytes, totalMs: performance.now() - started, suspendedMs: c.suspendedMs, sourceKept: opts.keepSource === true, stepMs: c.stepMs };
   });
 }

@@ -36,6 +36,7 @@ import { createTenant } from './create.js';
 import { SiloError } from '../common/errors.js';
 import { stackIsUp } from '../stack/live.js';
 import { TENANT_PARTS, database, type PartContext, type TenantPart } from '../stack/parts/parts.js';
+import { emit } from '../events/emit.js';
 
 export interface RemoveResult {
   name: string;
@@ -145,6 +146,7 @@ export async function removeTenant(cfg: SiloConfig, name: string): Promise<Remov
       throw new SiloError(`removing "${name}" stopped at ${at} (${why}); nothing was dropped and it is back in service${c.live ? ' (its worker and route are up again)' : ''}`);
     }
     const backup = finalBackup(c);
+    emit(cfg, 'tenant.removed', { tenant: name, backup: backup?.file });
     return backup ? { name, backup: backup.file, backupBytes: backup.bytes } : { name };
   });
 }

@@ -46,6 +46,7 @@ import { timed } from './steps-timing.js';
 import { SiloError } from '../common/errors.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { emit } from '../events/emit.js';
 
 export interface RestoreOptions {
   latest?: boolean;
@@ -264,6 +265,7 @@ export async function restoreTenant(cfg: SiloConfig, name: string, opts: Restore
     const ctx: Ctx = { cfg, stepMs: {}, name, opts, broughtBack: false, swapped: false, log: opts.log ?? (() => undefined), op };
     await runSteps('restore', timed(steps), ctx);
     const previousKept = !opts.discardPrevious && !ctx.broughtBack;
+    emit(cfg, 'tenant.restored', { tenant: name, backup: ctx.entry?.file, schemaVersion: ctx.schemaVersion, broughtBack: ctx.broughtBack });
     return { name, backup: ctx.entry, schemaVersion: ctx.schemaVersion, broughtBack: ctx.broughtBack, previousKept, suspendedMs: ctx.suspendedMs, stepMs: ctx.stepMs };
   });
 }

@@ -20,6 +20,7 @@ import { onTenant, type TenantOperation } from './operation.js';
 import { loadAppMigrations } from '../apps/app-migrations.js';
 import { switchWorker, workerRunsRelease } from './switch-app.js';
 import { releaseLabel } from './deploy.js';
+import { emit } from '../events/emit.js';
 
 export interface RollbackResult {
   tenant: string;
@@ -90,6 +91,7 @@ export async function rollback(cfg: SiloConfig, name: string): Promise<RollbackR
     const target = entry.release.previous === null ? undefined : { id: entry.release.previous };
     const result: RollbackResult = { tenant: name, from: releaseLabel(cfg, entry.release.id), to: releaseLabel(cfg, target?.id) };
     await runSteps('rollback', rollbackSteps, { cfg, paths, reg, name, target, leaving: entry.release.id, result, op });
+    emit(cfg, 'tenant.deployed', { tenant: name, release: result.to, from: result.from, rollback: true });
     return result;
   });
 }

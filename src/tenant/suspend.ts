@@ -16,6 +16,7 @@ import { waitFor } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { SiloError } from '../common/errors.js';
 import { onTenant } from './operation.js';
+import { emit } from '../events/emit.js';
 
 const MESSAGE = /^[^\x00-\x1f\x7f]{1,300}$/;
 
@@ -92,6 +93,9 @@ async function apply(cfg: SiloConfig, name: string, want: Suspension | undefined
   const paths = homePaths(cfg.home);
   const ctx: Ctx = { cfg, name, want, resumeBy, changed: false, live: false };
   await onTenant(cfg, name, { what: want ? 'tenant.suspend' : 'tenant.resume', registryLock: true }, () => runSteps(want ? 'suspend' : 'resume', steps, ctx));
+  // A move's or a restore's own window is part of that operation, not news.
+  const by = want ? want.by : resumeBy;
+  if (ctx.changed && (by === 'operator' || by === 'ceiling')) emit(cfg, want ? 'tenant.suspended' : 'tenant.resumed', { tenant: name, by, message: want?.message });
   return { name, changed: ctx.changed, live: ctx.live, suspension: readRegistry(paths.registry).tenants[name]?.suspended };
 }
 

@@ -20,6 +20,7 @@ import { parseDuration } from '../../common/duration.js';
 import { proxyUser } from '../../isolation/run-dirs.js';
 import { withLock } from '../../registry/lock.js';
 import { bundleCertificate, dates, ensureTlsDir, readState, tlsPaths, writeBundle, writeState, type CertState } from './store.js';
+import { emit } from '../../events/emit.js';
 
 /**
  * An ACME client with its account: registered once per directory, its URL kept in
@@ -93,6 +94,8 @@ export async function obtainCertificate(cfg: SiloConfig, host: string): Promise<
     return state;
   } catch (err) {
     writeState(cfg.home, { ...(before ?? { source: 'local' }), host, lastError: oneLine(err), lastAttemptAt: attempt, failures: (before?.failures ?? 0) + 1 });
+    // Once per run of failures (the retries back off to an hour; a success ends the run).
+    if (!before?.lastError) emit(cfg, 'certificate.failed', { host, error: oneLine(err) });
     throw new Error(`certificate for ${host}: ${oneLine(err)}`);
   }
 }
