@@ -13,7 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const home = mkdtempSync(join(tmpdir(), 'silo-console-control-'));
-t.teardown(() => rmSync(home, { recursive: true, force: true }));
+// Under root, rendering the proxy's files makes the proxy's Unix user and the run folder:
+// removed with the home, as a test stack's are.
+t.teardown(() => {
+  forgetHome(home);
+  rmSync(home, { recursive: true, force: true });
+});
 // No PM2 daemon is ever asked for here (none runs under this PM2_HOME, and none is started to ask).
 process.env.PM2_HOME = join(home, 'pm2');
 const { loadConfig } = await import('../../src/common/config.js');
@@ -23,6 +28,7 @@ const { OPERATIONS } = await import('../../src/control/operations.js');
 const { mountExtras } = await import('../../src/control/mounts.js');
 const { createToken } = await import('../../src/control/tokens.js');
 const { readRegistry } = await import('../../src/registry/registry.js');
+const { forgetHome } = await import('../../src/isolation/cleanup.js');
 
 const cfg = loadConfig({ SILO_HOME: home, PATH: process.env.PATH });
 writeFileSync(
@@ -36,7 +42,10 @@ writeFileSync(
 // The runner control-main.ts gives its JobStore: the operation, as the token that asked.
 const jobs = new JobStore(cfg.home, async (job) => OPERATIONS[job.operation]!.run(job.token ? { ...cfg, actor: `token:${job.token}` } : cfg, job.params, job.attempts));
 const app = await buildControlApi(cfg, { jobs, extend: (a) => mountExtras(a, cfg, jobs) });
-t.teardown(() => app.close());
+t.teardown(async () => {
+  await jobs.whenIdle();
+  await app.close();
+});
 
 const write = await createToken(home, { scope: 'write' });
 const read = await createToken(home, { scope: 'read' });
