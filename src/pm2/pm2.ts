@@ -71,8 +71,14 @@ const DAEMON_ENV = /^(PATH|HOME|LANG|LC_ALL|TZ|TERM|PM2_HOME|PM2_SILENT|PM2_WORK
 let connecting: Promise<Pm2Api> | undefined;
 
 const NO_DAEMON = "PM2's daemon is not running (a process of the stack does not start one)";
-/** A process PM2 runs (PM2 gives its apps `pm_id`) whose daemon is gone. */
-const orphanedStackProcess = () => process.env.pm_id !== undefined && !daemonPid();
+/**
+ * A process PM2 runs (PM2 gives its apps `pm_id`), read when this module loads: the waker
+ * and the control app then trim their environment (so their workers do not inherit
+ * PM2's variables), and a check read later would never see it.
+ */
+const RUN_BY_PM2 = process.env.pm_id !== undefined;
+/** A process PM2 runs whose daemon is gone. */
+const orphanedStackProcess = () => RUN_BY_PM2 && !daemonPid();
 
 /** Connect once: concurrent first callers share one connection (and never spawn two daemons). */
 export function connect(): Promise<Pm2Api> {
