@@ -32,6 +32,8 @@ t.test('GET /metrics from a home whose server and PM2 are down', async (t) => {
   const cfg = loadConfig({ SILO_HOME: home });
   // acme's worker has counted 3 requests (its counts file, as a worker writes it).
   mkdirSync(runPaths(home).tenantDir('acme'), { recursive: true });
+  // Under root the run folder is in /run/silo, outside the home: it goes too.
+  t.teardown(() => rmSync(runPaths(home).dir, { recursive: true, force: true }));
   writeFileSync(runPaths(home).requestCounts('acme'), JSON.stringify({ v: 1, since: Date.now(), classes: { '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0 }, buckets: [3, 0, 0, 0, 0, 0], sum: 0.003 }));
 
   // acme's last backup attempt is of an earlier tenant of that name (before acme was created); other's failed just now.
