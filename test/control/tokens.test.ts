@@ -73,3 +73,16 @@ t.test('bad input is one line and a non-zero exit', async (t) => {
     t.equal(r.stdout, '');
   }
 });
+
+t.test('creating and revoking a token is audited, never with its secret', async (t) => {
+  const token = lastLine((await silo('token', 'create', '--scope', 'write', '--tenant', 'acme')).stdout);
+  const id = verifyToken(home, token)!.id;
+  t.equal((await silo('token', 'revoke', id)).code, 0);
+  const r = await silo('audit', '--json');
+  t.equal(r.code, 0, r.stderr);
+  const entries = JSON.parse(r.stdout) as { what: string; target?: string; result: string }[];
+  t.ok(entries.some((e) => e.what === 'token.create' && e.target === 'acme' && e.result === 'ok'));
+  t.ok(entries.some((e) => e.what === 'token.revoke' && e.target === id && e.result === 'ok'));
+  t.ok(entries.some((e) => e.what === 'token.create' && e.result === 'error'), 'a refused create too');
+  t.notOk(readFileSync(homePaths(home).audit, 'utf8').includes(token.slice(5)), 'the audit log never holds a secret');
+});

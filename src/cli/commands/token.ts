@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { SiloConfig } from '../../common/config.js';
 import { createToken, listTokens, revokeToken } from '../../control/tokens.js';
+import { audited } from '../../events/audit.js';
 import { printJson, printLine, printTable } from '../output.js';
 
 export function register(program: Command, config: () => SiloConfig): void {
@@ -14,7 +15,9 @@ export function register(program: Command, config: () => SiloConfig): void {
     .option('--tenant <name>', 'limit the token to this one tenant')
     .option('--name <note>', 'a note saying whose token it is (shown by token list)')
     .action(async (opts: { scope: string; tenant?: string; name?: string }) => {
-      const r = await createToken(config().home, opts);
+      const cfg = config();
+      // The audit names the token by its scope and tenant (its id is made inside), never its secret.
+      const r = await audited(cfg, 'token.create', opts.tenant ?? '(every tenant)', () => createToken(cfg.home, opts), { scope: String(opts.scope) });
       printLine(`created token ${r.info.id}: ${r.info.scope} scope, ${r.info.tenant ? `tenant ${r.info.tenant} only` : 'every tenant'}; keep it now, it is not shown again:`);
       printLine(r.token);
     });
@@ -34,7 +37,8 @@ export function register(program: Command, config: () => SiloConfig): void {
     .command('revoke <id>')
     .description('revoke a token at once (its next request gets 401)')
     .action(async (id: string) => {
-      const r = await revokeToken(config().home, id);
+      const cfg = config();
+      const r = await audited(cfg, 'token.revoke', id, () => revokeToken(cfg.home, id));
       printLine(`revoked token ${r.id} (${r.scope}${r.tenant ? `, tenant ${r.tenant}` : ''})`);
     });
 }
