@@ -96,8 +96,9 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     return false;
   }
 
-  async function tasksOf(name?: string): Promise<Task[]> {
-    const filters: Record<string, string[]> = { 'desired-state': ['running'] };
+  /** Its tasks meant to run (`any`: also those being stopped, still running until they have). */
+  async function tasksOf(name?: string, any = false): Promise<Task[]> {
+    const filters: Record<string, string[]> = any ? {} : { 'desired-state': ['running'] };
     if (name) filters.service = [serviceName(name)];
     return (await (await m()).listTasks({ filters: JSON.stringify(filters) })) as Task[];
   }
@@ -157,6 +158,9 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const now = (await svc.inspect()) as { Version: { Index: number }; Spec: Docker.ServiceSpec };
       const was = now.Spec.Mode?.Replicated?.Replicas ?? 0;
       if (was > 0) await svc.update({ version: now.Version.Index, ...now.Spec, Mode: { Replicated: { Replicas: 0 } } });
+      // Asleep once its task has stopped (it finishes its requests first), as under PM2.
+      const end = Date.now() + 60_000;
+      while ((await tasksOf(name, true)).some((t) => t.Status.State === 'running') && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
       return was > 0;
     },
     async wake(cfg, reg, name) {
