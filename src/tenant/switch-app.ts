@@ -38,13 +38,16 @@ export async function workerRunsRelease(cfg: SiloConfig, reg: Registry, name: st
 export async function switchWorker(cfg: SiloConfig, reg: Registry, name: string, release: TenantRelease | undefined, label: string): Promise<number | undefined> {
   if ((await runningEntry(cfg, name)) === undefined) return undefined;
   const runtime = runtimeFor(cfg);
+  // On a swarm the switch is a service update: its image is built and loaded on every node
+  // first, the new task becomes healthy, and Swarm watches it 5 s: the runtime's own limit.
+  const readyMs = runtime.kind === 'pm2' ? 20_000 : undefined;
   const t0 = performance.now();
   await runtime.reload(cfg, withRelease(reg, name, release), name);
   try {
-    await runtime.waitReady(cfg, name, 20_000);
+    await runtime.waitReady(cfg, name, readyMs);
   } catch (err) {
     await runtime.reload(cfg, reg, name).catch(() => undefined);
-    await runtime.waitReady(cfg, name, 20_000).catch(() => undefined);
+    await runtime.waitReady(cfg, name, readyMs).catch(() => undefined);
     throw new SiloError(`its worker did not become ready on ${label} (${(err as Error).message}); it runs its previous app again`);
   }
   // On a swarm the new task runs on another node (start-first): the proxy tries it first now.
