@@ -1,20 +1,43 @@
 /**
  * The sign-up flow against a real stack (PostgreSQL, PM2, nginx) with SILO_CONTROL=on: a
  * write token creates a tenant through the control API on its Unix socket, the job is
- * polled to done, and the new tenant answers through the proxy. Then the operations a
+ * polled to done, the sign-up system's webhook receiver gets tenant.created signed with
+ * its hook's secret, and the new tenant answers through the proxy. Then the operations a
  * billing system runs (suspend, resume), a removal, the refusals (401, 403, 404, 409) and
  * Idempotency-Key, each against the same running `control` app.
  */
 import t from 'tap';
 import { statSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../helpers/stack.js';
 import { controlClient, makeToken } from '../helpers/control.js';
+import { freePort } from '../../src/common/ports.js';
 
 const stack = await startStack(t, { env: { SILO_CONTROL: 'on', SILO_HIBERNATE_AFTER: '0' } });
 const api = await controlClient(stack);
 const write = await makeToken(stack, '--scope', 'write');
 const read = await makeToken(stack, '--scope', 'read');
 const client1 = await makeToken(stack, '--scope', 'write', '--tenant', 'client1');
+
+// The sign-up system's receiver: a real HTTP server, registered as a webhook for tenant.created.
+const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+const hookServer = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => (body += d));
+  req.on('end', () => {
+    received.push({ headers: req.headers, body });
+    res.writeHead(204).end();
+  });
+});
+const hookPort = await freePort();
+await new Promise<void>((r) => hookServer.listen(hookPort, '127.0.0.1', r));
+t.teardown(() => new Promise<void>((r) => hookServer.close(() => r())));
+const hook = await stack.cli(['webhook', 'add', `http://127.0.0.1:${hookPort}/signup-events`, '--events', 'tenant.created']);
+t.equal(hook.code, 0, hook.stderr);
+const hookSecret = hook.stdout.trim().split('\n').pop()!;
 
 t.test('the control app runs under PM2 on a socket only its user can open', async (t) => {
   t.match(stack.up.stdout, /started control on /);
@@ -35,6 +58,17 @@ t.test('sign-up: a write token creates a tenant, the job gets done, the tenant a
   const done = await api.waitJob(job.id, write);
   t.equal(done.state, 'done', done.error);
   t.ok(done.steps.includes('create:register') && done.steps.includes('create:route'), `steps: ${done.steps.join(', ')}`);
+  // The webhook: tenant.created for signup1, signed over `<t>.<body>` with the hook's secret.
+  const deadline = Date.now() + 60_000;
+  const isSignup = (r: { headers: IncomingHttpHeaders; body: string }) => r.headers['silo-event'] === 'tenant.created' && r.body.includes('"signup1"');
+  while (!received.some(isSignup) && Date.now() < deadline) await sleep(100);
+  const hit = received.find(isSignup);
+  t.ok(hit, 'the receiver got tenant.created for signup1');
+  if (hit) {
+    t.match(JSON.parse(hit.body), { type: 'tenant.created', data: { tenant: 'signup1' } });
+    const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(hit.headers['silo-signature'])) ?? [];
+    t.equal(v1, createHmac('sha256', hookSecret).update(`${ts}.${hit.body}`).digest('hex'), 'signed with the hook secret');
+  }
   const answer = await stack.http('signup1.localhost', '/api/tenant');
   t.equal(answer.status, 200);
   t.same(answer.json(), { tenant: 'signup1' });
