@@ -15,48 +15,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { root } from '../helpers/silo-home.js';
+import type { Stack } from '../helpers/stack.js';
+import { startStackOnCleanPm2 } from '../helpers/clean-pm2.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const shots = process.env.SILO_CONSOLE_SHOTS ?? mkdtempSync(join(tmpdir(), 'silo-console-shots-'));
 mkdirSync(shots, { recursive: true });
 
-// The PM2 daemon spawned through `env -i` first, as test/e2e/browser.test.ts explains
-// (under tap, one spawned by `silo up` would carry tap's coverage hook into every app).
-const pm2Home = mkdtempSync(join(tmpdir(), 'silo-console-pm2-'));
-const pm2Pid = () => (existsSync(join(pm2Home, 'pm2.pid')) ? Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8')) : undefined);
-const cleanPm2 = async () => {
-  const pid = pm2Pid();
-  if (pid) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100; i++) {
-        process.kill(pid, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    } catch {
-      // gone
-    }
-  }
-  rmSync(pm2Home, { recursive: true, force: true });
-};
-const siloDaemonEnv = [...readFileSync(join(root, 'src', 'pm2', 'pm2.ts'), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`);
-const daemonEnv = [`PATH=${process.env.PATH}`, `HOME=${process.env.HOME}`, `PM2_HOME=${pm2Home}`, ...(process.env.LANG ? [`LANG=${process.env.LANG}`] : []), ...siloDaemonEnv];
-const ping = spawnSync('env', ['-i', ...daemonEnv, process.execPath, join(root, 'node_modules', 'pm2', 'bin', 'pm2'), 'ping'], { encoding: 'utf8', timeout: 30_000 });
-if (ping.status !== 0) {
-  await cleanPm2();
-  throw new Error(`cannot start the PM2 daemon: ${ping.stderr || ping.stdout}`);
-}
-
-let stack: Stack;
-try {
-  stack = await startStack(t, { proxy: 'nginx', env: { PM2_HOME: pm2Home, SILO_CONTROL: 'on' } });
-} finally {
-  t.teardown(cleanPm2);
-}
+// Its PM2 daemon started outside tap's hooks (test/helpers/clean-pm2.ts says why).
+const stack: Stack = await startStackOnCleanPm2(t, { proxy: 'nginx', env: { SILO_CONTROL: 'on' } });
 
 const made = await stack.cli(['token', 'create', '--scope', 'write']);
 if (made.code !== 0) throw new Error(`token create: ${made.stderr}`);

@@ -8,11 +8,11 @@
  */
 import t from 'tap';
 import { statSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../helpers/stack.js';
 import { controlClient, makeToken } from '../helpers/control.js';
+import { webhookReceiver, type Received } from '../helpers/webhook-receiver.js';
 import { freePort } from '../../src/common/ports.js';
 
 const stack = await startStack(t, { env: { SILO_CONTROL: 'on', SILO_HIBERNATE_AFTER: '0' } });
@@ -22,19 +22,10 @@ const read = await makeToken(stack, '--scope', 'read');
 const client1 = await makeToken(stack, '--scope', 'write', '--tenant', 'client1');
 
 // The sign-up system's receiver: a real HTTP server, registered as a webhook for tenant.created.
-const received: { headers: IncomingHttpHeaders; body: string }[] = [];
-const hookServer = createServer((req, res) => {
-  let body = '';
-  req.setEncoding('utf8');
-  req.on('data', (d: string) => (body += d));
-  req.on('end', () => {
-    received.push({ headers: req.headers, body });
-    res.writeHead(204).end();
-  });
-});
 const hookPort = await freePort();
-await new Promise<void>((r) => hookServer.listen(hookPort, '127.0.0.1', r));
-t.teardown(() => new Promise<void>((r) => hookServer.close(() => r())));
+const hookReceiver = await webhookReceiver(hookPort);
+t.teardown(() => hookReceiver.close());
+const received = hookReceiver.got;
 const hook = await stack.cli(['webhook', 'add', `http://127.0.0.1:${hookPort}/signup-events`, '--events', 'tenant.created']);
 t.equal(hook.code, 0, hook.stderr);
 const hookSecret = hook.stdout.trim().split('\n').pop()!;
@@ -60,7 +51,7 @@ t.test('sign-up: a write token creates a tenant, the job gets done, the tenant a
   t.ok(done.steps.includes('create:register') && done.steps.includes('create:route'), `steps: ${done.steps.join(', ')}`);
   // The webhook: tenant.created for signup1, signed over `<t>.<body>` with the hook's secret.
   const deadline = Date.now() + 60_000;
-  const isSignup = (r: { headers: IncomingHttpHeaders; body: string }) => r.headers['silo-event'] === 'tenant.created' && r.body.includes('"signup1"');
+  const isSignup = (r: Received) => r.headers['silo-event'] === 'tenant.created' && r.body.includes('"signup1"');
   while (!received.some(isSignup) && Date.now() < deadline) await sleep(100);
   const hit = received.find(isSignup);
   t.ok(hit, 'the receiver got tenant.created for signup1');

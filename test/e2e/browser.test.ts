@@ -7,13 +7,13 @@
  * database of this run's own (never "ignore certificate errors").
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { root } from '../helpers/silo-home.js';
+import type { Stack } from '../helpers/stack.js';
+import { startStackOnCleanPm2 } from '../helpers/clean-pm2.js';
 import { freePort } from '../../src/common/ports.js';
 import { httpsGet } from '../helpers/https.js';
 
@@ -31,51 +31,8 @@ const TENANTS = ['client1', 'client2'] as const;
 
 const started = Date.now();
 
-// The stack's PM2 daemon is spawned here first, through `env -i` with the environment silo
-// gives it (PATH, HOME, LANG, PM2_HOME), and `silo up` then finds it running. Spawned by
-// `silo up` under tap, the daemon gets tap's processinfo hook back into NODE_OPTIONS
-// (src/pm2/pm2.ts keeps PATH/HOME/... but drops _TAPJS_PROCESSINFO_COVERAGE_=0): it
-// and every worker then write coverage as orphan processes, and `tap --disable-coverage`
-// exits 1 with every assertion passing. This keeps them out of tap's instrumentation.
-const pm2Home = mkdtempSync(join(tmpdir(), 'silo-browser-pm2-'));
-const pm2Pid = () => (existsSync(join(pm2Home, 'pm2.pid')) ? Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8')) : undefined);
-const cleanPm2 = async () => {
-  const pid = pm2Pid();
-  if (pid) {
-    try {
-      process.kill(pid, 'SIGTERM'); // PM2 stops its apps, then exits
-      for (let i = 0; i < 100; i++) {
-        process.kill(pid, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    } catch {
-      // gone
-    }
-  }
-  rmSync(pm2Home, { recursive: true, force: true });
-};
-// Plus whatever silo sets for the daemon it spawns (NAME = 'value' in connect()).
-const siloDaemonEnv = [...readFileSync(join(root, 'src', 'pm2', 'pm2.ts'), 'utf8').matchAll(/process\.env\.([A-Z0-9_]+) = '([^']*)'/g)].map((m) => `${m[1]}=${m[2]}`);
-const daemonEnv = [
-  `PATH=${process.env.PATH}`,
-  `HOME=${process.env.HOME}`,
-  `PM2_HOME=${pm2Home}`,
-  ...(process.env.LANG ? [`LANG=${process.env.LANG}`] : []),
-  ...siloDaemonEnv,
-];
-const ping = spawnSync('env', ['-i', ...daemonEnv, process.execPath, join(root, 'node_modules', 'pm2', 'bin', 'pm2'), 'ping'], { encoding: 'utf8', timeout: 30_000 });
-if (ping.status !== 0) {
-  await cleanPm2();
-  throw new Error(`cannot start the PM2 daemon: ${ping.stderr || ping.stdout}`);
-}
-
-let stack: Stack;
-try {
-  stack = await startStack(t, { proxy: 'nginx', env: { PM2_HOME: pm2Home, ...(tls ? { SILO_TLS: 'on', SILO_HTTPS_PORT: String(httpsPort) } : {}) } });
-} finally {
-  // After startStack's own teardown (silo down stops the daemon too): whatever is left.
-  t.teardown(cleanPm2);
-}
+// Its PM2 daemon started outside tap's hooks (test/helpers/clean-pm2.ts says why).
+const stack: Stack = await startStackOnCleanPm2(t, { proxy: 'nginx', env: tls ? { SILO_TLS: 'on', SILO_HTTPS_PORT: String(httpsPort) } : {} });
 t.comment(`stack up in ${Date.now() - started} ms`);
 
 // A fresh profile for this run only; Chromium resolves *.localhost to loopback itself,

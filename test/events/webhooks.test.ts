@@ -7,47 +7,19 @@
  * show it; neither holds the secret.
  */
 import t from 'tap';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../helpers/stack.js';
+import { webhookReceiver as receiver } from '../helpers/webhook-receiver.js';
 import { root } from '../helpers/silo-home.js';
 import { freePort } from '../../src/common/ports.js';
 import { signatureHeader } from '../../src/events/signature.js';
 import type { DeliveryRecord } from '../../src/events/deliver.js';
 
 t.setTimeout(240_000);
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** A receiver on `port` that answers 204 and keeps what it got. */
-function receiver(port: number): Promise<{ got: Received[]; close(): Promise<void> }> {
-  const got: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () =>
-      resolve({
-        got,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      }),
-    );
-  });
-}
 
 /** The README's snippet, as written there, loaded as a module. */
 async function readmeVerifier(t: { teardown(fn: () => void): void }): Promise<(secret: string, header: string, body: string, toleranceSeconds?: number) => boolean> {
