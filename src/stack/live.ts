@@ -37,8 +37,8 @@ export function driverFor(cfg: SiloConfig): ProxyDriver {
 }
 
 /** A request to `host` through the proxy: over HTTPS when SILO_TLS=on (HTTP only redirects then). */
-export function probeProxy(cfg: SiloConfig, path: string, host: string): Promise<ProbeResult> {
-  return cfg.tls ? probeTls(cfg.httpHost, cfg.httpsPort, path, host) : probe(cfg.httpHost, cfg.httpPort, path, host);
+export function probeProxy(cfg: SiloConfig, path: string, host: string, timeoutMs?: number): Promise<ProbeResult> {
+  return cfg.tls ? probeTls(cfg.httpHost, cfg.httpsPort, path, host, timeoutMs) : probe(cfg.httpHost, cfg.httpPort, path, host, timeoutMs);
 }
 
 /** The proxy routes `host` to a ready worker (any app: /readyz is the platform's, not the app's). */

@@ -90,11 +90,13 @@ const addSteps: Step<Ctx>[] = [
     async run(c) {
       if (!c.live || c.op.refresh().tenants[c.op.name]?.suspended) return;
       // Caddy with ACME obtains the host's certificate in this first handshake (an order,
-      // the CA's validation through this proxy, the finalisation): allow it that long.
+      // the CA's validation through this proxy, the finalisation), and gives up on it when
+      // the client hangs up: a probe that waits 2 s, on a loaded machine, cancelled every
+      // issuance it started. So the probe holds the handshake open as a browser would.
       const cfg = c.op.cfg;
       const issuing = cfg.tls && cfg.acmeDirectory && cfg.proxy === 'caddy';
       await waitFor(`${c.host} through the proxy`, issuing ? 90_000 : 20_000, async () => {
-        const r = await probeProxy(c.op.cfg, '/readyz', c.host);
+        const r = await probeProxy(c.op.cfg, '/readyz', c.host, issuing ? 60_000 : undefined);
         return r.status === 200 || `HTTP ${r.status}`;
       });
     },
