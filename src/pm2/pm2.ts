@@ -198,9 +198,19 @@ export async function startFresh(app: PM2App): Promise<number[]> {
   return start(app);
 }
 
+/**
+ * Delete an app; one already gone is done, not an error: `down` lists the apps, then
+ * deletes them, and the waker may put a worker to sleep (delete it) in between.
+ */
 export async function remove(name: string): Promise<void> {
   const pm2 = await connect();
-  await call((cb) => pm2.delete(name, cb));
+  try {
+    await call((cb) => pm2.delete(name, cb));
+  } catch (err) {
+    // PM2 says "process or namespace not found", "process name not found" or "Process <id> not found"
+    if (/\bnot found\b/i.test((err as Error).message ?? String(err))) return;
+    throw err;
+  }
 }
 
 export async function reload(name: string): Promise<void> {

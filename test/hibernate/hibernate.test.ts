@@ -178,7 +178,8 @@ t.test('hibernation through nginx', async (t) => {
 
   await t.test('down, then up: a hibernated tenant stays asleep, and its next request wakes it', async (t) => {
     t.equal((await stack.cli(['tenant', 'sleep', 'client1'])).code, 0);
-    t.equal((await stack.cli(['down'])).code, 0);
+    const down = await stack.cli(['down']);
+    t.equal(down.code, 0, down.stderr);
     const up = await stack.cli(['up']);
     t.equal(up.code, 0, up.stderr);
     t.notMatch(up.stdout, /started tenant-client1/, 'up did not start it');
