@@ -119,10 +119,12 @@ t.test('nginx obtains and renews certificates from pebble', async (t) => {
   });
 });
 
-// An open defect, so it runs but does not gate CI (tap todo): inside the full suite (two
-// files at once), Caddy 2.6's on-demand issuance for the added domain never completed in
-// 3 of 3 clean-clone runs this session (domain add timed out in its `wait` step), while
-// the same file alone passed 7 of 7, under load too. Not yet explained; see issue 18.
+// An open defect, marked todo so it does not gate CI (tap then skips its body: Caddy's
+// ACME path is not exercised until it is fixed): inside the full suite (two files at
+// once), Caddy 2.6's on-demand issuance for the added domain never completed in 3 of 3
+// clean-clone runs this session (domain add timed out in its `wait` step, and the file
+// overran tap's limit and left its stack behind), while the same file alone passed 7 of
+// 7, under load too. Not yet explained; see issue 18.
 t.test('Caddy gets certificates on demand from pebble, only for hosts silo serves', { todo: 'Caddy on-demand issuance stalls inside the full suite (issue 18)' }, async (t) => {
   const httpPort = await freePort();
   const httpsPort = await freePort();
