@@ -132,6 +132,30 @@ function acrossTenants(step: string, part: TenantPart, tenants: (c: UpContext) =
  * create or remove runs meanwhile. Every step starts only what is missing, so `up`
  * after a crash (of `up` itself, of a process, of the PM2 daemon) completes the stack.
  */
+/**
+ * A stack app that runs only when a setting asks for it: each wanted app started if it is
+ * not online, and `name` removed when none is wanted (the setting was turned off).
+ */
+function optionalApps(step: string, name: string, wanted: (c: UpContext) => PM2App[], what: (c: UpContext) => string): Step<UpContext> {
+  return {
+    name: step,
+    done: (c) => {
+      const apps = wanted(c);
+      return apps.every((a) => isOnline(c.procs.get(a.name))) && (apps.length > 0 || !c.procs.has(name));
+    },
+    async run(c) {
+      const apps = wanted(c);
+      for (const app of apps) {
+        if (isOnline(c.procs.get(app.name))) continue;
+        await pm2.startFresh(app);
+        c.started++;
+        c.log(`started ${app.name} ${what(c)}`);
+      }
+      if (apps.length === 0 && c.procs.has(name)) await pm2.remove(name);
+    },
+  };
+}
+
 export const upSteps: readonly Step<UpContext>[] = [
   {
     name: 'record-settings',
@@ -308,48 +332,12 @@ export const upSteps: readonly Step<UpContext>[] = [
       c.log(`started ${EVENTS_APP}`);
     },
   },
-  {
-    // Scheduled backups, when SILO_BACKUP_CRON is set (a backups app without it goes).
-    name: 'start-backups',
-    done: (c) => backupApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (!!c.cfg.backupCron || !c.procs.has(BACKUP_APP)),
-    async run(c) {
-      for (const app of backupApps(c.cfg)) {
-        if (isOnline(c.procs.get(app.name))) continue;
-        await pm2.startFresh(app);
-        c.started++;
-        c.log(`started ${app.name} (${c.cfg.backupCron})`);
-      }
-      if (!c.cfg.backupCron && c.procs.has(BACKUP_APP)) await pm2.remove(BACKUP_APP);
-    },
-  },
-  {
-    // nginx with ACME: the job that obtains and renews certificates (src/proxy/tls/renew-main.ts).
-    name: 'start-certificates',
-    done: (c) => certificateApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (certificateApps(c.cfg).length > 0 || !c.procs.has(CERTIFICATES_APP)),
-    async run(c) {
-      for (const app of certificateApps(c.cfg)) {
-        if (isOnline(c.procs.get(app.name))) continue;
-        await pm2.startFresh(app);
-        c.started++;
-        c.log(`started ${app.name} (${c.cfg.acmeDirectory})`);
-      }
-      if (certificateApps(c.cfg).length === 0 && c.procs.has(CERTIFICATES_APP)) await pm2.remove(CERTIFICATES_APP);
-    },
-  },
-  {
-    // SILO_CONTROL=on: the control API on <run>/control.sock (src/control/control-main.ts).
-    name: 'start-control',
-    done: (c) => controlApps(c.cfg).every((a) => isOnline(c.procs.get(a.name))) && (c.cfg.control || !c.procs.has(CONTROL_APP)),
-    async run(c) {
-      for (const app of controlApps(c.cfg)) {
-        if (isOnline(c.procs.get(app.name))) continue;
-        await pm2.startFresh(app);
-        c.started++;
-        c.log(`started ${app.name} on ${runPaths(c.cfg.home).controlSocket}`);
-      }
-      if (!c.cfg.control && c.procs.has(CONTROL_APP)) await pm2.remove(CONTROL_APP);
-    },
-  },
+  // Scheduled backups, when SILO_BACKUP_CRON is set (a backups app without it goes).
+  optionalApps('start-backups', BACKUP_APP, (c) => backupApps(c.cfg), (c) => `(${c.cfg.backupCron})`),
+  // nginx with ACME: the renewal job (a certificates app without it goes).
+  optionalApps('start-certificates', CERTIFICATES_APP, (c) => certificateApps(c.cfg), (c) => `(${c.cfg.acmeDirectory})`),
+  // SILO_CONTROL=on: the control API on <run>/control.sock (src/control/control-main.ts).
+  optionalApps('start-control', CONTROL_APP, (c) => controlApps(c.cfg), (c) => `on ${runPaths(c.cfg.home).controlSocket}`),
 ];
 
 export function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
