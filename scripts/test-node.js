@@ -1,5 +1,5 @@
-// `npm run test:node -- <major> [test files...]`: the suite (or the given files) on another
-// Node.js major (22, 24, ...), from the npm registry (scripts/node-binary.js).
+// `npm run test:node -- <major> [all | tier names | test files...]`: the quick tier (or
+// every tier, those tiers, those files: scripts/test.js) on another Node.js major (22, 24, ...), from the npm registry (scripts/node-binary.js).
 // Everything the run starts takes that node: tap and its test files, the silo CLI, PM2's
 // daemon, the waker and every worker (they run process.execPath).
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { nodeBinDir } from './node-binary.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, ...files] = process.argv.slice(2);
 if (!/^\d+$/.test(major ?? '')) {
-  process.stderr.write('usage: npm run test:node -- <major version, e.g. 24> [test files...]\n');
+  process.stderr.write('usage: npm run test:node -- <major version, e.g. 24> [all | tier names | test files...]\n');
   process.exit(2);
 }
 let bin;

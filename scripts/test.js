@@ -1,22 +1,38 @@
 // Runs the tap suite and ends with one plain line CI can read: "N passed, N failed".
+//   node scripts/test.js              the quick tier (`npm test`)
+//   node scripts/test.js all          every tier, then NEWEST_NODE_FILES on the newest Node (`npm run test:all`, CI)
+//   node scripts/test.js <tier>...    those tiers (scripts/tiers.js names them)
+//   node scripts/test.js <files>...   those files
 // First it initialises one PostgreSQL data directory that every test file copies instead
 // of running its own initdb (src/testing/pg-template.ts).
 // The suite runs with TMPDIR set to a folder of its own, so that what its throwaway silo
 // homes leave on the host (tenant users, groups, control groups) can be found and named
 // afterwards (scripts/host-leftovers.js): anything left fails the run. Only what belongs
 // to a home in that folder counts: another silo run on the same host cannot fail this one.
-// The whole suite (no files named) then runs NEWEST_NODE_FILES again on the newest Node
+// Every tier (`all`) then runs NEWEST_NODE_FILES again on the newest Node
 // major silo supports (SILO_TEST_NEWEST_NODE, default 24; `off` skips it), from the npm
 // registry (scripts/node-binary.js): the stack end to end, on Node 20's successor.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makePgTemplate, removePgTemplate, TEMPLATE_ENV } from '../dist/testing/pg-template.js';
 import { homesWatch, leftovers, snapshot } from './host-leftovers.js';
 import { nodeBinDir } from './node-binary.js';
+import { filesOf, TIERS } from './tiers.js';
 
 const NEWEST_NODE_FILES = ['test/e2e/nginx.test.ts'];
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const args = process.argv.slice(2);
+const tierNames = TIERS.map((t) => t.name);
+const everything = args.includes('all');
+const named = args.filter((a) => a !== 'all' && !tierNames.includes(a));
+const tiers = everything ? ['all'] : args.filter((a) => tierNames.includes(a));
+if (!named.length && !tiers.length) tiers.push('quick');
+const files = named.length ? named : filesOf(root, tiers);
+if (!named.length) process.stdout.write(`# tiers: ${everything ? tierNames.join(', ') : tiers.join(', ')} (${files.length} files; scripts/tiers.js)\n`);
 
 // Like /tmp (1777): under root the embedded server runs as `postgres` and workers as tenant
 // users, which must reach the homes inside; tests acting as other users write here too.
@@ -56,10 +72,9 @@ function tap(files, env = process.env) {
   });
 }
 
-const files = process.argv.slice(2);
 const runs = [await tap(files)];
 const newest = process.env.SILO_TEST_NEWEST_NODE ?? '24';
-if (files.length === 0 && newest !== 'off' && newest !== process.versions.node.split('.')[0] && !stopping) {
+if (everything && newest !== 'off' && newest !== process.versions.node.split('.')[0] && !stopping) {
   let bin;
   try {
     bin = nodeBinDir(newest);
