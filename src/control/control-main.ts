@@ -12,6 +12,7 @@ import { readRegistry } from '../registry/registry.js';
 import { homePaths } from '../common/paths.js';
 import { runPaths } from '../common/run-dir.js';
 import { readSecret } from '../common/secrets.js';
+import { failAs, jsonLog as log, trimEnvironment } from '../common/stack-process.js';
 import { ensureRunDir, proxyUser } from '../isolation/run-dirs.js';
 import { EXTERNAL_DEFAULT } from '../servers/servers.js';
 import { disconnect } from '../pm2/pm2.js';
@@ -21,22 +22,10 @@ import { buildControlApi } from './api.js';
 import { controlExtensions } from './extensions.js';
 import { mountExtras } from './mounts.js';
 
-/**
- * What stays of the environment once the settings are read (as the waker does): PM2 merges
- * the environment of whoever starts an app into it, and this process starts workers; its
- * own PM2 variables (pm_id, name, pm_exec_path, ...) must not reach them. The test-only hold
- * hook is read while operations run.
- */
-const KEEP = /^(PATH|HOME|LANG|LC_ALL|TZ|PM2_HOME|PM2_SILENT|NODE_EXTRA_CA_CERTS|SILO_TEST_HOLD_AT|SILO_TEST_HOLD_FILE)$/;
+/** Kept in the environment besides what PM2 needs (trimEnvironment): the test-only hold hook, read while operations run. */
+const ALSO_KEEP = ['SILO_TEST_HOLD_AT', 'SILO_TEST_HOLD_FILE'];
 
-function log(fields: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
-}
-
-function fail(message: string): never {
-  process.stderr.write(`silo control: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = failAs('control');
 
 async function main(): Promise<void> {
   // PM2 runs its apps with umask 077; the operations here are the CLI's, written for a
@@ -47,7 +36,7 @@ async function main(): Promise<void> {
   // An external default server's admin URL is a secret: read from its file, never the env.
   const reg = readRegistry(homePaths(cfg.home).registry);
   if (reg.servers[EXTERNAL_DEFAULT]?.kind === 'external') cfg = { ...cfg, databaseUrl: readSecret(homePaths(cfg.home).serverUrl(EXTERNAL_DEFAULT)) };
-  for (const key of Object.keys(process.env)) if (!KEEP.test(key)) delete process.env[key];
+  trimEnvironment(ALSO_KEEP);
 
   const jobs = new JobStore(
     cfg.home,

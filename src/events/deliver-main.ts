@@ -8,11 +8,11 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { loadStackConfig } from '../registry/settings.js';
 import { homePaths } from '../common/paths.js';
+import { jsonLog as line } from '../common/stack-process.js';
 import { createDeliverer } from './deliver.js';
 import { privateFolder } from './append-log.js';
 
 const cfg = loadStackConfig();
-const line = (fields: Record<string, unknown>) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
 const outbox = homePaths(cfg.home).outbox;
 privateFolder(homePaths(cfg.home).events);
 privateFolder(outbox);

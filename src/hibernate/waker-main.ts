@@ -6,21 +6,14 @@
  */
 import { chmodSync, chownSync, renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
+import { failAs, jsonLog as log, trimEnvironment } from '../common/stack-process.js';
 import * as pm2 from '../pm2/pm2.js';
 import { ensureRunDir } from '../isolation/run-dirs.js';
 import { createWaker } from './waker.js';
 import { createWakerServer } from './waker-http.js';
 
-const KEEP = /^(PATH|HOME|LANG|LC_ALL|TZ|PM2_HOME|PM2_SILENT|NODE_EXTRA_CA_CERTS)$/;
-
-function log(fields: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + '\n');
-}
-
-function fail(message: string): never {
-  process.stderr.write(`silo waker: ${message}\n`);
-  process.exit(1);
-}
+// Typed out, so that TypeScript knows a call to it does not return.
+const fail: (message: string) => never = failAs('waker');
 
 async function main(): Promise<void> {
   let cfg: SiloConfig;
@@ -32,7 +25,7 @@ async function main(): Promise<void> {
   const socket = process.env.SILO_WAKER_SOCKET ?? '';
   if (!socket.startsWith('/')) fail('SILO_WAKER_SOCKET is not a path');
   const group = process.env.SILO_WAKER_GROUP ? Number(process.env.SILO_WAKER_GROUP) : undefined;
-  for (const key of Object.keys(process.env)) if (!KEEP.test(key)) delete process.env[key];
+  trimEnvironment();
 
   try {
     ensureRunDir(cfg);
