@@ -4,17 +4,18 @@
  * this command's own, and only then move it into place. A bad render never replaces a
  * working config, and two commands never share a staging folder.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProxyDriver } from './driver.js';
+import type { ProxyDriver, RunAs } from './driver.js';
 import type { ProxyModel } from './model.js';
 
 /**
  * Install the config for `model`. Returns false when no reload is needed: nothing
- * changed, or only the driver's deferred files (installed all the same).
+ * changed, or only the driver's deferred files (installed all the same). The driver's
+ * private files are written 0600 and handed to `owner` (the proxy's user, under root).
  */
-export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel): Promise<boolean> {
-  const files = driver.render(model);
+export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel, owner?: RunAs): Promise<boolean> {
+  const files = await driver.render(model);
   mkdirSync(driver.dir, { recursive: true });
   sweepStaging(driver.dir);
   const changed = Object.keys(files).filter((name) => {
@@ -24,12 +25,25 @@ export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel)
   if (changed.length === 0) return false;
   const staging = mkdtempSync(join(driver.dir, `staging-${process.pid}-`));
   try {
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(staging, name), text);
+    for (const [name, text] of Object.entries(files)) {
+      const file = join(staging, name);
+      if (!driver.privateFiles?.includes(name)) {
+        writeFileSync(file, text);
+        continue;
+      }
+      writeFileSync(file, text, { mode: 0o600 });
+      chmodSync(file, 0o600);
+      if (owner) chownSync(file, owner.uid, owner.gid);
+    }
     await driver.validate(staging);
     // Base file first, tenants file last: each rename is atomic.
     for (const name of Object.keys(files)) {
       const next = join(staging, `${name}.next`);
       copyFileSync(join(staging, name), next);
+      if (driver.privateFiles?.includes(name)) {
+        chmodSync(next, 0o600);
+        if (owner) chownSync(next, owner.uid, owner.gid);
+      }
       renameSync(next, join(driver.dir, name));
     }
   } finally {

@@ -28,7 +28,9 @@ export interface ProxyDriver {
   /** the file the running proxy writes its pid to */
   pidFile: string;
   /** the files of a complete config, by name (relative to `dir`) */
-  render(model: ProxyModel): Record<string, string>;
+  render(model: ProxyModel): Record<string, string> | Promise<Record<string, string>>;
+  /** rendered files that hold a secret: installed 0600, owned by the proxy's user */
+  privateFiles?: string[];
   /**
    * Rendered files whose change alone needs no reload: installed, and read by the running
    * proxy at its next reload or start (nginx's keep-alive upstreams: nginx/pool.ts).

@@ -72,8 +72,9 @@ export interface ProxyTls {
    * SILO_ACME_DIRECTORY: nginx's certificates come from silo (tls/acme.ts) into certDir;
    * Caddy gets its own at a host's first handshake (on-demand TLS), asking `askPort` on
    * loopback (answered by Caddy itself, from the routes) whether the host is silo's.
+   * `accountKey`: silo's ACME account (PEM, a secret) that Caddy uses instead of its own.
    */
-  acme?: { directory: string; email?: string; caFile?: string; askPort: number };
+  acme?: { directory: string; email?: string; caFile?: string; askPort: number; accountKey?: string };
 }
 
 export interface ProxyModelInput {

@@ -100,7 +100,7 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
     });
     writeSuspendedPages(suspendedDir, reg);
     // Workers on other hosts are routed by address, which nginx reads at a reload only.
-    const changed = await installProxyConfig(model.remote ? { ...driver, deferred: [] } : driver, model);
+    const changed = await installProxyConfig(model.remote ? { ...driver, deferred: [] } : driver, model, user ? { uid: user.uid, gid: user.gid } : undefined);
     const pid = runningProxyPid(driver);
     if (changed && proxyOnline && pid) {
       await driver.reload(pid);

@@ -90,9 +90,8 @@ const addSteps: Step<Ctx>[] = [
     async run(c) {
       if (!c.live || c.op.refresh().tenants[c.op.name]?.suspended) return;
       // Caddy with ACME obtains the host's certificate in this first handshake (an order,
-      // the CA's validation through this proxy, the finalisation), and gives up on it when
-      // the client hangs up: a probe that waits 2 s, on a loaded machine, cancelled every
-      // issuance it started. So the probe holds the handshake open as a browser would.
+      // the CA's validation through this proxy, the finalisation): allow it that long, and
+      // let the probe wait in the handshake as a browser would rather than start another.
       const cfg = c.op.cfg;
       const issuing = cfg.tls && cfg.acmeDirectory && cfg.proxy === 'caddy';
       await waitFor(`${c.host} through the proxy`, issuing ? 90_000 : 20_000, async () => {

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyRegistry } from '../../src/registry/registry.js';
@@ -70,6 +70,14 @@ for (const kind of ['nginx', 'caddy'] as const) {
     t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, tls })), true);
     if (kind === 'caddy') {
       t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, tls: { ...tls, acme: { directory: 'https://127.0.0.1:14000/dir', askPort: 9999 } } })), true);
+      // silo's ACME account (proxy/tls/acme.ts): in every ACME issuer of the JSON Caddy runs, a file only its owner reads
+      const accountKey = execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], { encoding: 'utf8' });
+      t.equal(await installProxyConfig(layout, proxyModel(fixture(), { ...input, tls: { ...tls, acme: { directory: 'https://127.0.0.1:14000/dir', askPort: 9999, accountKey } } })), true);
+      const json = JSON.parse(readFileSync(layout.config, 'utf8'));
+      const issuers = json.apps.tls.automation.policies.flatMap((p: { issuers?: unknown[] }) => p.issuers ?? []);
+      t.ok(issuers.length > 0);
+      t.same(issuers.map((i: { module: string; account_key?: string }) => [i.module, i.account_key]), issuers.map(() => ['acme', accountKey]));
+      t.equal(statSync(layout.config).mode & 0o777, 0o600);
     }
   });
 }

@@ -1,27 +1,56 @@
-/** The Caddy driver (the contract: ../driver.ts). */
+/**
+ * The Caddy driver (the contract: ../driver.ts). silo writes a Caddyfile (render.ts) and
+ * Caddy runs the JSON it adapts to, completed with what the Caddyfile cannot say (silo's
+ * ACME account: tls.ts). The JSON may hold that account's key, so it is a private file
+ * (0600, the proxy user's).
+ */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../common/config.js';
 import { chownTree, dropTo, lastLine, proxyEnv as env, type ProxyDriver } from '../driver.js';
+import type { ProxyModel } from '../model.js';
 import { renderCaddy } from './render.js';
+import { withAcmeAccount } from './tls.js';
 
 const run = promisify(execFile);
 
 export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'status'> {
-  const config = join(dir, 'Caddyfile');
+  const config = join(dir, 'caddy.json');
   const adminSocket = join(dir, 'admin.sock');
   const pidFile = join(dir, 'caddy.pid');
+
+  /** The Caddyfile adapted by Caddy itself (its `{$VAR}`s from the proxy's environment). */
+  async function adapt(caddyfile: string, model: ProxyModel): Promise<string> {
+    // (from a file: Node's pipes are sockets, which /dev/stdin cannot open)
+    const scratch = mkdtempSync(join(tmpdir(), 'silo-caddy-adapt-'));
+    let stdout: string;
+    try {
+      writeFileSync(join(scratch, 'Caddyfile'), caddyfile);
+      ({ stdout } = await run(binary, ['adapt', '--config', join(scratch, 'Caddyfile'), '--adapter', 'caddyfile'], { env: env(dir), maxBuffer: 64 * 1024 * 1024 }));
+    } catch (err) {
+      throw new Error(`the rendered Caddyfile does not adapt: ${lastLine(err)}`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    return JSON.stringify(withAcmeAccount(JSON.parse(stdout), model), null, '\t') + '\n';
+  }
+
   return {
     kind: 'caddy',
     dir,
     config,
     pidFile,
-    render: (model) => ({ Caddyfile: renderCaddy(readFileSync(join(projectRoot, 'proxy', 'Caddyfile.base'), 'utf8'), model) }),
+    privateFiles: ['caddy.json'],
+    async render(model) {
+      const Caddyfile = renderCaddy(readFileSync(join(projectRoot, 'proxy', 'Caddyfile.base'), 'utf8'), model);
+      return { Caddyfile, 'caddy.json': await adapt(Caddyfile, model) };
+    },
     async validate(stagingDir) {
       try {
-        await run(binary, ['validate', '--config', join(stagingDir, 'Caddyfile'), '--adapter', 'caddyfile'], { env: env(dir) });
+        await run(binary, ['validate', '--config', join(stagingDir, 'caddy.json')], { env: env(dir) });
       } catch (err) {
         throw new Error(`the rendered caddy config is invalid: ${lastLine(err)}`);
       }
@@ -29,13 +58,13 @@ export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
     async reload() {
       // Through the admin API: an atomic swap that keeps the old config on error.
       try {
-        await run(binary, ['reload', '--config', config, '--adapter', 'caddyfile', '--address', `unix/${adminSocket}`], { env: env(dir) });
+        await run(binary, ['reload', '--config', config, '--address', `unix/${adminSocket}`], { env: env(dir) });
       } catch (err) {
         throw new Error(`caddy reload failed: ${lastLine(err)}`);
       }
     },
     command(runAs) {
-      const args = ['run', '--config', config, '--adapter', 'caddyfile', '--pidfile', pidFile];
+      const args = ['run', '--config', config, '--pidfile', pidFile];
       if (!runAs) return { script: binary, args, env: env(dir) };
       // Its admin socket, pid file and state are in its folder: the proxy user's (root,
       // which reloads it through that socket, can always connect).

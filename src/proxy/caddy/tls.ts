@@ -98,3 +98,21 @@ ${known}	handle {
 }
 `;
 }
+
+interface CaddyJson {
+  apps?: { tls?: { automation?: { policies?: { issuers?: { module?: string; account_key?: string }[] }[] } } };
+}
+
+/**
+ * The adapted config with silo's ACME account given to every ACME issuer (the Caddyfile
+ * of Caddy 2.6 has no directive for it): Caddy then uses that one registered account,
+ * never registering its own (why: ../tls/acme.ts, acmeAccountKey).
+ */
+export function withAcmeAccount(config: CaddyJson, model: ProxyModel): CaddyJson {
+  const key = model.tls?.acme?.accountKey;
+  if (!key) return config;
+  for (const policy of config.apps?.tls?.automation?.policies ?? []) {
+    for (const issuer of policy.issuers ?? []) if (issuer.module === 'acme') issuer.account_key = key;
+  }
+  return config;
+}

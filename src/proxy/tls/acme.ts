@@ -56,6 +56,20 @@ async function client(cfg: SiloConfig): Promise<InstanceType<typeof acme.Client>
   });
 }
 
+/**
+ * silo's ACME account key (PEM), registering the account first if there is none: Caddy
+ * is given this key (caddy/driver.ts) instead of registering an account of its own. Caddy
+ * 2.6 (certmagic 0.17) registers at its first issuances without a lock, so two hosts'
+ * first handshakes at once register two accounts and store one's key with the other's
+ * id, and after the next config load every order fails JWS verification (fixed upstream
+ * in certmagic 0.21.4, "Sync ACME account registration"). With a key given, Caddy looks
+ * that one account up, and concurrent lookups store the same pair.
+ */
+export async function acmeAccountKey(cfg: SiloConfig): Promise<string> {
+  await client(cfg);
+  return readFileSync(join(tlsPaths(cfg.home).acme, 'account.key'), 'utf8');
+}
+
 const oneLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 300);
 
 /** Obtain (or renew) the certificate of `host` and install it for the proxy. Records the outcome. */

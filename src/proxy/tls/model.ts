@@ -39,10 +39,38 @@ export async function proxyTls(cfg: SiloConfig, reg: Registry, owner?: Owner): P
   // Tokens are public (the ACME server fetches them over plain HTTP): a folder anyone may read.
   mkdirSync(join(p.webroot, '.well-known', 'acme-challenge'), { recursive: true, mode: 0o755 });
   for (const d of [p.webroot, join(p.webroot, '.well-known'), join(p.webroot, '.well-known', 'acme-challenge')]) chmodSync(d, 0o755);
+  const accountKey = cfg.acmeDirectory && cfg.proxy === 'caddy' ? await caddyAccountKey(cfg) : undefined;
   const acme = cfg.acmeDirectory
-    ? { directory: cfg.acmeDirectory, ...(cfg.acmeEmail ? { email: cfg.acmeEmail } : {}), ...(cfg.acmeCa ? { caFile: proxyReadable(cfg.home, cfg.acmeCa) } : {}), askPort: await askPort(cfg.home) }
+    ? {
+        directory: cfg.acmeDirectory,
+        ...(cfg.acmeEmail ? { email: cfg.acmeEmail } : {}),
+        ...(cfg.acmeCa ? { caFile: proxyReadable(cfg.home, cfg.acmeCa) } : {}),
+        askPort: await askPort(cfg.home),
+        ...(accountKey ? { accountKey } : {}),
+      }
     : undefined;
   return { port: cfg.httpsPort, certDir: p.certs, wildcard: Boolean(cfg.tlsCert), hsts: cfg.hsts, webroot: p.webroot, stamp: stamp(p.certs), ...(acme ? { acme } : {}) };
+}
+
+/**
+ * The account Caddy is to use (acme.ts says why silo registers it): registered at the
+ * first render with ACME on. An ACME server that cannot be reached then must not keep the
+ * proxy from starting: Caddy is left to register its own, and the next render tries again.
+ */
+async function caddyAccountKey(cfg: SiloConfig): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 15_000);
+  });
+  try {
+    // loaded only here: acme-client is not needed by any other render
+    const { acmeAccountKey } = await import('./acme.js');
+    return await Promise.race([acmeAccountKey(cfg), timeout]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A copy of a public file (a CA certificate) the proxy's user can read, wherever the operator keeps it. */
