@@ -5,19 +5,28 @@
  * (default 4), with where each wake's time went (bench/lib/wake-phases.mjs), p50 and p95
  * per phase. A hermetic stack, torn down at the end. The same figures are in
  * `npm run bench` (section F); this one runs in about a minute.
+ *
+ * WAKE_STORM=N (default 0) then adds N tenants (provisioned in this process while the
+ * proxy is stopped, as bench:fleet does), hibernates them all and sends one GET to each at
+ * once, WAKE_STORM_ROUNDS times (default 1): failures, p50 and the slowest first answer.
+ * WAKE_SAMPLES=0 skips the single wakes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createStack, root } from './lib/stack.mjs';
-import { wakeLatency } from './lib/hibernation.mjs';
+import { hibernate, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
+import { run } from './lib/util.mjs';
 import { phaseRows } from './lib/wake-phases.mjs';
 import { httpRequest } from './lib/util.mjs';
 
 const samples = Number(process.env.WAKE_SAMPLES ?? 20);
 const count = Number(process.env.WAKE_TENANTS ?? 4);
+const stormSize = Number(process.env.WAKE_STORM ?? 0);
+const stormRounds = Number(process.env.WAKE_STORM_ROUNDS ?? 1);
 const log = (line) => process.stderr.write(`[wake] ${line}\n`);
 
+const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
 const stack = await createStack();
 let code = 0;
 let out = '';
@@ -32,28 +41,57 @@ try {
     tenants.push(t);
   }
   for (const t of tenants) await httpRequest(stack.httpPort, `${t}.localhost`, '/api/polls');
-  log(`${samples} wakes through nginx`);
-  const w = await wakeLatency({ home: stack.home, httpPort: stack.httpPort, tenants, samples });
   const f = (x) => `${Math.round(x)} ms`;
-  out = [
-    `# bench:wake ${new Date().toISOString()}`,
-    '',
-    `Command: \`npm run bench:wake\` (WAKE_SAMPLES=${samples}, ${tenants.length} tenants), node ${process.version}, ${cpus().length} cores, load average before: see results JSON.`,
-    '',
-    `First response of a hibernated tenant through nginx (GET /api/polls): p50 ${f(w.ms.p50)}, p95 ${f(w.ms.p95)}, max ${f(w.ms.p100)}; ${w.failures.length} not 200; awake p50 ${f(w.awakeMs.p50)}.`,
-    '',
-    `Where it went (${w.phases.samples} wakes with both log lines):`,
-    '',
-    '| phase | p50 | p95 |',
-    '|---|---|---|',
-    ...phaseRows(w.phases),
-    '',
-  ].join('\n');
+  const lines = [`# bench:wake ${new Date().toISOString()}`, ''];
+  const result = {};
+  let w;
+  if (samples > 0) {
+    log(`${samples} wakes through nginx`);
+    w = result.wake = await wakeLatency({ home: stack.home, httpPort: stack.httpPort, tenants, samples });
+    lines.push(
+      `First response of a hibernated tenant through nginx (GET /api/polls): p50 ${f(w.ms.p50)}, p95 ${f(w.ms.p95)}, max ${f(w.ms.p100)}; ${w.failures.length} not 200; awake p50 ${f(w.awakeMs.p50)}.`,
+      '',
+      `Where it went (${w.phases.samples} wakes with both log lines):`,
+      '',
+      '| phase | p50 | p95 |',
+      '|---|---|---|',
+      ...phaseRows(w.phases),
+      '',
+    );
+    if (w.failures.length) code = 1;
+  }
+  if (stormSize > 0) {
+    const { createTenant } = await import(join(root, 'dist', 'tenant', 'create.js'));
+    const { loadStackConfig } = await import(join(root, 'dist', 'registry', 'settings.js'));
+    const cfg = loadStackConfig({ ...stack.env });
+    const pm2cli = (args) => run(process.execPath, [join(root, 'node_modules', 'pm2', 'bin', 'pm2'), ...args], { env: stack.env, cwd: root });
+    log(`provisioning ${stormSize} tenants in process (proxy stopped)`);
+    await pm2cli(['stop', 'proxy']);
+    const names = [];
+    for (let i = 0; i < stormSize; i++) {
+      const n = `s${String(i).padStart(3, '0')}`;
+      await createTenant(cfg, n);
+      names.push(n);
+    }
+    await hibernate(stack.home, names);
+    await stack.cli(['up']);
+    result.storms = [];
+    for (let r = 0; r < stormRounds; r++) {
+      log(`storm ${r + 1}: ${stormSize} hibernated tenants at once`);
+      const load = loadavg()[0].toFixed(2);
+      const st = await wakeStorm({ home: stack.home, httpPort: stack.httpPort, tenants: names });
+      result.storms.push({ ...st, load });
+      lines.push(`Storm ${r + 1} (load average ${load} before): ${st.tenants} hibernated tenants at once, ${st.failed} failed, p50 ${f(st.ms.p50)}, slowest ${f(st.ms.p100)}.`);
+      if (st.failed) code = 1;
+    }
+    lines.push('');
+  }
+  lines.splice(2, 0, `Command: \`npm run bench:wake\` (WAKE_SAMPLES=${samples}, ${tenants.length} tenants, WAKE_STORM=${stormSize}), node ${process.version}, ${cpus().length} cores, load average before ${loadBefore}, after ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`, '');
+  out = lines.join('\n');
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'wake-latest.json'), JSON.stringify(w, null, 2));
+  writeFileSync(join(dir, 'wake-latest.json'), JSON.stringify(samples > 0 && !stormSize ? w : result, null, 2));
   writeFileSync(join(dir, 'wake-latest.md'), out);
-  if (w.failures.length) code = 1;
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);
   code = 1;

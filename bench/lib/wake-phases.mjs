@@ -14,6 +14,9 @@
  *   listen           binding its socket
  *   database, ready  listening until the waker saw /readyz 200 (connect, schema check, probe interval)
  *   proxy to worker  the waker's answer until the client has the worker's response
+ *
+ * Beside the phases: the CPU time the worker had used when it listened (from its
+ * `started` line), which the machine's load does not stretch.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,6 +68,8 @@ export async function wakePhases(home, tenant, sentAt, doneAt) {
         'proxy to worker': doneAt - readyAt,
         // for reading: when PM2 answered the start, from the process's own start
         'pm2.start() returned after process start': woke.at + s.pm2 - boot.at,
+        // the CPU the worker had used when it listened (its own work, whatever the load)
+        ...(boot.cpu !== undefined ? { 'worker CPU to listening': boot.cpu } : {}),
       };
     }
     await sleep(50);
@@ -85,5 +90,5 @@ export function summarisePhases(samples) {
 
 /** The breakdown as markdown rows: phase, p50, p95. */
 export function phaseRows(summary) {
-  return PHASES.filter((p) => summary[p]).map((p) => `| ${p} | ${summary[p].p50} ms | ${summary[p].p95} ms |`);
+  return [...PHASES, 'worker CPU to listening'].filter((p) => summary[p]).map((p) => `| ${p} | ${summary[p].p50} ms | ${summary[p].p95} ms |`);
 }

@@ -64,9 +64,10 @@ export function workerCodeRoot(cfg: SiloConfig): string {
 }
 
 /**
- * The file PM2 runs for a worker under `code` (a workerCodeRoot()): the one-file bundle
- * the build makes (scripts/bundle-worker.js: a start reads one module, not hundreds), or
- * tsc's server.js when the build had no bundler.
+ * The file PM2 runs for a worker under `code` (a workerCodeRoot()): the bundle's loader
+ * the build makes (scripts/bundle-worker.js: a start reads one module, not hundreds, and
+ * takes its compiled code from a V8 code cache), or tsc's server.js when the build had no
+ * bundler.
  */
 export function workerEntry(code: string): string {
   const bundle = join(code, 'dist', 'worker-bundle', 'worker', 'server.js');

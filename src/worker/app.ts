@@ -1,5 +1,5 @@
 /**
- * The whole worker as one Fastify instance, for one tenant: what server.ts listens with
+ * The whole worker as one Fastify instance, for one tenant: what start.ts listens with
  * and what tests build. Tenancy enters here, once, through `config`; the tenant app is
  * registered last, in its own encapsulated context.
  */

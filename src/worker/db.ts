@@ -17,7 +17,7 @@
  * where a transaction whose server connection dies sends its ROLLBACK on the closed
  * connection from a setImmediate: `socket.write` on null, an uncaught TypeError that
  * would take the whole process down, and the connection object is left unable to flush
- * any later write. server.ts recognises exactly that error, keeps the process, and calls
+ * any later write. start.ts recognises exactly that error, keeps the process, and calls
  * `renewSqlPool`: later queries go to a fresh pool, the old one drains and ends.
  */
 import fp from 'fastify-plugin';

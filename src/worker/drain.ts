@@ -1,7 +1,7 @@
 /**
  * While the worker closes (a restart: PM2 sent it SIGINT), every response it still sends
  * says `Connection: close`, from the moment its socket is unlinked (`fastify.drain()`,
- * called by server.ts) or at the latest when Fastify starts closing. A proxy that keeps
+ * called by start.ts) or at the latest when Fastify starts closing. A proxy that keeps
  * connections alive (nginx's keep-alive upstreams, Caddy) then stops sending requests on
  * them and closes them itself, so none is idle when the server closes its idle
  * connections: a request sent on one at that instant would be reset, and the proxy could

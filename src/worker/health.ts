@@ -68,7 +68,7 @@ export const healthPlugin = fp<HealthOptions>(
       }
     }
 
-    // A check started before the socket opens (server.ts): a woken worker connects to its
+    // A check started before the socket opens (start.ts): a woken worker connects to its
     // database while it starts listening and the waker looks for it. The first /readyz
     // takes its answer if it is still coming or came within EARLY_FRESH_MS.
     let early: { at?: number; reason: Promise<string | undefined> } | undefined;

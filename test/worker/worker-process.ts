@@ -14,12 +14,12 @@ import type { HttpClient } from '../app/http-suite.js';
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const compiledWorker = join(projectRoot, 'dist', 'worker', 'server.js');
 
-function newestMtime(dir: string): number {
+function newestMtime(dir: string, names = /\.(ts|sql)$/): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (/\.(ts|sql)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, names));
+    else if (names.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -28,8 +28,10 @@ function newestMtime(dir: string): number {
 export function staleBuild(): string | undefined {
   let built: number;
   try {
-    built = statSync(compiledWorker).mtimeMs;
+    statSync(compiledWorker);
     statSync(join(projectRoot, 'dist', 'app', 'migrations'));
+    // tsc leaves a file whose output did not change as it was: the newest output counts.
+    built = Math.max(...['worker', 'app', 'migrate'].map((d) => newestMtime(join(projectRoot, 'dist', d), /\.js$/)));
   } catch {
     return `${compiledWorker} or dist/app/migrations is missing: run \`npm run build\` (npm test does)`;
   }
@@ -51,9 +53,9 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-/** Starts the worker; resolves once it has sent PM2's `ready`, rejects if it exits first. */
-export function startWorker(t: Teardown, env: Record<string, string>, opts: { waitReady?: boolean } = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [compiledWorker], {
+/** Starts the worker (`entry`: another build of it, e.g. the bundle); resolves once it has sent PM2's `ready`, rejects if it exits first. */
+export function startWorker(t: Teardown, env: Record<string, string>, opts: { waitReady?: boolean; entry?: string } = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [opts.entry ?? compiledWorker], {
     cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
