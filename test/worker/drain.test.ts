@@ -6,7 +6,6 @@
 import t from 'tap';
 import { Agent, request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { app } from '../../src/app/index.js';
 import { buildWorker } from '../../src/worker/app.js';
 import { loadConfig } from '../../src/worker/config.js';
@@ -28,6 +27,14 @@ t.test('responses sent while closing carry Connection: close', async (t) => {
     loadConfig({ TENANT: 'acme', PORT: '0', DB_PORT: String((silent.address() as { port: number }).port), DB_CONNECT_TIMEOUT_S: '30', REQUEST_TIMEOUT_MS: '800', DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent' }),
     { app },
   );
+  // The close must come once the worker has read the request: before that, the kept-alive
+  // connection is idle to the server, and a closing server resets idle connections (a
+  // fixed wait here was too short on a loaded machine: ECONNRESET instead of the answer).
+  let arrived!: () => void;
+  const reading = new Promise<void>((resolve) => (arrived = resolve));
+  w.addHook('onRequest', async (req) => {
+    if (req.url === '/api/polls') arrived();
+  });
   await w.listen({ host: '127.0.0.1', port: 0 });
   const port = (w.server.address() as { port: number }).port;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -44,7 +51,7 @@ t.test('responses sent while closing carry Connection: close', async (t) => {
   const before = await get('/healthz');
   t.equal(before.connection, 'keep-alive', 'kept alive while running');
   const inFlight = get('/api/polls');
-  await sleep(200);
+  await reading;
   const closed = w.close();
   const answer = await inFlight;
   await closed;
