@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { createStack, root } from './lib/stack.mjs';
 import { hibernate, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
 import { run } from './lib/util.mjs';
+import { stackCpu, cpuSince } from './lib/procs.mjs';
 import { phaseRows } from './lib/wake-phases.mjs';
 import { httpRequest } from './lib/util.mjs';
 
@@ -79,9 +80,11 @@ try {
     for (let r = 0; r < stormRounds; r++) {
       log(`storm ${r + 1}: ${stormSize} hibernated tenants at once`);
       const load = loadavg()[0].toFixed(2);
-      const st = await wakeStorm({ home: stack.home, httpPort: stack.httpPort, tenants: names });
-      result.storms.push({ ...st, load });
-      lines.push(`Storm ${r + 1} (load average ${load} before): ${st.tenants} hibernated tenants at once, ${st.failed} failed, p50 ${f(st.ms.p50)}, slowest ${f(st.ms.p100)}.`);
+      let before;
+      const st = await wakeStorm({ home: stack.home, httpPort: stack.httpPort, tenants: names, onStart: () => (before = stackCpu(stack)) });
+      const cpu = cpuSince(before, stackCpu(stack));
+      result.storms.push({ ...st, load, cpu });
+      lines.push(`Storm ${r + 1} (load average ${load} before): ${st.tenants} hibernated tenants at once, ${st.failed} failed, p50 ${f(st.ms.p50)}, slowest ${f(st.ms.p100)}; CPU of the stack meanwhile (s): ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
       if (st.failed) code = 1;
     }
     lines.push('');

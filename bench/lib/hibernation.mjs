@@ -81,9 +81,10 @@ export async function wakeLatency({ home, httpPort, tenants, samples, path = '/a
 }
 
 /** All `tenants` hibernated, then one GET each, all at once. */
-export async function wakeStorm({ home, httpPort, tenants, path = '/api/polls' }) {
+export async function wakeStorm({ home, httpPort, tenants, path = '/api/polls', onStart }) {
   await hibernate(home, tenants);
   await sleep(500);
+  onStart?.();
   const start = now();
   const results = await Promise.all(
     tenants.map(async (t) => {

@@ -195,3 +195,26 @@ export function makeCpuProbe({ daemonPidFile, benchChildren = () => [] }) {
 
   return { snapshot, diff };
 }
+
+/**
+ * CPU ticks (1/100 s) of every process of a stack (the PM2 daemon's tree), by pid, with a
+ * group name: PM2 daemon, waker, workers, postgres, nginx, other.
+ */
+export function stackCpu(stack) {
+  const daemon = Number(read(`${stack.env.PM2_HOME}/pm2.pid`)?.trim());
+  const table = processTable();
+  const out = new Map();
+  for (const pid of tree(daemon, table)) {
+    const cmd = (read(`/proc/${pid}/cmdline`) ?? '').replace(/\0/g, ' ');
+    const group = pid === daemon ? 'PM2 daemon' : /worker\/server\.js/.test(cmd) ? 'workers' : /waker/.test(cmd) ? 'waker' : /postgres/.test(cmd) || table.get(pid).comm === 'postgres' ? 'postgres' : /nginx/.test(cmd) ? 'nginx' : 'other';
+    out.set(pid, { group, ticks: table.get(pid).ticks });
+  }
+  return out;
+}
+
+/** Seconds of CPU per group between two stackCpu() readings (processes that ended are not counted). */
+export function cpuSince(before, after) {
+  const sum = {};
+  for (const [pid, a] of after) sum[a.group] = (sum[a.group] ?? 0) + a.ticks - (before.get(pid)?.ticks ?? 0);
+  return Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Math.round(v) / 100]));
+}

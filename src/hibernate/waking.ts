@@ -150,8 +150,9 @@ export function createWaking(cfg: SiloConfig, log: Log, timings: WakerTimings, {
         steps.slot = Date.now() - started;
         ensureRunDir(cfg);
         ensureTenantRunDir(cfg, name);
-        // A hibernated tenant has no PM2 app at all (sleep removes it): one round trip less.
-        const [pid] = await (before ? pm2.startFresh(app) : pm2.start(app));
+        // A hibernated tenant has no PM2 app at all (sleep removes it, and this listing was
+        // taken after its last sleep or wake): handed to the daemon without PM2's listing.
+        const [pid] = await (before ? pm2.startFresh(app) : pm2.startNew(app));
         steps.pm2 = Date.now() - started;
         workers.forget(); // taken before the start: it would say the worker is gone
         return waitReady(name, 0, pid);

@@ -192,6 +192,51 @@ export async function start(app: PM2App): Promise<number[]> {
   return (Array.isArray(started) ? started : []).map((p) => p?.pid).filter((pid): pid is number => typeof pid === 'number' && pid > 0);
 }
 
+interface Pm2Common {
+  verifyConfs(apps: object[]): object[] | Error;
+  resolveAppAttributes(opts: { cwd: string; pm2_home: string }, app: object): { env?: Record<string, unknown>; [k: string]: unknown };
+  mergeEnvironmentVariables(app: object, envName?: string, deploy?: object): Record<string, unknown> & { current_conf?: unknown };
+}
+interface Pm2Client {
+  gl_is_km_linked: boolean;
+  cwd: string;
+  pm2_home: string;
+  Client: { executeRemote(method: string, arg: object, cb: Cb<{ process?: { pid?: number } }[]>): void };
+}
+interface Pm2Modularizer {
+  getAdditionalConf(name: string): Record<string, unknown>;
+}
+let common: Pm2Common | undefined;
+let modularizer: Pm2Modularizer | undefined;
+
+/**
+ * Start an app PM2 does not have: a hibernated worker (its sleep deleted the app). PM2's
+ * start first asks the daemon for every process with its CPU and memory (getMonitorData:
+ * the /proc files of each process, and every app's whole definition copied over the
+ * socket) only to find one of that name to restart instead; in a storm of wakes beside
+ * many awake workers that listing was much of the daemon's work. Here the app is prepared
+ * as PM2's start prepares it (lib/API.js, `startApps`: the same functions in the same
+ * order) and handed to the daemon at once. The caller knows no app of the name exists (the
+ * waker: from its listing after the tenant's last sleep; PM2 would run two).
+ */
+export async function startNew(app: PM2App): Promise<number[]> {
+  const pm2 = (await connect()) as unknown as Pm2Client;
+  common ??= (await import('pm2/lib/Common.js' as string)).default as Pm2Common;
+  modularizer ??= (await import('pm2/lib/API/Modules/Modularizer.js' as string)).default as Pm2Modularizer;
+  const confs = common.verifyConfs([{ ...app, env: { ...((app as { env?: object }).env ?? {}) } }]);
+  if (confs instanceof Error) throw confs;
+  const conf = confs[0] as Record<string, unknown>;
+  conf.namespace ??= 'default';
+  (conf.env as Record<string, unknown>).io = conf.io;
+  const resolved = common.resolveAppAttributes({ cwd: pm2.cwd, pm2_home: pm2.pm2_home }, conf);
+  resolved.env = { ...(resolved.env ?? {}), PM2_HOME: pm2.pm2_home, ...modularizer.getAdditionalConf(resolved.name as string) };
+  resolved.env = common.mergeEnvironmentVariables(resolved);
+  delete (resolved.env as Record<string, unknown>).current_conf;
+  resolved.km_link = pm2.gl_is_km_linked;
+  const started = await call<{ process?: { pid?: number } }[]>((cb) => pm2.Client.executeRemote('prepare', resolved, cb));
+  return (started ?? []).map((p) => p?.process?.pid).filter((pid): pid is number => typeof pid === 'number' && pid > 0);
+}
+
 /** Start an app, replacing a leftover of the same name (errored or stopped). */
 export async function startFresh(app: PM2App): Promise<number[]> {
   await remove(app.name).catch(() => undefined);
