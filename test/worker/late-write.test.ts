@@ -28,12 +28,17 @@ t.teardown(() => locker.end({ timeout: 1 }));
 async function whileLocked(table: string, send: () => Promise<{ statusCode: number }>): Promise<number> {
   await locker.unsafe('begin');
   await locker.unsafe(`lock table ${table} in access exclusive mode`);
-  const answer = send();
-  await sleep(1500); // the request has had its 503 by now; its statement still waits on the lock
+  // The handler timeout answers while the request's statement still waits on the lock.
+  const { statusCode } = await send();
   await locker.unsafe('rollback');
-  const { statusCode } = await answer;
-  await sleep(300); // the stalled transaction runs to its end
+  // The stalled transaction runs to its end: no other session in acme is still at work.
+  for (let i = 0; i < 200 && (await busySessions()) > 0; i++) await sleep(50);
   return statusCode;
+}
+
+async function busySessions(): Promise<number> {
+  const [row] = await locker`select count(*)::int as n from pg_stat_activity where datname = 'acme' and pid <> pg_backend_pid() and state in ('active', 'idle in transaction')`;
+  return (row as { n: number }).n;
 }
 
 t.test('a vote answered 503 by the timeout is not counted when its transaction resumes', async (t) => {
