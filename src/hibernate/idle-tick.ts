@@ -1,6 +1,7 @@
 /**
  * The idle tick: every online worker idle for its hibernate-after is put to sleep (idle:
- * its activity file is that old, activity.ts), and the sleep book is kept in line with
+ * its activity file is that old, activity.ts; on a Swarm, the time its health check last
+ * reported, runtime.activity), and the sleep book is kept in line with
  * what runs: a worker something else started (silo up, reload, pm2 start
  * ecosystem.config.js) is awake; a tenant no longer registered is forgotten.
  */
@@ -15,6 +16,7 @@ import type { CoolDown } from './cool-down.js';
 import type { SleepBook } from './sleep-book.js';
 import type { TenantQueue } from './tenant-queue.js';
 import type { Log } from './waking.js';
+import type { TenantRuntime } from '../runtime/runtime.js';
 
 const TENANT_APP = /^tenant-(.+)$/;
 
@@ -27,6 +29,8 @@ export function hibernateAfterMs(cfg: SiloConfig, entry: Pick<TenantEntry, 'hibe
 }
 
 interface Parts {
+  /** the runtime, when it reports its workers' activity itself (Swarm: on other hosts) */
+  runtime?: Pick<TenantRuntime, 'activity'>;
   queue: TenantQueue;
   book: SleepBook;
   activity: Activity;
@@ -34,7 +38,7 @@ interface Parts {
   sleep: (name: string, ifIdleFor?: number) => Promise<boolean>;
 }
 
-export function createIdleTick(cfg: SiloConfig, log: Log, { queue, book, activity, coolDown, sleep }: Parts) {
+export function createIdleTick(cfg: SiloConfig, log: Log, { runtime, queue, book, activity, coolDown, sleep }: Parts) {
   const registryFile = homePaths(cfg.home).registry;
   let ticking = false;
 
@@ -45,11 +49,19 @@ export function createIdleTick(cfg: SiloConfig, log: Log, { queue, book, activit
     try {
       const listedAt = Date.now();
       const reg = readRegistry(registryFile);
-      const procs = await pm2.list(NAMESPACE);
+      // Every online worker with when it started, and (a runtime that reports it) when it last served.
+      const online: { name: string; startedAt: number }[] = [];
+      if (runtime?.activity) {
+        for (const [name, a] of await runtime.activity()) online.push({ name, startedAt: Math.max(a.startedAt, a.servedAt) });
+      } else {
+        for (const p of await pm2.list(NAMESPACE)) {
+          const name = TENANT_APP.exec(p.name)?.[1];
+          if (name && p.pm2_env?.status === 'online') online.push({ name, startedAt: p.pm2_env?.pm_uptime ?? 0 });
+        }
+      }
       const now = Date.now();
-      for (const p of procs) {
-        const name = TENANT_APP.exec(p.name)?.[1];
-        if (!name || p.pm2_env?.status !== 'online' || queue.busy(name)) continue;
+      for (const { name, startedAt } of online) {
+        if (queue.busy(name)) continue;
         const entry = reg.tenants[name];
         if (!entry) continue;
         const t = book.record(name);
@@ -59,7 +71,7 @@ export function createIdleTick(cfg: SiloConfig, log: Log, { queue, book, activit
           coolDown.clear(name);
         }
         const after = hibernateAfterMs(cfg, entry);
-        if (after > 0 && activity.idleMs(name, p.pm2_env?.pm_uptime ?? 0, now) >= after) {
+        if (after > 0 && activity.idleMs(name, startedAt, now) >= after) {
           void sleep(name, after).catch((err: Error) => log({ msg: 'sleep failed', tenant: name, err: err.message }));
         }
       }
@@ -86,7 +98,8 @@ export function createIdleTick(cfg: SiloConfig, log: Log, { queue, book, activit
     } catch {
       // keep the default
     }
-    return Math.min(5000, Math.max(250, Math.floor((shortest || 20_000) / 4)));
+    // A runtime that reports activity learns it from its workers' health checks (every 2 s) and asks every node: no faster.
+    return Math.min(5000, Math.max(runtime?.activity ? 2000 : 250, Math.floor((shortest || 20_000) / 4)));
   }
 
   return { tick, tickInterval };

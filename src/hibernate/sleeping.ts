@@ -1,6 +1,6 @@
 /**
  * Putting one tenant to sleep: remove its PM2 app (PM2 sends SIGINT: in-flight requests
- * finish) and record it. By hand (`silo tenant sleep`) always; from the idle tick only if
+ * finish), or scale its Swarm service to 0, and record it. By hand (`silo tenant sleep`) always; from the idle tick only if
  * the tenant is still idle when its turn in the queue comes.
  */
 import { workerApp } from '../pm2/ecosystem.js';
@@ -26,10 +26,13 @@ export function createSleeping(log: Log, { queue, book, activity, workers }: Par
       const p = await workers.find(name);
       if (p && ifIdleFor !== undefined && activity.idleMs(name, p.pm2_env?.pm_uptime ?? 0, Date.now()) < ifIdleFor) return false;
       if (p) await pm2.remove(workerApp(name));
-      // Workers on a Swarm: a scale to zero replicas (its service stays, with its secret).
-      // By hand only: the idle tick sees PM2's workers, and a task's idleness is not measured.
+      // Workers on a Swarm: a scale to zero replicas (its service stays, with its secret),
+      // from the idle tick only if its worker still reports no request for that long.
       if (runtime?.kind === 'swarm') {
-        if (ifIdleFor !== undefined) return false;
+        if (ifIdleFor !== undefined) {
+          const a = (await runtime.activity?.(name))?.get(name);
+          if (!a || activity.idleMs(name, Math.max(a.startedAt, a.servedAt), Date.now()) < ifIdleFor) return false;
+        }
         await runtime.sleep(name);
       }
       const was = book.record(name).asleep;

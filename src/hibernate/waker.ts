@@ -39,8 +39,9 @@ export function createWaker(cfg: SiloConfig, log: Log, timings: WakerTimings = d
   const workers = createWorkerView();
   const coolDown = createCoolDown(book, timings.coolDownMs, (tenant, error) => emit(cfg, 'wake.failed', { tenant, error }));
   const wakeNow = createWaking(cfg, log, timings, { book, activity, workers, coolDown });
-  const sleep = createSleeping(log, { queue, book, activity, workers }, runtimeFor(cfg));
-  const { tick, tickInterval } = createIdleTick(cfg, log, { queue, book, activity, coolDown, sleep });
+  const runtime = runtimeFor(cfg);
+  const sleep = createSleeping(log, { queue, book, activity, workers }, runtime);
+  const { tick, tickInterval } = createIdleTick(cfg, log, { runtime: runtime.activity ? runtime : undefined, queue, book, activity, coolDown, sleep });
 
   /** Wake a tenant (or learn that it is awake). Concurrent calls share one wake. */
   function wake(name: string): Promise<WakeResult> {

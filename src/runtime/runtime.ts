@@ -57,8 +57,20 @@ export interface TenantRuntime {
   wake(cfg: SiloConfig, reg: Registry, name: string): Promise<boolean>;
   /** wait until its worker answers /readyz. */
   waitReady(cfg: SiloConfig, name: string, timeoutMs?: number): Promise<void>;
+  /**
+   * idleness, for hibernation: when each running worker (or only `name`'s) last served a
+   * request and when it started, epoch ms on this host's clock; a worker the runtime has
+   * no news of counts as serving now. PM2: absent (the waker reads the workers' activity
+   * files on this host).
+   */
+  activity?(name?: string): Promise<Map<string, WorkerActivity>>;
   /** the hosts workers may run on, when there are several (Swarm's nodes); PM2: absent */
   nodes?(): Promise<NodeStatus[]>;
+}
+
+export interface WorkerActivity {
+  servedAt: number;
+  startedAt: number;
 }
 
 export interface NodeStatus {

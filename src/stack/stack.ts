@@ -391,8 +391,9 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       // Engines that do not answer leave them running: `down` still stops what runs here.
       const runtime = runtimeFor(cfg);
       try {
-        for (const name of (await runtime.workers()).keys()) {
-          await runtime.stop(name);
+        // And a hibernated tenant's service (scaled to 0: no worker runs, its service stays).
+        for (const name of new Set([...(await runtime.workers()).keys(), ...Object.keys(reg.tenants)])) {
+          if (!(await runtime.stop(name))) continue;
           log(`stopped ${workerApp(name)} (${runtime.kind})`);
           stopped++;
         }

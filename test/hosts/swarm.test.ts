@@ -7,7 +7,8 @@
  * every tenant is browsed through the proxy; one gets a canary deploy; node3 dies under
  * load (its engine, its containers and its link): the `# figures:` line gives the failed
  * requests and the seconds until every tenant whose database survived serves again;
- * node3 comes back and every tenant serves. Everything is stopped at the end.
+ * node3 comes back and every tenant serves; a seventh tenant, idle, is scaled to 0 by
+ * the waker and woken by a request. Everything is stopped at the end.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -148,13 +149,17 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const canary = await startLoadClient(n1, tenants);
   const app = pollsApp(t, { version: '2.0.0' });
   const deployed = await cli(['deploy', app, '--tenant', 'shop-a']);
-  t.equal(deployed.code, 0, `canary deploy to shop-a: ${deployed.stderr}`);
+  t.equal(deployed.code, 0, `canary deploy to shop-a: ${deployed.stderr}${deployed.stdout}`);
   const afterCanary = await canary.stop();
   t.match((await get('shop-a.localhost', '/api/release')).stdout, /"version":"2\.0\.0"[\s\S]*\n200$/, 'the canary serves the new release');
   t.match((await get('shop-b.localhost', '/api/release')).stdout, /\n404$/, 'the others run the app they ran');
-  printFigures(t, 'swarm-canary', { sent: sum(afterCanary, 'ok') + sum(afterCanary, 'failed'), failed: sum(afterCanary, 'failed'), wrongTenant: sum(afterCanary, 'wrongTenant'), canaryFailed: afterCanary['shop-a.localhost']!.failed });
+  const othersFailed = tenants.filter((n) => n !== 'shop-a').reduce((a, n) => a + afterCanary[`${n}.localhost`]!.failed, 0);
+  printFigures(t, 'swarm-canary', { sent: sum(afterCanary, 'ok') + sum(afterCanary, 'failed'), failed: sum(afterCanary, 'failed'), wrongTenant: sum(afterCanary, 'wrongTenant'), canaryFailed: afterCanary['shop-a.localhost']!.failed, othersFailed });
   t.comment(`failed requests during the canary: ${failures(afterCanary)}`);
   t.equal(sum(afterCanary, 'wrongTenant'), 0, 'no request answered by another tenant');
+  // Its image built and loaded on every node, its task started elsewhere, the proxy
+  // reloaded: none of it may cost the neighbours a request (each has its own 5 s limit).
+  t.equal(othersFailed, 0, 'the other tenants lost no request during the canary');
 
   // Load through the proxy on every tenant, then node3 dies.
   const onNode3 = Object.entries(await nodesNow()).filter(([n, node]) => node === n3.name && !onB.has(n)).map(([n]) => n);
@@ -198,6 +203,19 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
     return true;
   });
   t.pass('node3 rejoined and every tenant serves');
+
+  // Idle hibernation, as under PM2: a tenant idle for its hibernate-after is scaled to 0
+  // replicas by the waker (its worker's health check reports when it last served), and
+  // the next request wakes it to 1 (the request waits for the wake: up to the waker's limit).
+  const made = await cli(['tenant', 'create', 'dozy', '--hibernate-after', '5s']);
+  t.equal(made.code, 0, `created dozy, hibernating after 5 s: ${made.stderr}`);
+  const replicas = async () => (await hosts.docker(n1, ['service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', 'silo-tenant-dozy'])).trim();
+  // Asleep: no replica wanted, and its last task has stopped (it finishes its requests first).
+  const taskStates = async () => (await hosts.docker(n1, ['service', 'ps', '--format', '{{.CurrentState}}', 'silo-tenant-dozy'])).trim().split('\n');
+  await until('dozy scaled to 0 once idle', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running')));
+  t.pass('the idle tenant was scaled to 0 replicas without an operator');
+  const woken = await inNs(n1.ns, ['curl', '-s', '-m', '90', '-w', '\n%{http_code}', '-H', 'Host: dozy.localhost', 'http://127.0.0.1:8080/api/tenant'], env);
+  t.match(woken.stdout, /"tenant":"dozy"[\s\S]*\n200$/, 'a request wakes it (no task ran) and is answered');
 
   const down = await cli(['down']);
   t.equal(down.code, 0, `silo down: ${down.stderr}`);

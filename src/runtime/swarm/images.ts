@@ -34,12 +34,15 @@ export function packageClosure(modules: string, roots: string[]): string[] {
   return [...seen].sort();
 }
 
+/** Build state beside the code (tsc's incremental record: any type check rewrites it), never in an image. */
+const notInImage = (path: string) => !path.endsWith('.tsbuildinfo');
+
 function stampOf(paths: string[]): string {
   const h = createHash('sha256');
   const walk = (p: string) => {
     const st = statSync(p);
-    if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
-    else h.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
+    if (!st.isDirectory()) h.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
+    else for (const e of readdirSync(p).sort()) if (notInImage(e)) walk(join(p, e));
   };
   paths.forEach(walk);
   return h.digest('hex').slice(0, 12);
@@ -111,7 +114,7 @@ async function buildAndShip(manager: Docker, nodes: Docker[], base: string, img:
   if (!(await has(manager))) {
     const ctx = mkdtempSync(join(tmpdir(), 'silo-image-'));
     try {
-      for (const [from, to] of img.files) cpSync(from, join(ctx, to), { recursive: true, dereference: true });
+      for (const [from, to] of img.files) cpSync(from, join(ctx, to), { recursive: true, dereference: true, filter: notInImage });
       writeFileSync(join(ctx, 'Dockerfile'), dockerfile(base, img.appModule !== ''));
       const src = ['Dockerfile', 'silo', ...(img.appModule ? ['app'] : [])];
       await follow(manager, await manager.buildImage({ context: ctx, src }, { t: img.tag, rm: true, forcerm: true }));

@@ -27,6 +27,39 @@ const SECRET_FILE = 'db-password';
 /** The unprivileged user the worker runs as inside its task. */
 export const WORKER_UID = '1000';
 
+/**
+ * The task's health check: GET /readyz from inside its container, healthy on 200. Docker
+ * runs it in the tenant's container every 2 s (a task is running, so routed and a start-first
+ * update goes on, once one passes), and Swarm replaces the task after 3 failures in a row.
+ * So it must be cheap and must not fail merely because the machine is busy: bash's own
+ * /dev/tcp (a shell, a connect, a read: about no CPU), not `node -e fetch(...)`, which booted
+ * Node every 2 s in every container (~70 ms of CPU each) and, with a 2 s limit, timed out
+ * on a busy host: under a canary's image build three in a row did in every tenant's
+ * container, and Swarm killed healthy workers on every node (502s and 5 s timeouts for
+ * every tenant; the swarm test). 10 s per check: a worker is replaced after about 30 s of
+ * not answering, not after one slow second. The image needs bash (Debian's Node images have it).
+ * Once healthy, it prints when the worker last served a request (ACTIVITY_IN_TASK).
+ */
+/**
+ * Where the worker touches its activity file inside its task (src/worker/activity.ts): the
+ * health check prints its time ("served <epoch s>"), and the waker reads that in the
+ * check's log on the node (swarm-runtime.ts, activity) to put an idle tenant to sleep.
+ */
+export const ACTIVITY_IN_TASK = '/tmp/silo-activity';
+
+export const READYZ_CHECK = {
+  Test: [
+    'CMD',
+    'bash',
+    '-c',
+    `exec 3<>/dev/tcp/127.0.0.1/${WORKER_PORT} && printf 'GET /readyz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && read -r _ code _ <&3 && [ "$code" = 200 ] || exit 1; echo "served $(stat -c %Y ${ACTIVITY_IN_TASK} 2>/dev/null || echo -)"`,
+  ],
+  Interval: 2e9,
+  Timeout: 10e9,
+  Retries: 3,
+  StartPeriod: 20e9,
+};
+
 export interface ServiceInputs {
   /** the image of silo's worker with this tenant's app (release) in it */
   image: string;
@@ -49,7 +82,7 @@ export function tenantServiceSpec(cfg: SiloConfig, reg: Registry, name: string, 
   const server = reg.servers[t.server]!;
   const limits = tenantLimits(cfg, t);
   const ceilings = tenantCeilings(cfg, t);
-  const readyz = `fetch('http://127.0.0.1:${WORKER_PORT}/readyz').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))`;
+
   return {
     Name: serviceName(name),
     Labels: { 'silo.tenant': name, 'silo.release': t.release?.id ?? '', 'silo.entry': inputs.entry },
@@ -73,10 +106,11 @@ export function tenantServiceSpec(cfg: SiloConfig, reg: Registry, name: string, 
           DB_POOL_MAX: String(tenantPoolSize(cfg, reg, t.server)),
           LOG_LEVEL: 'info',
           APP_MODULE: inputs.appModule,
+          ACTIVITY_FILE: ACTIVITY_IN_TASK,
         }).map(([k, v]) => `${k}=${v}`),
         // Only this service gets this secret: another tenant's task has no file of it.
         Secrets: [{ SecretID: inputs.secret.id, SecretName: inputs.secret.name, File: { Name: SECRET_FILE, UID: WORKER_UID, GID: WORKER_UID, Mode: 0o400 } }],
-        Healthcheck: { Test: ['CMD', 'node', '-e', readyz], Interval: 2e9, Timeout: 2e9, Retries: 3, StartPeriod: 20e9 },
+        Healthcheck: READYZ_CHECK,
         StopGracePeriod: 8e9,
       },
       Resources: {

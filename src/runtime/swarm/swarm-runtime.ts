@@ -15,7 +15,7 @@ import type { SiloConfig } from '../../common/config.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
 import type { Registry } from '../../registry/registry.js';
-import type { TenantRuntime, WorkerStatus, Workers } from '../runtime.js';
+import type { TenantRuntime, WorkerActivity, WorkerStatus, Workers } from '../runtime.js';
 import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './service-spec.js';
 import { ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
@@ -31,10 +31,21 @@ interface Task {
   ID: string;
   NodeID: string;
   DesiredState: string;
-  Status: { State: string; Err?: string };
+  Status: { State: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
   ServiceID: string;
   CreatedAt: string;
+  Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
 }
+
+/**
+ * The label on a task's container that names the task template it was made from (a hash
+ * of it): a task is the service's current one when its stamp is the service's. Without it,
+ * "a task runs" right after an update was the old task: Swarm marks the service `updating`
+ * a moment later, and a waitReady in between returned at once (a canary's deploy reported
+ * its switch done while its new task had not started).
+ */
+export const SPEC_LABEL = 'silo.spec';
+const stampOf = (t: { ContainerSpec?: { Labels?: Record<string, string> } } | undefined) => t?.ContainerSpec?.Labels?.[SPEC_LABEL];
 
 /** dockerode is loaded at the first call only: a PM2 stack's commands never pay for it. */
 export async function clientFor(engine: string): Promise<Docker> {
@@ -56,6 +67,38 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   async function nodeNames(): Promise<Map<string, { name: string; addr?: string }>> {
     const nodes = (await (await m()).listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string } }[];
     return new Map(nodes.map((n) => [n.ID, { name: n.Description?.Hostname ?? n.ID, addr: n.Status?.Addr }]));
+  }
+
+  /** Each node's engine by its Swarm node ID (asked of the engines once, again for an unknown node). */
+  let byNode = new Map<string, Docker>();
+  async function engineOf(nodeId: string): Promise<Docker | undefined> {
+    if (!byNode.has(nodeId)) {
+      const found = new Map<string, Docker>();
+      for (const d of await engines()) {
+        const info = (await d.info().catch(() => undefined)) as { Swarm?: { NodeID?: string } } | undefined;
+        if (info?.Swarm?.NodeID) found.set(info.Swarm.NodeID, d);
+      }
+      byNode = found;
+    }
+    return byNode.get(nodeId);
+  }
+
+  /**
+   * When the worker in `task` last served a request: its health check prints the time of
+   * the worker's activity file (service-spec.ts, READYZ_CHECK), which the node's engine
+   * keeps in the container's health log. The age is taken on the node's clock (the check's
+   * end minus the file's time), so the hosts' clocks need not agree. No news: now.
+   */
+  async function servedAt(task: Task, now: number): Promise<number> {
+    const id = task.Status.ContainerStatus?.ContainerID;
+    const engine = id ? await engineOf(task.NodeID) : undefined;
+    if (!id || !engine) return now;
+    const c = (await engine.getContainer(id).inspect().catch(() => undefined)) as { State?: { Health?: { Log?: { End?: string; ExitCode?: number; Output?: string }[] } } } | undefined;
+    const last = (c?.State?.Health?.Log ?? []).filter((l) => l.ExitCode === 0).pop();
+    const at = /served (\d+)/.exec(last?.Output ?? '')?.[1];
+    const end = last?.End ? Date.parse(last.End) : NaN;
+    if (!at || !Number.isFinite(end)) return now;
+    return now - Math.max(0, end - Number(at) * 1000);
   }
 
   async function find(name: string): Promise<Docker.Service | undefined> {
@@ -85,14 +128,19 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     const entry = tenantAppEntry(cfg, reg.tenants[name]!) ?? '';
     const spec = tenantServiceSpec(cfg, reg, name, { image: img.tag, appModule: img.appModule, entry, secret: await secretFor(cfg, name), network: opts.network, replicas });
     const svc = await find(name);
+    const stamped = (forced: number) => {
+      const template = { ...spec.TaskTemplate, ForceUpdate: forced };
+      const stamp = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+      return { ...template, ContainerSpec: { ...template.ContainerSpec, Labels: { ...template.ContainerSpec.Labels, [SPEC_LABEL]: stamp } } };
+    };
     if (!svc) {
-      await (await m()).createService(spec as unknown as Docker.CreateServiceOptions);
+      await (await m()).createService({ ...spec, TaskTemplate: stamped(0) } as unknown as Docker.CreateServiceOptions);
       return true;
     }
     const now = (await svc.inspect()) as { Version: { Index: number }; Spec: { TaskTemplate?: { ForceUpdate?: number } } };
     updated.set(name, Date.now());
     const forced = (now.Spec.TaskTemplate?.ForceUpdate ?? 0) + (force ? 1 : 0);
-    await svc.update({ version: now.Version.Index, ...spec, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: forced } });
+    await svc.update({ version: now.Version.Index, ...spec, TaskTemplate: stamped(forced) });
     return false;
   }
 
@@ -172,6 +220,26 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       await runtime.waitReady(cfg, name);
       return replicas === 0;
     },
+    async activity(only) {
+      const now = Date.now();
+      const [services, tasks] = await Promise.all([
+        (await m()).listServices({ filters: JSON.stringify(only ? { name: [serviceName(only)] } : { label: ['silo.tenant'] }) }),
+        tasksOf(only),
+      ]);
+      const out = new Map<string, WorkerActivity>();
+      await Promise.all(
+        services.map(async (s) => {
+          const name = s.Spec?.Labels?.['silo.tenant'];
+          if (!name || s.Spec?.Name !== serviceName(name)) return;
+          // Its newest running task (two run only during a start-first update: busy, not idle).
+          const [task] = tasks.filter((t) => t.ServiceID === s.ID && t.Status.State === 'running').sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+          if (!task) return;
+          const startedAt = Date.parse(task.Status.Timestamp ?? task.CreatedAt);
+          out.set(name, { startedAt: Number.isFinite(startedAt) ? startedAt : now, servedAt: await servedAt(task, now) });
+        }),
+      );
+      return out;
+    },
     async nodes() {
       const nodes = (await (await m()).listNodes()) as { Description?: { Hostname?: string }; Status?: { Addr?: string; State?: string }; Spec?: { Availability?: string } }[];
       return nodes.map((n) => ({ name: n.Description?.Hostname ?? '', addr: n.Status?.Addr ?? '', ready: n.Status?.State === 'ready' && n.Spec?.Availability === 'active' }));
@@ -183,12 +251,16 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
         // An update under way (a deploy, a move) is over first: until then the running task
         // may be the old one. One that failed was rolled back by Swarm: its message says why.
         const svc = await find(name);
-        const update = svc ? ((await svc.inspect()) as { UpdateStatus?: { State?: string; Message?: string; StartedAt?: string } }).UpdateStatus : undefined;
+        const inspected = svc ? ((await svc.inspect()) as { UpdateStatus?: { State?: string; Message?: string; StartedAt?: string }; Spec?: { TaskTemplate?: { ContainerSpec?: { Labels?: Record<string, string> } } } }) : undefined;
+        const update = inspected?.UpdateStatus;
+        // The task made from the service's template as it is now (a service from before the stamp: any).
+        const want = stampOf(inspected?.Spec?.TaskTemplate);
+        const current = (t: Task) => want === undefined || stampOf(t.Spec) === want;
         // (A rollback of an update this process did not ask for, an older one, is history.)
         const ours = update?.StartedAt !== undefined && Date.parse(update.StartedAt) >= (updated.get(name) ?? Infinity) - 2000;
         if (ours && update?.State && /rollback|paused/.test(update.State)) throw new SiloError(`the update of ${name}'s worker failed and was rolled back: ${update.Message ?? update.State}`);
         const tasks = await tasksOf(name);
-        if (update?.State !== 'updating' && tasks.some((t) => t.Status.State === 'running')) return;
+        if (update?.State !== 'updating' && tasks.some((t) => t.Status.State === 'running' && current(t))) return;
         const t = tasks[0];
         if (t) last = update?.State === 'updating' ? 'updating' : `${t.Status.State}${t.Status.Err ? `: ${t.Status.Err}` : ''}`;
         if (Date.now() > end) throw new SiloError(`the worker of ${name} was not ready within ${timeoutMs / 1000} s (its task: ${last})`);
