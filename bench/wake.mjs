@@ -17,7 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { createStack, root } from './lib/stack.mjs';
 import { hibernate, wakeLatency, wakeStorm } from './lib/hibernation.mjs';
 import { run } from './lib/util.mjs';
-import { stackCpu, cpuSince } from './lib/procs.mjs';
+import { stackCpu, cpuSince, memoryDetail } from './lib/procs.mjs';
 import { phaseRows } from './lib/wake-phases.mjs';
 import { httpRequest } from './lib/util.mjs';
 
@@ -86,6 +86,14 @@ try {
       result.storms.push({ ...st, load, cpu });
       lines.push(`Storm ${r + 1} (load average ${load} before): ${st.tenants} hibernated tenants at once, ${st.failed} failed, p50 ${f(st.ms.p50)}, slowest ${f(st.ms.p100)}; CPU of the stack meanwhile (s): ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
       if (st.failed) code = 1;
+    }
+    // The woken workers, idle: their private memory (USS) after WAKE_IDLE_S seconds.
+    await new Promise((r) => setTimeout(r, Number(process.env.WAKE_IDLE_S ?? 5) * 1000));
+    const st = await stack.status();
+    const uss = st.tenants.filter((t) => t.pid).map((t) => memoryDetail(t.pid).ussKB / 1024).filter((x) => x > 0).sort((a, b) => a - b);
+    if (uss.length) {
+      result.idleUssMB = { n: uss.length, p50: Math.round(uss[Math.floor(uss.length / 2)] * 10) / 10, max: Math.round(uss.at(-1) * 10) / 10 };
+      lines.push(`Woken workers idle ${process.env.WAKE_IDLE_S ?? 5} s after the storm (each served one GET /api/polls): USS p50 ${result.idleUssMB.p50} MB, max ${result.idleUssMB.max} MB (${uss.length} workers).`);
     }
     lines.push('');
   }
