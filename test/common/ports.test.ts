@@ -18,3 +18,15 @@ t.test('skips a port something else is listening on', async (t) => {
   t.not(port, base);
   t.ok(port > base);
 });
+
+t.test('freePort picks below the ephemeral range, where no outgoing connection takes a port', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  if (low - 20000 < 2000) return t.skip(`the ephemeral range starts at ${low}: freePort asks the kernel`);
+  const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+  for (const p of ports) t.ok(p >= 20000 && p < low, `${p} is in [20000, ${low})`);
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(ports[0], '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => srv.close(r)));
+  t.pass(`${ports[0]} could be bound`);
+});
