@@ -39,9 +39,9 @@ import { updateRegistry, type Registry } from '../registry/registry.js';
 import type { OpenServer } from '../servers/servers.js';
 import { readSecret } from '../common/secrets.js';
 import { ident } from '../postgres/admin.js';
-import { dropDatabase, dropDumpRole, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
+import { databaseExists, dropDatabase, dropDumpRole, dropRole, ensureRole } from '../postgres/tenant-ddl.js';
 import { copyDatabase, findPgDump } from '../postgres/pg-dump.js';
-import { createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
+import { closeDatabase, createSide, dropSide, sideName, swapIn } from '../postgres/side-database.js';
 import { schemaVersion, tableCounts, tenantSession } from '../postgres/tenant-session.js';
 import { address, dumpCredentials } from '../servers/tenant-credentials.js';
 import { serverMajor } from '../backup/backup.js';
@@ -222,9 +222,9 @@ const steps: Step<Ctx>[] = [
     done: promoted,
     async run(c) {
       await holdPoint(c, 'final-copy');
-      // The worker reloads onto the target meanwhile: its new process starts and listens
-      // without touching the database (which appears under its name at promote), and no
-      // request reaches it while the tenant is suspended. The reload is over before the
+      // The worker reloads onto the target meanwhile: its new process starts, listens and
+      // tries its database (which appears under its name at promote; a kept copy of that
+      // name is closed then), and no request reaches it while the tenant is suspended. The reload is over before the
       // next step (PM2's calls run with a reduced process.env, which nothing else may
       // read meanwhile: the copy only reads PATH, which stays).
       c.reloading = reloadWorker(c, c.reg).catch((err: Error) => err);
@@ -256,6 +256,12 @@ const steps: Step<Ctx>[] = [
     name: 'promote',
     done: promoted,
     async run(c) {
+      // A database of the tenant's name already on the target is the copy an earlier
+      // `--keep-source` move left there, open again to the tenant's role since
+      // target-role: the worker reloaded onto the target connects as it starts and may
+      // hold a session in it, and PostgreSQL renames no database in use. Closed first
+      // (the tenant is suspended: nothing is served from it).
+      if (await databaseExists(c.target!.admin, c.name)) await closeDatabase(c.target!.admin, c.name);
       await swapIn(c.target!.admin, c.name, 'incoming');
       await dropSide(c.target!.admin, c.name, 'previous'); // a copy an interrupted move had promoted
       await updateRegistry(homePaths(c.cfg.home).registry, (reg) => {
