@@ -25,25 +25,23 @@ export async function installProxyConfig(driver: ProxyDriver, model: ProxyModel,
   if (changed.length === 0) return false;
   const staging = mkdtempSync(join(driver.dir, `staging-${process.pid}-`));
   try {
-    for (const [name, text] of Object.entries(files)) {
-      const file = join(staging, name);
-      if (!driver.privateFiles?.includes(name)) {
-        writeFileSync(file, text);
-        continue;
-      }
-      writeFileSync(file, text, { mode: 0o600 });
+    // A private file is 0600 and the proxy user's from its first byte to its place.
+    const keep = (name: string, file: string) => {
+      if (!driver.privateFiles?.includes(name)) return;
       chmodSync(file, 0o600);
       if (owner) chownSync(file, owner.uid, owner.gid);
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const file = join(staging, name);
+      writeFileSync(file, text, { mode: driver.privateFiles?.includes(name) ? 0o600 : 0o666 });
+      keep(name, file);
     }
     await driver.validate(staging);
     // Base file first, tenants file last: each rename is atomic.
     for (const name of Object.keys(files)) {
       const next = join(staging, `${name}.next`);
       copyFileSync(join(staging, name), next);
-      if (driver.privateFiles?.includes(name)) {
-        chmodSync(next, 0o600);
-        if (owner) chownSync(next, owner.uid, owner.gid);
-      }
+      keep(name, next);
       renameSync(next, join(driver.dir, name));
     }
   } finally {
