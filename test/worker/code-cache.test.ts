@@ -32,8 +32,8 @@ async function start(t: Test, entry: string): Promise<string | undefined> {
   const res = await httpClient(w.port, 'acme.localhost')({ method: 'GET', url: '/api/tenant' });
   t.equal(res.statusCode, 200, 'serves');
   t.same(JSON.parse(res.body), { tenant: 'acme' });
-  const line = w.stdout().split('\n').find((l) => l.includes('"started"'));
-  return (JSON.parse(line ?? '{}') as { boot?: { codeCache?: string } }).boot?.codeCache;
+  const line = await w.logLine('"started"');
+  return (JSON.parse(line) as { boot?: { codeCache?: string } }).boot?.codeCache;
 }
 
 t.test('the build wrote one cache, for the Node that built; a worker on that Node uses it', async (t) => {

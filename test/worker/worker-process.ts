@@ -45,6 +45,12 @@ export interface WorkerProcess {
   port: number;
   stdout: () => string;
   stderr: () => string;
+  /**
+   * The first stdout line that contains `text`, once it has come (10 s at most). The
+   * worker's log is pino's default destination, which writes asynchronously: a line logged
+   * before `ready` can reach the pipe after it, and after a first answer too.
+   */
+  logLine: (text: string) => Promise<string>;
   /** Resolves when the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -77,7 +83,23 @@ export function startWorker(t: Teardown, env: Record<string, string>, opts: { wa
       await exited;
     }
   });
-  const proc: WorkerProcess = { child, port: Number(env.PORT), stdout: () => out, stderr: () => err, exited };
+  const logLine = (text: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const look = (): boolean => {
+        const line = out.split('\n').slice(0, -1).find((l) => l.includes(text)); // whole lines only
+        if (line === undefined) return false;
+        clearTimeout(timer);
+        child.stdout!.off('data', look);
+        resolve(line);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        child.stdout!.off('data', look);
+        reject(new Error(`no line with ${text} on the worker's stdout after 10 s`));
+      }, 10_000);
+      if (!look()) child.stdout!.on('data', look);
+    });
+  const proc: WorkerProcess = { child, port: Number(env.PORT), stdout: () => out, stderr: () => err, logLine, exited };
   if (opts.waitReady === false) return Promise.resolve(proc);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker not ready after 10 s; stderr: ${err}`)), 10_000);
