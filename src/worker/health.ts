@@ -4,7 +4,7 @@
  * goes to the log).
  */
 import fp from 'fastify-plugin';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from '../common/within.js';
 import { appliedVersion } from '../migrate/run.js';
 import type { LogLevel } from './config.js';
 import { errorBody } from './errors.js';
@@ -48,23 +48,19 @@ export const healthPlugin = fp<HealthOptions>(
     }));
 
     async function notReadyBecause(): Promise<string | undefined> {
-      const ac = new AbortController();
       const check = (async () => {
         await fastify.sql`select 1`;
         const version = await appliedVersion(fastify.sql);
         if (version !== opts.expectedVersion) {
-          return `schema version ${version}, this code expects ${opts.expectedVersion}`;
+          return { reason: `schema version ${version}, this code expects ${opts.expectedVersion}` };
         }
-        return undefined;
+        return { reason: undefined };
       })();
-      const timeout = sleep(deadlineMs, `database did not answer within ${deadlineMs} ms`, { signal: ac.signal });
       try {
-        // race() subscribes to both, so the loser's later rejection is handled.
-        return await Promise.race([check, timeout]);
+        const answer = await within(deadlineMs, check);
+        return answer ? answer.reason : `database did not answer within ${deadlineMs} ms`;
       } catch (err) {
         return `database: ${(err as { code?: string }).code ?? (err as Error).message}`;
-      } finally {
-        ac.abort();
       }
     }
 

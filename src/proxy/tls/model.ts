@@ -9,6 +9,7 @@ import { freePort } from '../../common/ports.js';
 import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
 import { tenantHosts } from '../../common/names.js';
+import { within } from '../../common/within.js';
 import type { Registry } from '../../registry/registry.js';
 import type { ProxyTls } from '../model.js';
 import { syncCertificates, tlsPaths, type Owner } from './store.js';
@@ -58,19 +59,9 @@ export async function proxyTls(cfg: SiloConfig, reg: Registry, owner?: Owner): P
  * proxy from starting: Caddy is left to register its own, and the next render tries again.
  */
 async function caddyAccountKey(cfg: SiloConfig): Promise<string | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), 15_000);
-  });
-  try {
-    // loaded only here: acme-client is not needed by any other render
-    const { acmeAccountKey } = await import('./acme.js');
-    return await Promise.race([acmeAccountKey(cfg), timeout]);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
+  // loaded only here: acme-client is not needed by any other render
+  const key = import('./acme.js').then(({ acmeAccountKey }) => acmeAccountKey(cfg));
+  return within(15_000, key.catch(() => undefined));
 }
 
 /** A copy of a public file (a CA certificate) the proxy's user can read, wherever the operator keeps it. */

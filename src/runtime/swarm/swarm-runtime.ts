@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { SiloConfig } from '../../common/config.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
+import { within } from '../../common/within.js';
 import type { Registry } from '../../registry/registry.js';
 import type { TenantRuntime, WorkerActivity, WorkerStatus, Workers } from '../runtime.js';
 import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './service-spec.js';
@@ -70,23 +71,17 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   }
 
   /**
-   * An engine's answer, or undefined after `ms`: a node whose engine is on TCP and gone (its
-   * machine off, before the manager calls it down) would hold the idle tick for the
+   * Each node's engine by its Swarm node ID (asked of the engines once, again for an unknown node).
+   * Engines are asked `within` 5 s, an error as no answer: a node whose engine is on TCP and gone
+   * (its machine off, before the manager calls it down) would hold the idle tick for the
    * kernel's connect timeout (about 2 minutes) and no tenant would hibernate meanwhile.
    */
-  const within = <T>(ms: number, p: Promise<T>): Promise<T | undefined> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-    return Promise.race([p.catch(() => undefined), late]).finally(() => clearTimeout(timer));
-  };
-
-  /** Each node's engine by its Swarm node ID (asked of the engines once, again for an unknown node). */
   let byNode = new Map<string, Docker>();
   async function engineOf(nodeId: string): Promise<Docker | undefined> {
     if (!byNode.has(nodeId)) {
       const found = new Map<string, Docker>();
       for (const d of await engines()) {
-        const info = (await within(5000, d.info())) as { Swarm?: { NodeID?: string } } | undefined;
+        const info = (await within(5000, d.info().catch(() => undefined))) as { Swarm?: { NodeID?: string } } | undefined;
         if (info?.Swarm?.NodeID) found.set(info.Swarm.NodeID, d);
       }
       byNode = found;
@@ -104,7 +99,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     const id = task.Status.ContainerStatus?.ContainerID;
     const engine = id ? await engineOf(task.NodeID) : undefined;
     if (!id || !engine) return now;
-    const c = (await within(5000, engine.getContainer(id).inspect())) as { State?: { Health?: { Log?: { End?: string; ExitCode?: number; Output?: string }[] } } } | undefined;
+    const c = (await within(5000, engine.getContainer(id).inspect().catch(() => undefined))) as { State?: { Health?: { Log?: { End?: string; ExitCode?: number; Output?: string }[] } } } | undefined;
     const last = (c?.State?.Health?.Log ?? []).filter((l) => l.ExitCode === 0).pop();
     const at = /served (\d+)/.exec(last?.Output ?? '')?.[1];
     const end = last?.End ? Date.parse(last.End) : NaN;
