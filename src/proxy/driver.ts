@@ -36,6 +36,12 @@ export interface ProxyDriver {
    * proxy at its next reload or start (nginx's keep-alive upstreams: nginx/pool.ts).
    */
   deferred?: string[];
+  /**
+   * With ACME on, a proxy that obtains a host's certificate itself, in the host's first HTTPS
+   * handshake (an order, the CA's validation through this proxy, the finalisation): how long
+   * that handshake may take. Unset: it never does (silo obtains certificates beforehand).
+   */
+  issuingHandshakeMs?: number;
   /** check the config rendered into `stagingDir` with the proxy's own validator */
   validate(stagingDir: string): Promise<void>;
   /** make the running proxy (pid `pid`) load the installed config, without dropping requests */

@@ -10,7 +10,8 @@
  *           route      the proxy config from the registry (the host's certificate first:
  *                      proxy/tls/store.ts), reloaded gracefully if it changed
  *           wait       the host answers through the proxy
- *           certificate nginx with ACME: one for the host now (proxy/tls/acme.ts)
+ *           certificate ACME: one for the host now (proxy/tls/acme.ts), unless the proxy
+ *                      gets its own at the first handshake (Caddy)
  *   remove: record, route (the host leaves the proxy, its certificate is deleted), wait
  *           (it answers 404), worker (the reloaded worker no longer accepts it).
  *
@@ -20,7 +21,7 @@ import type { SiloConfig } from '../common/config.js';
 import { isDomainName, normaliseHostName, tenantHosts } from '../common/names.js';
 import { SiloError } from '../common/errors.js';
 import { readRegistry, tenantEntry, writeRegistry, type Registry } from '../registry/registry.js';
-import { probeProxy, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
+import { driverFor, probeProxy, stackIsUp, syncProxy, waitUnrouted } from '../stack/live.js';
 import { waitFor } from '../common/http-probe.js';
 import { runSteps, type Step } from '../common/steps.js';
 import { runtimeFor } from '../runtime/select.js';
@@ -89,25 +90,25 @@ const addSteps: Step<Ctx>[] = [
     name: 'wait',
     async run(c) {
       if (!c.live || c.op.refresh().tenants[c.op.name]?.suspended) return;
-      // Caddy with ACME obtains the host's certificate in this first handshake (an order,
-      // the CA's validation through this proxy, the finalisation): allow it that long, and
-      // let the probe wait in the handshake as a browser would rather than start another.
+      // A proxy that obtains the host's certificate in this first handshake (ACME on demand)
+      // is allowed that long, and the probe waits in the handshake as a browser would
+      // rather than start another.
       const cfg = c.op.cfg;
-      const issuing = cfg.tls && cfg.acmeDirectory && cfg.proxy === 'caddy';
-      await waitFor(`${c.host} through the proxy`, issuing ? 90_000 : 20_000, async () => {
-        const r = await probeProxy(c.op.cfg, '/readyz', c.host, issuing ? 60_000 : undefined);
+      const issuing = cfg.tls && cfg.acmeDirectory ? driverFor(cfg).issuingHandshakeMs : undefined;
+      await waitFor(`${c.host} through the proxy`, issuing ? issuing + 30_000 : 20_000, async () => {
+        const r = await probeProxy(c.op.cfg, '/readyz', c.host, issuing);
         return r.status === 200 || `HTTP ${r.status}`;
       });
     },
   },
   {
-    // nginx with ACME: the host's certificate now (Caddy gets its own at the first
-    // handshake). A failure is recorded with the host (domain list, status) and tried again
+    // ACME: the host's certificate now, unless the proxy gets its own at the first
+    // handshake. A failure is recorded with the host (domain list, status) and tried again
     // by the certificate job: the domain is served either way, on the local stand-in.
     name: 'certificate',
     async run(c) {
       const cfg = c.op.cfg;
-      if (!cfg.tls || !cfg.acmeDirectory || cfg.proxy !== 'nginx' || !c.live) return;
+      if (!cfg.tls || !cfg.acmeDirectory || !c.live || driverFor(cfg).issuingHandshakeMs) return;
       await obtainCertificate(cfg, c.host).catch(() => undefined);
     },
   },

@@ -44,6 +44,8 @@ export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
     config,
     pidFile,
     privateFiles: ['caddy.json'],
+    // on-demand TLS (tls.ts): a host's certificate is ordered in its first handshake
+    issuingHandshakeMs: 60_000,
     async render(model) {
       const Caddyfile = renderCaddy(readFileSync(join(projectRoot, 'proxy', 'Caddyfile.base'), 'utf8'), model);
       return { Caddyfile, 'caddy.json': await adapt(Caddyfile, model) };
