@@ -229,9 +229,15 @@ await t.test("a log flood from evil stays within its logs' ceiling", async (t) =
 });
 
 await t.test("evil cannot open more connections than its role's CONNECTION LIMIT", async (t) => {
+  // postgres.js 4 takes 53300 for a passing condition and tries again, with a random
+  // backoff that grows threefold a try, until connect_timeout has passed since the first
+  // refusal: with its default backoff a refused pool gave up after 1.3 to 8.7 s (measured),
+  // and the slowest went past the worker's 10 s request timeout. A fixed 200 ms between
+  // tries: every refused pool gives up 3 s after its first refusal (connect_timeout stays
+  // 3 s, which a connection that succeeds on a loaded machine may need).
   const r = await s.runAsEvil<{ ok: number; refused: number; codes: string[] }>(`
     const o = sql.options;
-    const pools = Array.from({ length: 16 }, () => postgres({ host: o.host[0], port: o.port[0], user: o.user, pass: o.pass, database: o.database, max: 1, onnotice() {}, connect_timeout: 3 }));
+    const pools = Array.from({ length: 16 }, () => postgres({ host: o.host[0], port: o.port[0], user: o.user, pass: o.pass, database: o.database, max: 1, onnotice() {}, connect_timeout: 3, backoff: () => 0.2 }));
     const answers = await Promise.allSettled(pools.map(async (p) => { await p\`select pg_sleep(0.5)\`; }));
     await Promise.all(pools.map((p) => p.end({ timeout: 1 })));
     const codes = answers.filter((a) => a.status === 'rejected').map((a) => a.reason.code);
