@@ -2,10 +2,12 @@
  * The Caddy driver (the contract: ../driver.ts). silo writes a Caddyfile (render.ts) and
  * Caddy runs the JSON it adapts to, completed with what the Caddyfile cannot say (silo's
  * ACME account: tls.ts). The JSON may hold that account's key, so it is a private file
- * (0600, the proxy user's).
+ * (0600, the proxy user's). Adapting is a child process, so a render reuses the installed
+ * JSON while what it was adapted from is the same (caddy.json.sha256, private too).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +23,35 @@ export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
   const config = join(dir, 'caddy.json');
   const adminSocket = join(dir, 'admin.sock');
   const pidFile = join(dir, 'caddy.pid');
+  const record = join(dir, 'caddy.json.sha256');
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  /**
+   * What caddy.json is made of: the Caddyfile, silo's ACME account key, and the program
+   * that adapts (an upgraded Caddy adapts afresh).
+   */
+  function sources(caddyfile: string, model: ProxyModel): string {
+    let program = binary;
+    try {
+      const st = statSync(binary);
+      program += ` ${st.size} ${st.mtimeMs}`;
+    } catch {
+      // adapt says what is wrong with it
+    }
+    return sha256(JSON.stringify([program, caddyfile, model.tls?.acme?.accountKey ?? null]));
+  }
+
+  /** The installed caddy.json, if it was made of `made` and is as it was written (its record: "<sources> <its own sha256>"). */
+  function installed(made: string): string | undefined {
+    try {
+      const [from, own] = readFileSync(record, 'utf8').trim().split(' ');
+      if (from !== made) return undefined;
+      const json = readFileSync(config, 'utf8');
+      return sha256(json) === own ? json : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   /** The Caddyfile adapted by Caddy itself (its `{$VAR}`s from the proxy's environment). */
   async function adapt(caddyfile: string, model: ProxyModel): Promise<string> {
@@ -43,12 +74,14 @@ export function caddyDriver(dir: string, binary: string): Omit<ProxyDriver, 'sta
     dir,
     config,
     pidFile,
-    privateFiles: ['caddy.json'],
+    privateFiles: ['caddy.json', 'caddy.json.sha256'],
     // on-demand TLS (tls.ts): a host's certificate is ordered in its first handshake
     issuingHandshakeMs: 60_000,
     async render(model) {
       const Caddyfile = renderCaddy(readFileSync(join(projectRoot, 'proxy', 'Caddyfile.base'), 'utf8'), model);
-      return { Caddyfile, 'caddy.json': await adapt(Caddyfile, model) };
+      const made = sources(Caddyfile, model);
+      const json = installed(made) ?? (await adapt(Caddyfile, model));
+      return { Caddyfile, 'caddy.json': json, 'caddy.json.sha256': `${made} ${sha256(json)}\n` };
     },
     async validate(stagingDir) {
       try {
