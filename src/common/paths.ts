@@ -36,3 +36,22 @@ export function homePaths(home: string) {
 }
 
 export type HomePaths = ReturnType<typeof homePaths>;
+
+/**
+ * The names silo makes directly in a state folder: homePaths' and those a few modules make
+ * themselves (releases, runtime, tmp, ...). A folder without registry.json that holds only
+ * these is a state folder all the same, one a first `silo up` left when it failed before
+ * writing the registry; a folder holding anything else and no registry is someone else's
+ * (`silo down --purge` refuses it).
+ */
+const HOME_ENTRIES = new Set([
+  // homePaths
+  'registry.json', 'secrets', 'control', 'postgres', 'backups', 'backup-attempts', 'logs', 'proxy', 'pm2', 'events',
+  // made by their own modules
+  'registry.lock', 'locks', 'releases', 'runtime', 'tmp', 'hibernate', 'tls', 'run',
+]);
+
+export function isHomeEntry(name: string): boolean {
+  // and the registry's temporary files (atomic-file.ts), a move's test hold points (tenant/move.ts)
+  return HOME_ENTRIES.has(name) || /^registry\.json\.\d+\.\d+\.tmp$/.test(name) || /^hold-move-[a-z-]+$/.test(name);
+}

@@ -13,6 +13,9 @@
  *   folder     the state folder itself: registry, secrets, embedded databases, backups
  *
  * `purgePlan` says all of that before anything is done; the CLI prints it and asks.
+ * A folder without registry.json (a first `silo up` that failed before writing it) is
+ * purged too when it holds only what silo makes (common/paths.ts, isHomeEntry): nothing of
+ * its stack was started then, so `stop` is skipped and its processes go by the rule above.
  * Not touched: tenant databases on external servers (`silo server add`, SILO_DATABASE_URL:
  * remove those tenants first), the shared `postgres` user and /var/lib/silo binaries.
  */
@@ -20,7 +23,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } fr
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SiloConfig } from '../common/config.js';
-import { homePaths } from '../common/paths.js';
+import { homePaths, isHomeEntry } from '../common/paths.js';
 import { readRegistry } from '../registry/registry.js';
 import { lookupUser, processUid, removeSystemUser } from '../isolation/os-users.js';
 import { homeGroup } from '../isolation/cgroups.js';
@@ -34,6 +37,8 @@ export interface PurgePlan {
   home: string;
   /** the folder exists (a purge of a folder already gone still cleans the host) */
   folder: boolean;
+  /** it holds a registry (without one, its stack was never started: only leftovers go) */
+  registry: boolean;
   /** tenant Unix users made for this folder */
   users: string[];
   /** control-group folders made for this folder */
@@ -114,11 +119,11 @@ function countFiles(dir: string): number {
   return n;
 }
 
-/** A folder that is not a silo state folder (no registry, not empty) is never deleted. */
+/** A folder that is not a silo state folder (no registry, and something silo does not make) is never deleted. */
 function refuseForeign(home: string): void {
   if (!existsSync(home)) return;
   const entries = statSync(home).isDirectory() ? readdirSync(home) : ['?'];
-  if (home === '/' || (entries.length > 0 && !entries.includes('registry.json'))) {
+  if (home === '/' || (!entries.includes('registry.json') && !entries.every(isHomeEntry))) {
     throw new SiloError(`${home} does not look like a silo state folder (no registry.json): refusing to purge it`);
   }
 }
@@ -132,17 +137,20 @@ export function purgePlan(cfg: SiloConfig): PurgePlan {
     .filter(([, t]) => reg!.servers[t.server]?.kind === 'external')
     .map(([tenant, t]) => ({ tenant, server: t.server }));
   const users = homeUsers(home);
-  return { home, folder, users, cgroups: homeCgroups(home), runDir: homeRunDir(home), processes: homeProcesses(home, users), external, backups: countFiles(homePaths(home).backups) };
+  return { home, folder, registry: existsSync(homePaths(home).registry), users, cgroups: homeCgroups(home), runDir: homeRunDir(home), processes: homeProcesses(home, users), external, backups: countFiles(homePaths(home).backups) };
 }
 
 /** The plan in lines, for the person who confirms it. */
 export function describePlan(p: PurgePlan): string[] {
   const lines = [`silo down --purge removes everything silo made for ${p.home}:`];
-  lines.push(`  stop its stack (PM2 apps, proxy, waker, embedded PostgreSQL)${p.processes.length ? `; ${p.processes.length} process(es) of it run now` : ''}`);
+  const running = p.processes.length ? `; ${p.processes.length} process(es) of it run now` : '';
+  lines.push(p.folder && !p.registry ? `  no stack to stop (it never started)${running}` : `  stop its stack (PM2 apps, proxy, waker, embedded PostgreSQL)${running}`);
   lines.push(p.users.length ? `  remove ${p.users.length} Unix user(s) and their groups: ${p.users.join(', ')}` : '  no Unix users to remove');
   lines.push(p.cgroups.length ? `  remove its control groups: ${p.cgroups.join(', ')}` : '  no control groups to remove');
   if (p.runDir) lines.push(`  remove the folder of its sockets ${p.runDir}`);
-  lines.push(p.folder ? `  delete the folder ${p.home}: registry, secrets, databases and ${p.backups} backup(s), for good` : `  (the folder ${p.home} is already gone)`);
+  if (!p.folder) lines.push(`  (the folder ${p.home} is already gone)`);
+  else if (!p.registry) lines.push(`  delete the folder ${p.home}: it has no registry.json (a first silo up that failed), only what that left`);
+  else lines.push(`  delete the folder ${p.home}: registry, secrets, databases and ${p.backups} backup(s), for good`);
   if (p.external.length) {
     lines.push(`  NOT dropped: the databases of ${p.external.map((e) => `${e.tenant} (on ${e.server})`).join(', ')}; remove those tenants first to drop them`);
   }
@@ -187,12 +195,15 @@ function removeGroup(dir: string): void {
 export interface PurgeResult {
   /** what could not be removed, one line each (empty: the host is clean) */
   left: string[];
+  /** what was removed, in a few words each ("2 process(es)", "user silo1a2b-_check", "the folder") */
+  removed: string[];
 }
 
 export async function purge(cfg: SiloConfig, log: (line: string) => void): Promise<PurgeResult> {
   const home = resolve(cfg.home);
   refuseForeign(home);
   const left: string[] = [];
+  const removed: string[] = [];
   if (existsSync(homePaths(home).registry)) {
     try {
       await down(cfg, log);
@@ -201,12 +212,15 @@ export async function purge(cfg: SiloConfig, log: (line: string) => void): Promi
     }
   }
   const users = homeUsers(home);
-  const killed = await stopProcesses(homeProcesses(home, users));
+  const pids = homeProcesses(home, users);
+  const killed = await stopProcesses(pids);
   if (killed.length) log(`killed ${killed.length} process(es) that did not stop: ${killed.join(', ')}`);
+  if (pids.length) removed.push(`${pids.length} process(es)`);
   for (const user of users) {
     try {
       removeSystemUser(user);
       log(`removed user ${user}`);
+      removed.push(`user ${user}`);
     } catch (err) {
       left.push(`user ${user}: ${(err as Error).message}`);
     }
@@ -215,6 +229,7 @@ export async function purge(cfg: SiloConfig, log: (line: string) => void): Promi
     try {
       removeGroup(dir);
       log(`removed ${dir}`);
+      removed.push(dir);
     } catch (err) {
       left.push(`${dir}: ${(err as Error).message}`);
     }
@@ -223,10 +238,12 @@ export async function purge(cfg: SiloConfig, log: (line: string) => void): Promi
   if (run) {
     rmSync(run, { recursive: true, force: true });
     log(`removed ${run}`);
+    removed.push(run);
   }
   if (existsSync(home)) {
     rmSync(home, { recursive: true, force: true });
     log(`deleted ${home}`);
+    removed.push('the folder');
   }
-  return { left };
+  return { left, removed };
 }

@@ -21,9 +21,11 @@ async function purgeCommand(cfg: SiloConfig, yes: boolean): Promise<void> {
     if (!process.stdin.isTTY) throw new SiloError('refusing to purge without --yes: there is no terminal to confirm on');
     if (!(await confirm('purge? type "yes" to go on: '))) throw new SiloError('nothing was purged');
   }
-  const r = await purge(cfg, (l) => printLine(l));
+  // Without a registry there is no stack to stop: only its leftovers, said in one line.
+  const r = await purge(cfg, plan.registry ? (l) => printLine(l) : () => {});
   if (r.left.length) throw new SiloError(`purged, except: ${r.left.join('; ')}`);
-  printLine(`purged: nothing silo made for ${plan.home} is left on this host`);
+  if (!plan.registry && plan.folder) printLine(`purged ${plan.home}, a state folder without registry.json: removed ${r.removed.join(', ')}`);
+  else printLine(`purged: nothing silo made for ${plan.home} is left on this host`);
 }
 
 function confirm(question: string): Promise<boolean> {
