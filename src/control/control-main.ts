@@ -5,7 +5,6 @@
  * temporary name, made 0600 (the user running silo: root, or the operator), and renamed
  * into place, so nobody else can connect at any moment. Bearer tokens are still required.
  */
-import { chmodSync, chownSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { loadStackConfig } from '../registry/settings.js';
 import { readRegistry } from '../registry/registry.js';
@@ -13,6 +12,7 @@ import { homePaths } from '../common/paths.js';
 import { runPaths } from '../common/run-dir.js';
 import { readSecret } from '../common/secrets.js';
 import { failAs, jsonLog as log, trimEnvironment } from '../common/stack-process.js';
+import { bindUnixSocket, forProxy, serverListen } from '../common/unix-socket.js';
 import { ensureRunDir, proxyUser } from '../isolation/run-dirs.js';
 import { EXTERNAL_DEFAULT } from '../servers/servers.js';
 import { disconnect } from '../pm2/pm2.js';
@@ -62,31 +62,19 @@ async function main(): Promise<void> {
   });
   ensureRunDir(cfg);
   const socket = runPaths(cfg.home).controlSocket;
-  const temp = `${socket}.${process.pid}`;
-  rmSync(temp, { force: true });
-  await app.listen({ path: temp }).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
-  chmodSync(temp, 0o600);
-  renameSync(temp, socket);
+  await bindUnixSocket(socket, { mode: 0o600 }, (temp) => app.listen({ path: temp })).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
   log({ listening: socket });
 
   let proxyServer: Server | undefined;
   // SILO_CONTROL_HOST: the same app for the proxy, on a socket in its folder (root and the
-  // proxy's group, like the waker's), bound aside and renamed into place the same way.
+  // proxy's group, like the waker's), made the same way.
   if (cfg.controlHost) {
-    const forProxy = runPaths(cfg.home).controlProxySocket;
+    const proxySocket = runPaths(cfg.home).controlProxySocket;
     const group = proxyUser(cfg)?.gid;
     const server = createServer((req, res) => app.routing(req, res));
-    const aside = `${forProxy}.${process.pid}`;
-    rmSync(aside, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(aside, resolve);
-    }).catch((err: Error) => fail(`cannot listen on ${forProxy}: ${err.message}`));
-    chmodSync(aside, group !== undefined ? 0o660 : 0o600);
-    if (group !== undefined) chownSync(aside, 0, group);
-    renameSync(aside, forProxy);
+    await bindUnixSocket(proxySocket, forProxy(group), serverListen(server)).catch((err: Error) => fail(`cannot listen on ${proxySocket}: ${err.message}`));
     proxyServer = server;
-    log({ listening: forProxy, host: cfg.controlHost });
+    log({ listening: proxySocket, host: cfg.controlHost });
   }
   process.send?.('ready');
 

@@ -4,9 +4,9 @@
  * database URL); its environment is then cut down to what PM2 needs, so nothing of it
  * leaks into the workers it starts.
  */
-import { chmodSync, chownSync, renameSync, rmSync } from 'node:fs';
 import type { SiloConfig } from '../common/config.js';
 import { failAs, jsonLog as log, trimEnvironment } from '../common/stack-process.js';
+import { bindUnixSocket, forProxy, serverListen } from '../common/unix-socket.js';
 import * as pm2 from '../pm2/pm2.js';
 import { ensureRunDir } from '../isolation/run-dirs.js';
 import { createWaker } from './waker.js';
@@ -34,19 +34,10 @@ async function main(): Promise<void> {
   }
   const waker = createWaker(cfg, log);
 
-  // Bound under a temporary name, given to the proxy's group (0660), then renamed into
-  // place: nobody else can connect to it at any moment.
+  // The proxy's group only (0660), from its first moment.
   const server = createWakerServer(waker, log);
   server.keepAliveTimeout = 65_000;
-  const temp = `${socket}.${process.pid}`;
-  rmSync(temp, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(temp, resolve);
-  }).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
-  chmodSync(temp, group !== undefined ? 0o660 : 0o600);
-  if (group !== undefined) chownSync(temp, 0, group);
-  renameSync(temp, socket);
+  await bindUnixSocket(socket, forProxy(group), serverListen(server)).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
 
   let timer: NodeJS.Timeout;
   const loop = () => {

@@ -1,14 +1,14 @@
 /**
  * Listening on the tenant's Unix socket without a moment where the proxy finds a
- * half-made one: bind `<socket>.<pid>`, open it to the proxy's group (0660: the folder
- * is the tenant's, setgid to the proxy's group), then rename it over `<socket>` (a
- * crashed predecessor's stale file included). At shutdown the path is unlinked first,
+ * half-made one (src/common/unix-socket.ts; 0660: the folder is the tenant's, setgid to
+ * the proxy's group). At shutdown the path is unlinked first,
  * if it is still ours, so new connections go to the proxy's wake path (which holds them
  * until the next process is ready) instead of a closing server; connections already
  * queued on the socket are still accepted and served while the worker drains.
  */
-import { chmodSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { bindUnixSocket } from '../common/unix-socket.js';
 
 /** Pending connections the kernel keeps for the socket (Node's default is 511). */
 const BACKLOG = 2048;
@@ -19,12 +19,7 @@ export interface SocketListener {
 }
 
 export async function listenOnSocket(fastify: FastifyInstance, socket: string): Promise<SocketListener> {
-  const temp = `${socket}.${process.pid}`;
-  rmSync(temp, { force: true });
-  await fastify.listen({ path: temp, backlog: BACKLOG });
-  chmodSync(temp, 0o660);
-  const ino = statSync(temp).ino;
-  renameSync(temp, socket);
+  const ino = await bindUnixSocket(socket, { mode: 0o660 }, (temp) => fastify.listen({ path: temp, backlog: BACKLOG }));
   return {
     release() {
       try {
