@@ -13,7 +13,7 @@
 // major silo supports (SILO_TEST_NEWEST_NODE, default 24; `off` skips it), from the npm
 // registry (scripts/node-binary.js): the stack end to end, on Node 20's successor.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { filesOf, TIERS } from './tiers.js';
 
 const NEWEST_NODE_FILES = ['test/e2e/nginx.test.ts'];
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tapBin = join(root, 'node_modules', 'tap', JSON.parse(readFileSync(join(root, 'node_modules', 'tap', 'package.json'), 'utf8')).bin.tap);
 
 const args = process.argv.slice(2);
 const tierNames = TIERS.map((t) => t.name);
@@ -41,27 +42,67 @@ chmodSync(folder, 0o1777);
 const before = snapshot();
 const watch = homesWatch(folder);
 
-const template = await makePgTemplate();
+// SIGINT/SIGTERM: passed on to tap and to each test file it runs (its children, by PID),
+// then this waits for the run to end and cleans up as after any run. tap (21.8) passes a
+// signal on only to test files it runs in parallel, not to one it runs alone, and npx
+// passes none on: tap is run without npx, and the test files are signalled here (those
+// tap starts afterwards too), so that their own handlers tear down what they started.
 let stopping = false;
 let current;
+/** The processes whose parent is `pid`, from /proc. */
+function childrenOf(pid) {
+  const out = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+function passOn(run, sig) {
+  for (const pid of [run.child.pid, ...childrenOf(run.child.pid)]) {
+    if (run.signalled.has(pid)) continue;
+    run.signalled.add(pid);
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // gone
+    }
+  }
+}
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
+    if (stopping) return;
     stopping = true;
-    current?.kill(sig);
+    const run = current;
+    if (!run || run.closed) return;
+    passOn(run, sig);
+    const again = setInterval(() => (run.closed ? clearInterval(again) : passOn(run, sig)), 500);
   });
 }
+const template = await makePgTemplate();
 
 /** One tap run; its counts from tap's last summary ("# { total: N, pass: N, fail: N, ... }"). */
 function tap(files, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn('npx', ['tap', ...files], { stdio: ['inherit', 'pipe', 'inherit'], env: { ...env, [TEMPLATE_ENV]: template, TMPDIR: folder } });
-    current = child;
+    if (stopping) return resolve({ pass: 0, fail: 1, todo: 0, skip: 0 });
+    // `node` as `env`'s PATH finds it (the newest Node's for NEWEST_NODE_FILES), with
+    // node_modules/.bin first on it as npx would put it
+    const path = `${join(root, 'node_modules', '.bin')}:${env.PATH ?? ''}`;
+    const child = spawn('node', [tapBin, ...files], { stdio: ['inherit', 'pipe', 'inherit'], env: { ...env, PATH: path, [TEMPLATE_ENV]: template, TMPDIR: folder } });
+    const run = { child, closed: false, signalled: new Set() };
+    current = run;
     let tail = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4000);
     });
     child.on('close', (code) => {
+      run.closed = true;
       const summary = [...tail.matchAll(/# \{ total: [^}]*\}/g)].pop()?.[0] ?? '';
       const count = (key) => Number(new RegExp(`${key}: (\\d+)`).exec(summary)?.[1] ?? 0);
       let fail = count('fail');

@@ -12,8 +12,11 @@
  *
  * Tear-down kills, by PID, every process inside a namespace it made (`ip netns pids`:
  * the daemons, their containerd and shims, containers), then removes the namespaces and
- * the folder. Namespaces are named after the test's PID: a run killed before its
- * tear-down is cleaned by the next one (its PID is gone), nobody else's is touched.
+ * the folder. It runs on the test process's SIGTERM or SIGINT too (an interrupted suite
+ * runner, scripts/test.js, passes its signal on), which end a process without its
+ * teardowns: the dockerds are detached and would outlive it. Namespaces are named after the test's PID: a run killed
+ * (SIGKILL) before its tear-down is cleaned by the next one (its PID is gone), nobody
+ * else's is touched.
  * Mechanics of this kernel (no IPVS: no ingress mesh, no service VIPs): publish ports
  * in host mode or use `endpoint_mode: dnsrr`, create services with --no-resolve-image (`--resolve-image never` in stack files).
  */
@@ -147,6 +150,26 @@ async function cleanLeftovers(): Promise<void> {
   }
 }
 
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+/** The tear-downs of the hosts this process has started and not yet stopped. */
+const running = new Set<() => Promise<void>>();
+let signalled = false;
+
+/** On SIGTERM/SIGINT: every tear-down (once, whatever signals follow), then die of the signal. */
+function onStopSignal(sig: NodeJS.Signals): void {
+  if (signalled) return;
+  signalled = true;
+  void Promise.allSettled([...running].map((stop) => stop())).then(() => {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onStopSignal);
+    process.kill(process.pid, sig);
+  });
+}
+
+function stopOnSignal(stop: () => Promise<void>): void {
+  if (process.listeners('SIGTERM').includes(onStopSignal) === false) for (const s of STOP_SIGNALS) process.on(s, onStopSignal);
+  running.add(stop);
+}
+
 async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
@@ -217,15 +240,17 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
     root: join(root, `n${i + 1}`),
   }));
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    for (const h of nodes) await removeNamespace(h.ns).catch((err: Error) => t.comment(`tear-down of ${h.ns}: ${err.message}`));
-    await removeNamespace(hub).catch(() => undefined);
-    rmSync(root, { recursive: true, force: true, maxRetries: 3 });
-  };
+  // One tear-down, however many ask (the test's teardown, a signal meanwhile): all wait for it.
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      for (const h of nodes) await removeNamespace(h.ns).catch((err: Error) => t.comment(`tear-down of ${h.ns}: ${err.message}`));
+      await removeNamespace(hub).catch(() => undefined);
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+      running.delete(stop);
+    })());
   t.teardown(stop);
+  stopOnSignal(stop);
 
   try {
     await ip('netns', 'add', hub);
@@ -282,7 +307,14 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
     docker,
     exec,
     async shareImage(tagName, from = nodes[0]!) {
-      const { stdout } = await run(DOCKER, ['-H', `unix://${from.socket}`, 'save', tagName], { encoding: 'buffer', maxBuffer: 2 * 1024 ** 3, timeout: 300_000 });
+      let stdout: Buffer;
+      try {
+        ({ stdout } = await run(DOCKER, ['-H', `unix://${from.socket}`, 'save', tagName], { encoding: 'buffer', maxBuffer: 2 * 1024 ** 3, timeout: 300_000 }));
+      } catch (err) {
+        // Not the error itself: it holds the image saved so far, which tap would print whole.
+        const e = err as { stderr?: Buffer; signal?: string; message: string };
+        throw new Error(`docker save ${tagName} on ${from.name}: ${e.stderr?.toString().trim().split('\n').pop() || e.signal || e.message.split('\n')[0]}`);
+      }
       for (const h of nodes) if (h !== from) await docker(h, ['load', '-q'], stdout);
     },
     async killNode(h) {
