@@ -44,6 +44,11 @@ const schema = {
     // workers' images are built on.
     SILO_SWARM_ENGINES: { type: 'string', default: '', pattern: '^[^\\s]*$' },
     SILO_SWARM_BASE_IMAGE: { type: 'string', default: 'node:20-bookworm-slim', pattern: '^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$' },
+    // SILO_RUNTIME=swarm: the port the edge service (nginx on nodes labelled silo.edge=true)
+    // publishes (0: no edge service), and the control host's port its agents fetch routes
+    // from and send wakes to (with a bearer token).
+    SILO_EDGE_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+    SILO_EDGE_CONTROL_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8079 },
     SILO_DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
     SILO_PG_PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 54329 },
     SILO_WORKER_PORT_BASE: { type: 'integer', minimum: 1024, maximum: 65000, default: 4100 },
@@ -123,6 +128,9 @@ export interface SiloConfig {
   /** SILO_RUNTIME=swarm: the nodes' Engine API endpoints, a manager first */
   swarmEngines: string[];
   swarmBaseImage: string;
+  /** SILO_RUNTIME=swarm: the edge service's published port (0: none), and the control host's port for its agents */
+  edgePort: number;
+  edgeControlPort: number;
   databaseUrl?: string;
   pgPort: number;
   workerPortBase: number;
@@ -191,6 +199,8 @@ interface RawEnv {
   SILO_RUNTIME: 'pm2' | 'swarm';
   SILO_SWARM_ENGINES: string;
   SILO_SWARM_BASE_IMAGE: string;
+  SILO_EDGE_PORT: number;
+  SILO_EDGE_CONTROL_PORT: number;
   SILO_DATABASE_URL?: string;
   SILO_PG_PORT: number;
   SILO_WORKER_PORT_BASE: number;
@@ -264,6 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SiloConfig {
     runtime: raw.SILO_RUNTIME,
     swarmEngines: raw.SILO_SWARM_ENGINES.split(',').filter(Boolean),
     swarmBaseImage: raw.SILO_SWARM_BASE_IMAGE,
+    edgePort: raw.SILO_EDGE_PORT,
+    edgeControlPort: raw.SILO_EDGE_CONTROL_PORT,
     databaseUrl: raw.SILO_DATABASE_URL,
     pgPort: raw.SILO_PG_PORT,
     workerPortBase: raw.SILO_WORKER_PORT_BASE,

@@ -21,6 +21,10 @@ export function homePaths(home: string) {
     backupAttempt: (tenant: string) => join(home, 'backup-attempts', `${tenant}.json`),
     logs: join(home, 'logs'),
     proxy: join(home, 'proxy'),
+    /** SILO_RUNTIME=swarm: the edge service's nginx config, rendered for its container (src/proxy/edge.ts) */
+    edgeConfig: join(home, 'proxy', 'edge'),
+    /** the bearer token the edge's agents and the waker share (0600; a Docker secret on the edge) */
+    edgeToken: join(home, 'secrets', 'edge-token'),
     /** suspended tenants' 503 pages: the proxy answers from these while they exist */
     suspendedPages: join(home, 'proxy', 'suspended'),
     pm2Home: join(home, 'pm2'),

@@ -15,6 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { validateTenantName } from '../common/names.js';
 import type { Waker } from './waker.js';
+import { bearerMatches, EDGE_FEED_PATH } from '../proxy/edge.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -81,6 +82,32 @@ export function createWakerServer(waker: Waker, log: (f: Record<string, unknown>
     const handle = typeof tenant === 'string' ? fromProxy(waker, req, res, tenant) : fromCli(waker, req, res);
     handle.catch((err: Error) => {
       log({ msg: 'request failed', err: err.message });
+      if (!res.headersSent) json(res, 503, errorBody(503, 'the tenant could not be started; try again shortly'), { 'retry-after': '5' });
+      else res.destroy();
+    });
+  });
+}
+
+/**
+ * The waker's face to the edge nodes (SILO_RUNTIME=swarm with SILO_EDGE_PORT), on TCP:
+ * every request must carry the edge's bearer token (401 otherwise, before anything is
+ * read). `GET /_silo/edge/feed`: what the edge's nginx reads (src/proxy/edge.ts); a
+ * request with `X-Silo-Tenant` (set by the edge's nginx, forwarded by its agent): a wake,
+ * exactly as from the proxy on the Unix socket. The CLI's sleep and wake are not here.
+ */
+export function createEdgeServer(waker: Waker, token: string, feed: () => string, log: (f: Record<string, unknown>) => void): Server {
+  return createServer((req, res) => {
+    req.resume();
+    if (!bearerMatches(req.headers.authorization, token)) return json(res, 401, { statusCode: 401, error: 'Unauthorized', message: 'a valid edge token is required' });
+    const tenant = req.headers['x-silo-tenant'];
+    if (typeof tenant !== 'string') {
+      if (req.method !== 'GET' || req.url !== EDGE_FEED_PATH) return json(res, 404, errorBody(404, 'not found'));
+      const text = feed();
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
+    fromProxy(waker, req, res, tenant).catch((err: Error) => {
+      log({ msg: 'edge request failed', err: err.message });
       if (!res.headersSent) json(res, 503, errorBody(503, 'the tenant could not be started; try again shortly'), { 'retry-after': '5' });
       else res.destroy();
     });

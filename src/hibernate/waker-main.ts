@@ -10,7 +10,11 @@ import { bindUnixSocket, forProxy, serverListen } from '../common/unix-socket.js
 import * as pm2 from '../pm2/pm2.js';
 import { ensureRunDir } from '../isolation/run-dirs.js';
 import { createWaker } from './waker.js';
-import { createWakerServer } from './waker-http.js';
+import { createEdgeServer, createWakerServer } from './waker-http.js';
+import { ensureEdgeToken, readEdgeFeed } from '../proxy/edge.js';
+import { homePaths } from '../common/paths.js';
+import { runPaths } from '../common/run-dir.js';
+import type { Server } from 'node:http';
 
 // Typed out, so that TypeScript knows a call to it does not return.
 const fail: (message: string) => never = failAs('waker');
@@ -39,6 +43,21 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   await bindUnixSocket(socket, forProxy(group), serverListen(server)).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
 
+  // SILO_RUNTIME=swarm with an edge service: the edge's agents fetch routes and send wakes
+  // here, on TCP, with the token (src/proxy/edge.ts); the Unix socket above stays as it is.
+  let edge: Server | undefined;
+  if (cfg.runtime === 'swarm' && cfg.edgePort > 0) {
+    const token = ensureEdgeToken(homePaths(cfg.home).edgeToken);
+    const run = runPaths(cfg.home);
+    const feedPaths = { configDir: homePaths(cfg.home).edgeConfig, routesDir: run.routesDir, hostsDir: run.hostsDir, suspendedDir: homePaths(cfg.home).suspendedPages };
+    edge = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(feedPaths)), log);
+    edge.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      edge!.once('error', reject);
+      edge!.listen(cfg.edgeControlPort, '0.0.0.0', resolve);
+    }).catch((err: Error) => fail(`cannot listen on port ${cfg.edgeControlPort} for the edge: ${err.message}`));
+  }
+
   let timer: NodeJS.Timeout;
   const loop = () => {
     timer = setTimeout(() => {
@@ -52,6 +71,8 @@ async function main(): Promise<void> {
     waker.flush();
     server.close();
     server.closeAllConnections();
+    edge?.close();
+    edge?.closeAllConnections();
     void pm2.disconnect().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };

@@ -18,6 +18,8 @@ const RECORDED = {
   runtime: 'SILO_RUNTIME',
   swarmEngines: 'SILO_SWARM_ENGINES',
   swarmBaseImage: 'SILO_SWARM_BASE_IMAGE',
+  edgePort: 'SILO_EDGE_PORT',
+  edgeControlPort: 'SILO_EDGE_CONTROL_PORT',
   domain: 'SILO_DOMAIN',
   httpHost: 'SILO_HTTP_HOST',
   httpPort: 'SILO_HTTP_PORT',

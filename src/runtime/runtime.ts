@@ -66,6 +66,12 @@ export interface TenantRuntime {
   activity?(name?: string): Promise<Map<string, WorkerActivity>>;
   /** the hosts workers may run on, when there are several (Swarm's nodes); PM2: absent */
   nodes?(): Promise<NodeStatus[]>;
+  /**
+   * The proxy as a service on the edge nodes (Swarm with SILO_EDGE_PORT; src/proxy/edge.ts):
+   * `ensure` creates it or updates it when its definition changed (true if it did),
+   * `remove` stops it. PM2: absent (the edge is the proxy PM2 runs on this host).
+   */
+  edge?: { ensure(cfg: SiloConfig): Promise<boolean>; remove(): Promise<boolean> };
 }
 
 export interface WorkerActivity {

@@ -22,6 +22,11 @@ import { SiloError } from '../common/errors.js';
 import { runPaths } from '../common/run-dir.js';
 import { proxyUser, syncTenantRunDirs } from '../isolation/run-dirs.js';
 import { runtimeFor } from '../runtime/select.js';
+import { EDGE_LISTEN_PORT, EDGE_PATHS, EDGE_RUN_AS } from '../proxy/edge.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProxyModel } from '../proxy/model.js';
 
 /** Is the stack up (the proxy runs under PM2 for this PM2_HOME)? */
 export async function stackIsUp(): Promise<boolean> {
@@ -99,6 +104,7 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
       ...(cfg.runtime === 'swarm' ? { remote: await remoteRoutes(cfg, reg) } : {}),
     });
     writeSuspendedPages(suspendedDir, reg);
+    if (cfg.runtime === 'swarm' && cfg.edgePort > 0) await writeEdgeConfig(cfg, driver, reg, model);
     // Workers on other hosts are routed by address, which nginx reads at a reload only.
     const changed = await installProxyConfig(model.remote ? { ...driver, deferred: [] } : driver, model, user ? { uid: user.uid, gid: user.gid } : undefined);
     const pid = runningProxyPid(driver);
@@ -110,6 +116,31 @@ export async function syncProxy(cfg: SiloConfig, reg: Registry, proxyOnline: boo
     return changed;
   } catch (err) {
     throw new SiloError((err as Error).message);
+  }
+}
+
+/**
+ * The edge service's nginx config (SILO_EDGE_PORT): the same render as this host's, for
+ * the paths inside the edge's container, with the same routes to the workers. Its agents
+ * fetch it from the waker with the route files (src/proxy/edge.ts) and reload their nginx
+ * when it changed. No TLS and no control API there yet.
+ */
+async function writeEdgeConfig(cfg: SiloConfig, driver: ProxyDriver, reg: Registry, here: ProxyModel): Promise<void> {
+  const model = proxyModel(reg, {
+    domain: cfg.domain,
+    httpHost: '0.0.0.0',
+    httpPort: EDGE_LISTEN_PORT,
+    runDir: EDGE_PATHS.run,
+    wakerSocket: EDGE_PATHS.wakerSocket,
+    suspendedDir: EDGE_PATHS.suspended,
+    tenantRate: cfg.tenantRate,
+    runAs: EDGE_RUN_AS,
+    ...(here.remote ? { remote: here.remote } : {}),
+  });
+  const dir = homePaths(cfg.home).edgeConfig;
+  for (const [name, text] of Object.entries(await driver.render(model))) {
+    const file = join(dir, name);
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileAtomic(file, text, 0o644);
   }
 }
 

@@ -313,6 +313,15 @@ export const upSteps: readonly Step<UpContext>[] = [
     },
   },
   {
+    // SILO_RUNTIME=swarm with SILO_EDGE_PORT: the proxy as a global service on the nodes
+    // labelled silo.edge=true (src/runtime/swarm/edge-service.ts), fed by the waker.
+    name: 'start-edge',
+    async run(c) {
+      const edge = c.cfg.runtime === 'swarm' && c.cfg.edgePort > 0 ? runtimeFor(c.cfg).edge : undefined;
+      if (edge && (await edge.ensure(c.cfg))) c.log(`started the edge service on port ${c.cfg.edgePort} of the nodes labelled silo.edge=true`);
+    },
+  },
+  {
     // Tenants' logs capped on disk, database sizes against their ceilings (src/ceilings/).
     name: 'start-ceilings',
     done: (c) => isOnline(c.procs.get(CEILINGS_APP)),
@@ -391,6 +400,10 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       // Engines that do not answer leave them running: `down` still stops what runs here.
       const runtime = runtimeFor(cfg);
       try {
+        if (await runtime.edge?.remove()) {
+          log('stopped the edge service');
+          stopped++;
+        }
         // And a hibernated tenant's service (scaled to 0: no worker runs, its service stays).
         for (const name of new Set([...(await runtime.workers()).keys(), ...Object.keys(reg.tenants)])) {
           if (!(await runtime.stop(name))) continue;

@@ -1,17 +1,17 @@
 // A load client that runs inside a host's network namespace (the hosts' network is not
 // reachable from the test's own): one loop per tenant host, GET <path> through the proxy
-// on 127.0.0.1:<port>, each request with its own 5 s limit. On SIGTERM it prints, per
+// on <address>:<port> (127.0.0.1 unless a fourth argument says), each request with its own 5 s limit. On SIGTERM it prints, per
 // host, what it saw as one JSON line and exits.
 import { request } from 'node:http';
 
-const [port, hostsArg, path = '/api/tenant'] = process.argv.slice(2);
+const [port, hostsArg, path = '/api/tenant', address = '127.0.0.1'] = process.argv.slice(2);
 const hosts = hostsArg.split(',');
 const seen = Object.fromEntries(hosts.map((h) => [h, { ok: 0, failed: 0, wrongTenant: 0, lastFailAt: 0, okAfterFailAt: 0, lastError: '', errors: {} }]));
 let running = true;
 
 const once = (host) =>
   new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port: Number(port), path, headers: { host }, timeout: 5000, agent: false }, (res) => {
+    const req = request({ host: address, port: Number(port), path, headers: { host }, timeout: 5000, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));

@@ -1,14 +1,15 @@
 /**
  * silo with SILO_RUNTIME=swarm across three hosts (test/helpers/hosts.ts): network
- * namespaces, each with its own dockerd, one swarm. node1 is the manager and the edge:
- * silo's control plane (its CLI, PM2 with the proxy and the waker) runs in node1's
- * network namespace, and so does the load. Two PostgreSQL servers run as services pinned
- * to node2 and node3; six tenants' workers are services spread over the three nodes;
- * every tenant is browsed through the proxy; one gets a canary deploy; node3 dies under
+ * namespaces, each with its own dockerd, one swarm. node1 is the manager: silo's control
+ * plane (its CLI, PM2 with the waker) runs in node1's network namespace, and so does the
+ * load. The edge is the proxy as a Swarm service on node2 (labelled silo.edge=true):
+ * every request of this test goes to node2's address, on the edge's port. Two PostgreSQL
+ * servers run as services pinned to node2 and node3; six tenants' workers are services
+ * spread over the three nodes; every tenant is browsed through the edge; one gets a canary deploy; node3 dies under
  * load (its engine, its containers and its link): the `# figures:` line gives the failed
  * requests and the seconds until every tenant whose database survived serves again;
  * node3 comes back and every tenant serves; a seventh tenant, idle, is scaled to 0 by
- * the waker and woken by a request. Everything is stopped at the end.
+ * the waker and woken by a request through the edge. Everything is stopped at the end.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -23,6 +24,8 @@ import { printFigures } from '../helpers/resilience.js';
 import { discardHome } from '../../src/testing/home.js';
 
 const PASSWORD = 'swarm-test-admin';
+/** The edge service's port on the edge node (the control host's own nginx stays on 8080). */
+const EDGE_PORT = '8090';
 
 type Seen = Record<string, { ok: number; failed: number; wrongTenant: number; lastFailAt: number; okAfterFailAt: number; lastError: string; errors: Record<string, number> }>;
 /** What the failed requests got, by tenant (a comment: the figures say how many). */
@@ -43,8 +46,8 @@ function inNs(ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliRe
 }
 
 /** test/hosts/load-client.mjs inside `node`'s namespace, on every tenant's host. */
-async function startLoadClient(node: Host, tenants: string[]): Promise<{ stop(): Promise<Seen> }> {
-  const load = spawn('nsenter', [`--net=/run/netns/${node.ns}`, '--', process.execPath, join(here, 'load-client.mjs'), '8080', tenants.map((n) => `${n}.localhost`).join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startLoadClient(node: Host, tenants: string[], edge: Host): Promise<{ stop(): Promise<Seen> }> {
+  const load = spawn('nsenter', [`--net=/run/netns/${node.ns}`, '--', process.execPath, join(here, 'load-client.mjs'), EDGE_PORT, tenants.map((n) => `${n}.localhost`).join(','), '/api/tenant', edge.addr], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   load.stdout.on('data', (d) => (out += d));
   await until('the load client', 10_000, async () => out.includes('started'));
@@ -101,6 +104,7 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
     SILO_SWARM_BASE_IMAGE: images.node,
     SILO_DATABASE_URL: `postgres://postgres:${PASSWORD}@${n2.addr}:5432/postgres`,
     SILO_HIBERNATE_AFTER: '0',
+    SILO_EDGE_PORT: EDGE_PORT,
   };
   const cli = (args: string[]) => inNs(n1.ns, [process.execPath, siloBin, ...args], env);
   t.teardown(() => discardHome(home, () => cli(['down', '--purge', '--yes'])));
@@ -109,6 +113,8 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const psql = (addr: string) => inNs(n1.ns, [process.execPath, '-e', `import('postgres').then(async ({default: p}) => { const s = p({host:'${addr}', port:5432, user:'postgres', password:'${PASSWORD}', database:'postgres', connect_timeout: 2}); await s\`select 1\`; await s.end(); }).then(()=>process.exit(0), (e)=>{console.error(e.message);process.exit(1)})`], { ...env, NODE_PATH: join(here, '..', '..', 'node_modules') });
   await until('both PostgreSQL servers', 180_000, async () => (await psql(n2.addr)).code === 0 && (await psql(n3.addr)).code === 0);
 
+  // node2 is the edge: the proxy runs there as a Swarm service.
+  await hosts.docker(n1, ['node', 'update', '--label-add', 'silo.edge=true', n2.name]);
   const up = await cli(['up']);
   t.equal(up.code, 0, `silo up on the swarm: ${up.stderr}`);
   const added = await cli(['server', 'add', 'db-b', `postgres://postgres:${PASSWORD}@${n3.addr}:5432/postgres`]);
@@ -135,18 +141,29 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   );
   t.ok(hosts.nodes.some((h) => h.name === placed['shop-a']) && hosts.nodes.some((h) => h.name === placed['shop-b']), `shop-a on ${placed['shop-a']}, shop-b on ${placed['shop-b']}`);
 
-  const get = (host: string, path: string) =>
-    inNs(n1.ns, ['curl', '-s', '-m', '10', '-w', '\n%{http_code}', '-H', `Host: ${host}`, `http://127.0.0.1:8080${path}`], env);
+  // Every request from here on goes to the edge service on node2, from node1 (a client on the hosts' network).
+  const get = (host: string, path: string, seconds = 10) =>
+    inNs(n1.ns, ['curl', '-s', '-m', String(seconds), '-w', '\n%{http_code}', '-H', `Host: ${host}`, `http://${n2.addr}:${EDGE_PORT}${path}`], env);
+  // The edge's task starts and fetches its routes: then it knows every tenant.
+  await until('the edge service on node2 routing every tenant', 180_000, async () => {
+    for (const n of tenants) if (!(await get(`${n}.localhost`, '/api/tenant')).stdout.endsWith('\n200')) return false;
+    return true;
+  });
+  const edgeTasks = (await hosts.docker(n1, ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}', 'silo-edge'])).trim().split('\n');
+  t.same(edgeTasks, [n2.name], 'the edge runs as a service on the node labelled silo.edge=true only');
   for (const name of tenants) {
     const r = await get(`${name}.localhost`, '/api/tenant');
-    t.match(r.stdout, new RegExp(`"tenant":"${name}"[\\s\\S]*\\n200$`), `${name} answers through the proxy from ${placed[name]}`);
+    t.match(r.stdout, new RegExp(`"tenant":"${name}"[\\s\\S]*\\n200$`), `${name} answers through the edge on node2 from ${placed[name]}`);
   }
   const unknown = await get('nobody.localhost', '/api/tenant');
-  t.match(unknown.stdout, /\n404$/, 'an unknown host is 404 from the proxy itself');
+  t.match(unknown.stdout, /"no tenant serves this host"[\s\S]*\n404$/, 'an unknown host is 404 from the edge itself');
+  // The waker's port for the edge answers nothing without the edge's token.
+  const feed = await inNs(n1.ns, ['curl', '-s', '-m', '10', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Authorization: Bearer not-the-token', `http://${n1.addr}:8079/_silo/edge/feed`], env);
+  t.equal(feed.stdout, '401', 'the route feed refuses a client without the edge token');
 
   // A canary: a release of the app to one tenant (its image built on the manager, loaded
   // on every node, its service updated start-first), under load on every tenant.
-  const canary = await startLoadClient(n1, tenants);
+  const canary = await startLoadClient(n1, tenants, n2);
   const app = pollsApp(t, { version: '2.0.0' });
   const deployed = await cli(['deploy', app, '--tenant', 'shop-a']);
   t.equal(deployed.code, 0, `canary deploy to shop-a: ${deployed.stderr}${deployed.stdout}`);
@@ -163,7 +180,7 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
 
   // Load through the proxy on every tenant, then node3 dies.
   const onNode3 = Object.entries(await nodesNow()).filter(([n, node]) => node === n3.name && !onB.has(n)).map(([n]) => n);
-  const load = await startLoadClient(n1, tenants);
+  const load = await startLoadClient(n1, tenants, n2);
   await new Promise((r) => setTimeout(r, 3000));
   const killedAt = Date.now();
   await hosts.killNode(n3);
@@ -214,10 +231,11 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const taskStates = async () => (await hosts.docker(n1, ['service', 'ps', '--format', '{{.CurrentState}}', 'silo-tenant-dozy'])).trim().split('\n');
   await until('dozy scaled to 0 once idle', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running')));
   t.pass('the idle tenant was scaled to 0 replicas without an operator');
-  const woken = await inNs(n1.ns, ['curl', '-s', '-m', '90', '-w', '\n%{http_code}', '-H', 'Host: dozy.localhost', 'http://127.0.0.1:8080/api/tenant'], env);
-  t.match(woken.stdout, /"tenant":"dozy"[\s\S]*\n200$/, 'a request wakes it (no task ran) and is answered');
+  const woken = await get('dozy.localhost', '/api/tenant', 90);
+  t.match(woken.stdout, /"tenant":"dozy"[\s\S]*\n200$/, 'a request to the edge wakes it (no task ran) and is answered');
 
   const down = await cli(['down']);
   t.equal(down.code, 0, `silo down: ${down.stderr}`);
   t.equal((await hosts.docker(n1, ['service', 'ls', '-q', '--filter', 'label=silo.tenant'])).trim(), '', 'no tenant service left');
+  t.equal((await hosts.docker(n1, ['service', 'ls', '-q', '--filter', 'name=silo-edge'])).trim(), '', 'no edge service left');
 });

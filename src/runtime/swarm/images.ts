@@ -37,7 +37,7 @@ export function packageClosure(modules: string, roots: string[]): string[] {
 /** Build state beside the code (tsc's incremental record: any type check rewrites it), never in an image. */
 const notInImage = (path: string) => !path.endsWith('.tsbuildinfo');
 
-function stampOf(paths: string[]): string {
+export function contentStamp(paths: string[]): string {
   const h = createHash('sha256');
   const walk = (p: string) => {
     const st = statSync(p);
@@ -54,6 +54,8 @@ export interface WorkerImage {
   appModule: string;
   /** what goes in the build context: [source, path in the context] */
   files: [string, string][];
+  /** its own Dockerfile (the edge's); unset: the worker's */
+  dockerfile?: string;
 }
 
 /** The image for `name` as the registry has it now (its release, or the stack's app). */
@@ -75,7 +77,7 @@ export function workerImage(cfg: SiloConfig, reg: Registry, name: string): Worke
     appModule = join('/srv/app', entry.slice(folder.length));
   }
   const base = cfg.swarmBaseImage;
-  const tag = `silo/worker:${createHash('sha256').update(base).update(stampOf(files.map((f) => f[0]))).digest('hex').slice(0, 12)}`;
+  const tag = `silo/worker:${createHash('sha256').update(base).update(contentStamp(files.map((f) => f[0]))).digest('hex').slice(0, 12)}`;
   return { tag, appModule, files };
 }
 
@@ -115,8 +117,8 @@ async function buildAndShip(manager: Docker, nodes: Docker[], base: string, img:
     const ctx = mkdtempSync(join(tmpdir(), 'silo-image-'));
     try {
       for (const [from, to] of img.files) cpSync(from, join(ctx, to), { recursive: true, dereference: true, filter: notInImage });
-      writeFileSync(join(ctx, 'Dockerfile'), dockerfile(base, img.appModule !== ''));
-      const src = ['Dockerfile', 'silo', ...(img.appModule ? ['app'] : [])];
+      writeFileSync(join(ctx, 'Dockerfile'), img.dockerfile ?? dockerfile(base, img.appModule !== ''));
+      const src = ['Dockerfile', ...new Set(img.files.map(([, to]) => to.split('/')[0]!))];
       await follow(manager, await manager.buildImage({ context: ctx, src }, { t: img.tag, rm: true, forcerm: true }));
     } finally {
       rmSync(ctx, { recursive: true, force: true });

@@ -20,6 +20,8 @@ import type { TenantRuntime, WorkerActivity, WorkerStatus, Workers } from '../ru
 import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './service-spec.js';
 import { ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
+import { ensureEdgeToken } from '../../proxy/edge.js';
+import { EDGE_SERVICE, edgeImage, edgeServiceSpec } from './edge-service.js';
 
 export interface SwarmOptions {
   /** the nodes' Engine APIs (a Unix socket path, or http://host:port), a manager first */
@@ -157,8 +159,47 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     return (await (await m()).listTasks({ filters: JSON.stringify(filters) })) as Task[];
   }
 
+  /** The edge service (edge-service.ts): made, or updated when its spec's stamp changed. */
+  const edge = {
+    async ensure(cfg: SiloConfig): Promise<boolean> {
+      const manager = await m();
+      const token = ensureEdgeToken(homePaths(cfg.home).edgeToken);
+      const wanted = `silo-edge-token-${createHash('sha256').update(token).digest('hex').slice(0, 12)}`;
+      let secret = ((await manager.listSecrets({ filters: JSON.stringify({ name: [wanted] }) })) as { ID: string; Spec?: { Name?: string } }[]).find((x) => x.Spec?.Name === wanted);
+      if (!secret) {
+        const made = (await manager.createSecret({ Name: wanted, Labels: { 'silo.edge-token': '1' }, Data: Buffer.from(token).toString('base64') })) as { id?: string; ID?: string };
+        secret = { ID: String(made.id ?? made.ID) };
+      }
+      const img = edgeImage(cfg);
+      const [, ...others] = await engines();
+      await ensureWorkerImage(manager, others, opts.base, img);
+      const addr = ((await manager.info()) as { Swarm?: { NodeAddr?: string } }).Swarm?.NodeAddr;
+      if (!addr) throw new SiloError('the first engine of SILO_SWARM_ENGINES is not in a swarm: no address for the edge to reach');
+      const spec = edgeServiceSpec(cfg, { image: img.tag, secret: { id: secret.ID, name: wanted }, control: `http://${addr}:${cfg.edgeControlPort}` });
+      const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+      const stamped = { ...spec, Labels: { ...spec.Labels, [SPEC_LABEL]: stamp } };
+      const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      if (!found) {
+        await manager.createService(stamped as unknown as Docker.CreateServiceOptions);
+        return true;
+      }
+      if (found.Spec?.Labels?.[SPEC_LABEL] === stamp) return false;
+      await manager.getService(found.ID!).update({ version: found.Version!.Index, ...stamped });
+      return true;
+    },
+    async remove(): Promise<boolean> {
+      const manager = await m();
+      const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      if (found) await manager.getService(found.ID!).remove();
+      const secrets = (await manager.listSecrets({ filters: JSON.stringify({ label: ['silo.edge-token'] }) })) as { ID: string }[];
+      for (const x of secrets) await manager.getSecret(x.ID).remove().catch(() => undefined);
+      return !!found;
+    },
+  };
+
   const runtime: TenantRuntime = {
     kind: 'swarm',
+    edge,
     async workers() {
       const [services, tasks, nodes] = await Promise.all([(await m()).listServices({ filters: JSON.stringify({ label: ['silo.tenant'] }) }), tasksOf(), nodeNames()]);
       const out: Workers = new Map();

@@ -1,0 +1,137 @@
+/**
+ * The edge agent: the process of the edge service's container (src/proxy/edge.ts;
+ * SILO_RUNTIME=swarm with SILO_EDGE_PORT). It fetches the feed from the control host
+ * every second with the token of its Docker secret, writes the files nginx reads per
+ * request, starts nginx once it has a config and reloads it (after `nginx -t`) only when
+ * the config changed. nginx's wake path reaches the agent on a Unix socket in the
+ * container; the agent forwards it to the waker on the control host with the token.
+ *
+ * Environment: SILO_EDGE_CONTROL (http://<control host>:<port>), SILO_EDGE_NGINX (the
+ * nginx binary in the image).
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { applyEdgeFeed, EDGE_FEED_PATH, EDGE_PATHS, EDGE_TOKEN_IN_TASK, type EdgeFeed } from './edge.js';
+
+const log = (f: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: Date.now(), name: 'edge-agent', ...f })}\n`);
+const control = new URL(process.env.SILO_EDGE_CONTROL ?? '');
+const nginxBin = process.env.SILO_EDGE_NGINX ?? '/usr/sbin/nginx';
+const token = readFileSync(EDGE_TOKEN_IN_TASK, 'utf8').trim();
+const auth = `Bearer ${token}`;
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+const NOBODY = 65534;
+
+let nginx: ChildProcess | undefined;
+let stopping = false;
+/** The libraries nginx links, from the image (edge-service.ts), for nginx only. */
+const nginxEnv = { ...process.env, LD_LIBRARY_PATH: process.env.SILO_EDGE_LIBS ?? '' };
+const nginxArgs = ['-e', 'stderr', '-p', EDGE_PATHS.nginx, '-c', join(EDGE_PATHS.nginx, 'nginx.conf')];
+
+function fetchFeed(): Promise<EdgeFeed> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: control.hostname, port: control.port, path: EDGE_FEED_PATH, headers: { authorization: auth }, agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`the control host answered ${res.statusCode}`));
+        try {
+          resolve(JSON.parse(body) as EdgeFeed);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function startNginx(): void {
+  for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    mkdirSync(join(EDGE_PATHS.nginx, 'tmp', t), { recursive: true });
+    chownSync(join(EDGE_PATHS.nginx, 'tmp', t), NOBODY, NOBODY);
+  }
+  nginx = spawn(nginxBin, [...nginxArgs, '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'], env: nginxEnv });
+  nginx.on('exit', (code, signal) => {
+    log({ msg: 'nginx exited', code, signal });
+    if (!stopping) process.exit(1); // Swarm starts the task again
+  });
+  log({ msg: 'nginx started', pid: nginx.pid });
+}
+
+async function sync(): Promise<void> {
+  const feed = await fetchFeed();
+  if (!feed.config['tenants.conf']) return; // the control host has not rendered it yet
+  const changed = applyEdgeFeed(feed);
+  if (!nginx) return startNginx();
+  if (!changed) return;
+  try {
+    await promisify(execFile)(nginxBin, ['-t', '-q', ...nginxArgs], { env: nginxEnv });
+  } catch (err) {
+    log({ msg: 'new config refused by nginx -t; the running one stays', err: String((err as { stderr?: string }).stderr ?? err).trim().split('\n').pop() });
+    return;
+  }
+  nginx.kill('SIGHUP');
+  log({ msg: 'nginx reloaded' });
+}
+
+let failing = false;
+async function loop(): Promise<void> {
+  while (!stopping) {
+    try {
+      await sync();
+      if (failing) log({ msg: 'feed reachable again' });
+      failing = false;
+    } catch (err) {
+      if (!failing) log({ msg: 'feed failed', err: (err as Error).message });
+      failing = true;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** nginx's @silo_wake: forwarded to the control host's waker with the token, its answer back as it is. */
+const waker = createServer((req, res) => {
+  const headers = { ...req.headers, authorization: auth, host: control.host };
+  delete headers.connection;
+  const out = request({ host: control.hostname, port: control.port, method: req.method, path: req.url, headers, agent, timeout: 90_000 }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  out.on('timeout', () => out.destroy(new Error('timeout')));
+  out.on('error', (err) => {
+    log({ msg: 'wake not forwarded', err: err.message });
+    if (res.headersSent) return void res.destroy();
+    const text = JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'the tenant could not be started; try again shortly' });
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+  req.pipe(out);
+});
+waker.keepAliveTimeout = 65_000;
+
+mkdirSync(EDGE_PATHS.nginx, { recursive: true });
+rmSync(EDGE_PATHS.wakerSocket, { force: true });
+waker.listen(EDGE_PATHS.wakerSocket, () => {
+  // nginx's workers (nobody) connect; nothing else runs in this container.
+  chmodSync(EDGE_PATHS.wakerSocket, 0o666);
+  log({ msg: 'edge agent started', control: control.host });
+  void loop();
+});
+
+const stop = () => {
+  stopping = true;
+  waker.close();
+  nginx?.kill('SIGQUIT');
+  const end = setTimeout(() => process.exit(0), 8000);
+  end.unref();
+  if (nginx) nginx.on('exit', () => process.exit(0));
+  else process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
