@@ -206,8 +206,27 @@ interface Pm2Client {
 interface Pm2Modularizer {
   getAdditionalConf(name: string): Record<string, unknown>;
 }
-let common: Pm2Common | undefined;
-let modularizer: Pm2Modularizer | undefined;
+interface Pm2Internals {
+  common: Pm2Common;
+  modularizer: Pm2Modularizer;
+}
+let internals: Promise<Pm2Internals | undefined> | undefined;
+
+/**
+ * PM2's own modules that its start uses (not its public API: package-lock.json pins the
+ * version they were read from), or undefined when this PM2 has them elsewhere or shaped
+ * otherwise: startNew then takes PM2's public start, slower in a storm, never broken.
+ */
+export async function pm2Internals(load: (path: string) => Promise<{ default?: unknown }> = (p) => import(p)): Promise<Pm2Internals | undefined> {
+  try {
+    const common = (await load('pm2/lib/Common.js')).default as Partial<Pm2Common> | undefined;
+    const modularizer = (await load('pm2/lib/API/Modules/Modularizer.js')).default as Partial<Pm2Modularizer> | undefined;
+    const fns = [common?.verifyConfs, common?.resolveAppAttributes, common?.mergeEnvironmentVariables, modularizer?.getAdditionalConf];
+    return fns.every((f) => typeof f === 'function') ? { common: common as Pm2Common, modularizer: modularizer as Pm2Modularizer } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Start an app PM2 does not have: a hibernated worker (its sleep deleted the app). PM2's
@@ -220,9 +239,10 @@ let modularizer: Pm2Modularizer | undefined;
  * waker: from its listing after the tenant's last sleep; PM2 would run two).
  */
 export async function startNew(app: PM2App): Promise<number[]> {
+  const own = await (internals ??= pm2Internals());
+  if (!own) return start(app);
+  const { common, modularizer } = own;
   const pm2 = (await connect()) as unknown as Pm2Client;
-  common ??= (await import('pm2/lib/Common.js' as string)).default as Pm2Common;
-  modularizer ??= (await import('pm2/lib/API/Modules/Modularizer.js' as string)).default as Pm2Modularizer;
   const confs = common.verifyConfs([{ ...app, env: { ...((app as { env?: object }).env ?? {}) } }]);
   if (confs instanceof Error) throw confs;
   const conf = confs[0] as Record<string, unknown>;
