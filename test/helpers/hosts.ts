@@ -280,6 +280,7 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
     if (input === undefined) return (await run(DOCKER, ['-H', `unix://${h.socket}`, ...args], { timeout: 120_000, maxBuffer: 64 << 20 })).stdout;
     return new Promise((resolve, reject) => {
       const child = execFile(DOCKER, ['-H', `unix://${h.socket}`, ...args], { timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      child.stdin!.on('error', () => undefined); // a docker that exits before reading says why through err
       child.stdin!.end(input);
     });
   };

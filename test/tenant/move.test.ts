@@ -27,6 +27,7 @@ function cliWithStdin(args: string[], input: string, extra: NodeJS.ProcessEnv = 
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.on('error', () => undefined); // a refusal before reading it: the exit code and stderr say so
     child.stdin.end(input);
   });
 }
