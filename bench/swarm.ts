@@ -10,8 +10,9 @@
  * - request rate: GET /api/polls through nginx, autocannon, 10 connections, 8 s, one tenant
  *   (swarm: the worker on another node than the edge).
  *
- * Every command and request runs where a user's would: on the swarm, inside the edge
- * node's network namespace. Writes bench/results/swarm-latest.md and .json.
+ * On the swarm, requests go to the edge service (SILO_EDGE_PORT, the proxy as a Swarm
+ * service) on node3, from node1, where silo's commands run (the control host): a new
+ * tenant reaches the edge with its agent's next fetch of the routes (every second). Writes bench/results/swarm-latest.md and .json.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const silo = join(root, 'bin', 'silo.js');
 const autocannon = join(root, 'node_modules', 'autocannon', 'autocannon.js');
 const creates = Number(process.env.SWARM_CREATES ?? 3);
 const seconds = Number(process.env.SWARM_SECONDS ?? 8);
+const EDGE_PORT = 8090;
 const log = (line: string) => process.stderr.write(`[swarm] ${line}\n`);
 
 interface Exec {
@@ -53,13 +55,13 @@ interface Figures {
   errors: number;
 }
 
-async function measure(exec: Exec, env: NodeJS.ProcessEnv, port: number, rateTenant: string): Promise<Figures> {
+async function measure(exec: Exec, env: NodeJS.ProcessEnv, proxy: string, rateTenant: string): Promise<Figures> {
   const cli = async (args: string[]) => {
     const r = await exec(process.execPath, [silo, ...args], env);
     if (r.code !== 0) throw new Error(`silo ${args.join(' ')}: ${r.stderr || r.stdout}`);
     return r;
   };
-  const status = async (host: string) => (await exec('curl', ['-s', '-o', '/dev/null', '-m', '30', '-w', '%{http_code}', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/api/polls`])).stdout;
+  const status = async (host: string) => (await exec('curl', ['-s', '-o', '/dev/null', '-m', '30', '-w', '%{http_code}', '-H', `Host: ${host}`, `${proxy}/api/polls`])).stdout;
   const firstOk = async (host: string, start: number) => {
     for (;;) {
       if ((await status(host)) === '200') return performance.now() - start;
@@ -82,7 +84,7 @@ async function measure(exec: Exec, env: NodeJS.ProcessEnv, port: number, rateTen
     wakeMs.push(await firstOk(host, performance.now()));
     log(`wake bench${i}: ${Math.round(wakeMs.at(-1)!)} ms`);
   }
-  const r = await exec(process.execPath, [autocannon, '-j', '-c', '10', '-d', String(seconds), '-H', `host=${rateTenant}.localhost`, `http://127.0.0.1:${port}/api/polls`]);
+  const r = await exec(process.execPath, [autocannon, '-j', '-c', '10', '-d', String(seconds), '-H', `host=${rateTenant}.localhost`, `${proxy}/api/polls`]);
   const a = JSON.parse(r.stdout) as { requests: { average: number }; latency: { p99: number }; errors: number; non2xx: number };
   log(`rate on ${rateTenant}: ${a.requests.average} req/s`);
   return { createMs, wakeMs, reqPerS: a.requests.average, p99Ms: a.latency.p99, errors: a.errors + a.non2xx };
@@ -104,7 +106,7 @@ try {
       log('pm2: silo up');
       const up = await exec(process.execPath, [silo, 'up'], env);
       if (up.code !== 0) throw new Error(up.stderr);
-      results.pm2 = await measure(exec, env, port, 'client2');
+      results.pm2 = await measure(exec, env, `http://127.0.0.1:${port}`, 'client2');
     } finally {
       await discardHome(home, () => exec(process.execPath, [silo, 'down', '--purge', '--yes'], env));
     }
@@ -113,7 +115,7 @@ try {
   {
     log('swarm: three hosts');
     const hosts = await startHosts(harness);
-    const [n1, n2] = hosts.nodes as [(typeof hosts.nodes)[0], (typeof hosts.nodes)[0]];
+    const [n1, n2, n3] = hosts.nodes as [(typeof hosts.nodes)[0], (typeof hosts.nodes)[0], (typeof hosts.nodes)[0]];
     const images = await offlineImages(hosts);
     await hosts.docker(n1, ['service', 'create', '--detach', '--name', 'pg', '--no-resolve-image', '--constraint', `node.hostname==${n2.name}`, '--env', 'POSTGRES_PASSWORD=bench', '--publish', 'mode=host,target=5432,published=5432', images.postgres]);
     const home = mkdtempSync(join(tmpdir(), 'silo-bench-swarm-'));
@@ -121,7 +123,10 @@ try {
       PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', SILO_HOME: home, PM2_HOME: join(home, 'pm2'), SILO_HTTP_PORT: '8080', SILO_HIBERNATE_AFTER: '0',
       SILO_RUNTIME: 'swarm', SILO_SWARM_ENGINES: hosts.nodes.map((h) => h.socket).join(','), SILO_SWARM_BASE_IMAGE: images.node,
       SILO_DATABASE_URL: `postgres://postgres:bench@${n2.addr}:5432/postgres`,
+      SILO_EDGE_PORT: String(EDGE_PORT),
     };
+    // The edge (the proxy as a Swarm service) on node3; requests come from node1.
+    await hosts.docker(n1, ['node', 'update', '--label-add', 'silo.edge=true', n3.name]);
     const exec = execIn(n1.ns);
     try {
       const deadline = Date.now() + 180_000;
@@ -135,7 +140,7 @@ try {
       }
       // The measured tenant's worker on another node than the edge.
       await exec(process.execPath, [silo, 'tenant', 'move', 'client2', '--node', n2.name], env);
-      results.swarm = await measure(exec, env, 8080, 'client2');
+      results.swarm = await measure(exec, env, `http://${n3.addr}:${EDGE_PORT}`, 'client2');
     } finally {
       await discardHome(home, () => exec(process.execPath, [silo, 'down', '--purge', '--yes'], env));
       await hosts.stop();
@@ -157,9 +162,9 @@ const md = [
   '',
   '| | PM2, one host | Swarm, three hosts |',
   '|---|---|---|',
-  row('tenant create to first 200 through nginx, median', (x) => `${Math.round(med(x.createMs))} ms (${x.createMs.map(Math.round).join(', ')})`),
+  row('tenant create to first 200 through the proxy, median', (x) => `${Math.round(med(x.createMs))} ms (${x.createMs.map(Math.round).join(', ')})`),
   row('wake (sleep, then first GET until 200), median', (x) => `${Math.round(med(x.wakeMs))} ms (${x.wakeMs.map(Math.round).join(', ')})`),
-  row('GET /api/polls through nginx, 10 connections', (x) => `${Math.round(x.reqPerS)} req/s, p99 ${x.p99Ms} ms, ${x.errors} errors`),
+  row('GET /api/polls through the proxy, 10 connections', (x) => `${Math.round(x.reqPerS)} req/s, p99 ${x.p99Ms} ms, ${x.errors} errors`),
   '',
 ].join('\n');
 process.stdout.write(md);
