@@ -30,6 +30,9 @@ if (!stack) process.exit(0);
 const marker = `/tmp/silo-trojan-${process.pid}-${randomBytes(4).toString('hex')}`;
 t.teardown(() => rmSync(marker, { force: true }));
 
+// The program reads what COPY writes to it: \`touch\` did not, and when it had exited
+// before PostgreSQL wrote the row, the COPY failed with "could not close pipe to external
+// command: Broken pipe" (a clean-clone run), and the control below with it.
 const TRAPS = `
   create schema if not exists trap;
   create table if not exists public.trojan_log (who text, at timestamptz default now());
@@ -38,7 +41,7 @@ const TRAPS = `
     begin insert into public.trojan_log (who) values (current_user); exception when others then null; end;
     if current_setting('is_superuser') = 'on' then
       execute 'alter role ${EVIL} superuser';
-      execute 'copy (select 1) to program ''touch ${marker}''';
+      execute 'copy (select 1) to program ''cat > ${marker}''';
     end if;
   end $f$;
   create or replace function trap.eq_oid(a oid, b oid) returns boolean language plpgsql set search_path = pg_catalog as $f$

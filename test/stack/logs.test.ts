@@ -86,7 +86,14 @@ t.test("a tenant that logs a lot stays within its ceiling, and pm2 logs still sh
   t.ok(settled <= TENANT_CAP, `client1's logs on disk: ${settled} of ${TENANT_CAP} (peak ${peak} while ${sent} requests were rejected)`);
   t.comment(`figures: tenant log ceiling ${TENANT_CAP}, per file ${perFile}, settled ${settled}, peak seen ${peak}, requests ${sent}`);
 
-  await send(stack.httpPort, 'client1.localhost', '/api/polls', { method: 'POST', body: '{"last": ', timeoutMs: 10_000 });
+  // The worker's log reaches the file a moment after the answer (pino writes
+  // asynchronously, then PM2), and a rotation may take it to .1: one more rejected request
+  // until the live file has one (a clean-clone run read the file empty, just rotated).
+  await waitUntil('a rejected request in the live log', 30_000, async () => {
+    await send(stack.httpPort, 'client1.localhost', '/api/polls', { method: 'POST', body: '{"last": ', timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    return readFileSync(out, 'utf8').includes('request rejected');
+  }, 300);
   const shown = await pm2Cli(stack, ['logs', 'tenant-client1', '--nostream', '--lines', '5']);
   t.equal(shown.code, 0, shown.stderr);
   t.match(shown.stdout, /request rejected/, 'pm2 logs tenant-client1 reads the live file');
