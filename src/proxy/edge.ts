@@ -11,11 +11,13 @@
  * `@silo_wake`: the agent's own Unix socket, which forwards to the waker's TCP port on the
  * control host with the token. No token, no answer (401): nothing else is on that port.
  *
- * This file has no import but Node's own: the agent runs it in the edge image.
+ * The agent runs this file in the edge image, which has silo's dist/ but no node_modules:
+ * it imports Node's own modules and, of silo's, only those that import nothing else.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 /** Where things are inside the edge container. */
 export const EDGE_ROOT = '/run/silo-edge';
@@ -51,15 +53,7 @@ export interface EdgeFeed {
 export function ensureEdgeToken(file: string): string {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, randomBytes(32).toString('hex'));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    writeFileAtomic(file, randomBytes(32).toString('hex'), 0o600);
   }
   return readFileSync(file, 'utf8').trim();
 }
@@ -103,17 +97,6 @@ export function readEdgeFeed(p: { configDir: string; routesDir: string; hostsDir
   return { config, routes: readDir(p.routesDir).filter((n) => /^[a-z0-9-]+$/.test(n)), hosts, suspended };
 }
 
-function writeAtomic(file: string, content: string, mode = 0o644): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 const SAFE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
 /**
@@ -131,14 +114,14 @@ export function applyEdgeFeed(feed: EdgeFeed, paths: { nginx: string; run: strin
   const pages = Object.entries(feed.suspended).filter(([n]) => SAFE_NAME.test(n)).sort(([a], [b]) => Number(b.endsWith('.soon')) - Number(a.endsWith('.soon')));
   for (const [name, text] of pages) {
     const file = join(paths.suspended, name);
-    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeAtomic(file, text);
+    if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileAtomic(file, text, 0o644);
   }
   const order = (f: string) => (f.endsWith('.json') ? 0 : f.endsWith('.html') ? 1 : 2);
   for (const f of readDir(paths.suspended).sort((a, b) => order(a) - order(b))) if (!(f in feed.suspended)) rmSync(join(paths.suspended, f), { force: true });
 
   // Routes: new ones appear, gone ones leave (an empty file each: nginx checks it exists).
   const routes = new Set(feed.routes.filter((n) => /^[a-z0-9-]+$/.test(n)));
-  for (const name of routes) if (!existsSync(join(routesDir, name))) writeAtomic(join(routesDir, name), '');
+  for (const name of routes) if (!existsSync(join(routesDir, name))) writeFileAtomic(join(routesDir, name), '', 0o644);
   for (const name of readDir(routesDir)) if (!routes.has(name)) rmSync(join(routesDir, name), { force: true });
 
   // Domains: a link each, replaced by a rename (never missing while it changes).
@@ -168,7 +151,7 @@ export function applyEdgeFeed(feed: EdgeFeed, paths: { nginx: string; run: strin
     if (text === undefined) continue;
     const file = join(paths.nginx, name);
     if (existsSync(file) && readFileSync(file, 'utf8') === text) continue;
-    writeAtomic(file, text);
+    writeFileAtomic(file, text, 0o644);
     changed = true;
   }
   return changed;
