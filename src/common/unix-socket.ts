@@ -4,7 +4,8 @@
  * over `<path>` (a crashed predecessor's stale file included). Every socket silo listens
  * on is made here: a tenant's worker (0660, its folder is setgid to the proxy's group),
  * the waker and the control API's socket for the proxy (0660 to the proxy's group, or 0600
- * without one), the control API (0600).
+ * without one), the control API (0600), the edge agent's for its nginx (0666: in its own
+ * container, where nothing else runs).
  */
 import { chmodSync, chownSync, renameSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:net';

@@ -10,10 +10,11 @@
  * nginx binary in the image).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { bindUnixSocket, serverListen } from '../common/unix-socket.js';
 import { applyEdgeFeed, EDGE_FEED_PATH, EDGE_PATHS, EDGE_TOKEN_IN_TASK, type EdgeFeed } from './edge.js';
 
 const log = (f: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: Date.now(), name: 'edge-agent', ...f })}\n`);
@@ -116,13 +117,18 @@ const waker = createServer((req, res) => {
 waker.keepAliveTimeout = 65_000;
 
 mkdirSync(EDGE_PATHS.nginx, { recursive: true });
-rmSync(EDGE_PATHS.wakerSocket, { force: true });
-waker.listen(EDGE_PATHS.wakerSocket, () => {
-  // nginx's workers (nobody) connect; nothing else runs in this container.
-  chmodSync(EDGE_PATHS.wakerSocket, 0o666);
-  log({ msg: 'edge agent started', control: control.host });
-  void loop();
-});
+// nginx's workers (nobody) connect; nothing else runs in this container. Its mode is
+// 0666 from the moment its path exists, as every socket of silo's (bindUnixSocket).
+bindUnixSocket(EDGE_PATHS.wakerSocket, { mode: 0o666 }, serverListen(waker)).then(
+  () => {
+    log({ msg: 'edge agent started', control: control.host });
+    void loop();
+  },
+  (err: Error) => {
+    log({ msg: 'cannot listen for nginx', socket: EDGE_PATHS.wakerSocket, err: err.message });
+    process.exit(1); // Swarm starts the task again
+  },
+);
 
 const stop = () => {
   stopping = true;
