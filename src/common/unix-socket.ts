@@ -9,6 +9,7 @@
  */
 import { chmodSync, chownSync, renameSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { listenOn } from './listen.js';
 
 export interface SocketAccess {
   mode: number;
@@ -30,14 +31,7 @@ export async function bindUnixSocket(path: string, access: SocketAccess, listen:
 
 /** `listen` for a node:net or node:http server: resolves once it listens, rejects on its error. */
 export function serverListen(server: Server, backlog?: number): (temp: string) => Promise<void> {
-  return (temp) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ path: temp, ...(backlog !== undefined ? { backlog } : {}) }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+  return (temp) => listenOn(server, { path: temp, ...(backlog !== undefined ? { backlog } : {}) });
 }
 
 /** The access of a socket for the proxy: 0660 to its group, or 0600 when it runs as silo's own user. */

@@ -6,6 +6,7 @@
  */
 import type { SiloConfig } from '../common/config.js';
 import { failAs, jsonLog as log, trimEnvironment } from '../common/stack-process.js';
+import { listenOn } from '../common/listen.js';
 import { bindUnixSocket, forProxy, serverListen } from '../common/unix-socket.js';
 import * as pm2 from '../pm2/pm2.js';
 import { ensureRunDir } from '../isolation/run-dirs.js';
@@ -52,10 +53,7 @@ async function main(): Promise<void> {
     const feedPaths = { configDir: homePaths(cfg.home).edgeConfig, routesDir: run.routesDir, hostsDir: run.hostsDir, suspendedDir: homePaths(cfg.home).suspendedPages };
     edge = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(feedPaths)), log);
     edge.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      edge!.once('error', reject);
-      edge!.listen(cfg.edgeControlPort, '0.0.0.0', resolve);
-    }).catch((err: Error) => fail(`cannot listen on port ${cfg.edgeControlPort} for the edge: ${err.message}`));
+    await listenOn(edge, { port: cfg.edgeControlPort, host: '0.0.0.0' }).catch((err: Error) => fail(`cannot listen on port ${cfg.edgeControlPort} for the edge: ${err.message}`));
   }
 
   let timer: NodeJS.Timeout;
