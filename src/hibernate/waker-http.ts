@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { validateTenantName } from '../common/names.js';
 import type { Waker } from './waker.js';
-import { bearerMatches, EDGE_FEED_PATH } from '../proxy/edge.js';
+import { bearerMatches, EDGE_FEED_PATH, edgeFeedTag } from '../proxy/edge.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -91,7 +91,8 @@ export function createWakerServer(waker: Waker, log: (f: Record<string, unknown>
 /**
  * The waker's face to the edge nodes (SILO_RUNTIME=swarm with SILO_EDGE_PORT), on TCP:
  * every request must carry the edge's bearer token (401 otherwise, before anything is
- * read). `GET /_silo/edge/feed`: what the edge's nginx reads (src/proxy/edge.ts); a
+ * read). `GET /_silo/edge/feed`: what the edge's nginx reads (src/proxy/edge.ts), or 304
+ * when the agent's If-None-Match is the feed's ETag (it has it already); a
  * request with `X-Silo-Tenant` (set by the edge's nginx, forwarded by its agent): a wake,
  * exactly as from the proxy on the Unix socket. The CLI's sleep and wake are not here.
  */
@@ -103,7 +104,12 @@ export function createEdgeServer(waker: Waker, token: string, feed: () => string
     if (typeof tenant !== 'string') {
       if (req.method !== 'GET' || req.url !== EDGE_FEED_PATH) return json(res, 404, errorBody(404, 'not found'));
       const text = feed();
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+      const etag = edgeFeedTag(text);
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { etag, 'cache-control': 'no-cache' });
+        return void res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', etag, 'content-length': Buffer.byteLength(text) });
       return void res.end(text);
     }
     fromProxy(waker, req, res, tenant).catch((err: Error) => {

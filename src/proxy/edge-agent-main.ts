@@ -1,7 +1,8 @@
 /**
  * The edge agent: the process of the edge service's container (src/proxy/edge.ts;
- * SILO_RUNTIME=swarm with SILO_EDGE_PORT). It fetches the feed from the control host
- * every second with the token of its Docker secret, writes the files nginx reads per
+ * SILO_RUNTIME=swarm with SILO_EDGE_PORT). It asks the control host for the feed every
+ * second with the token of its Docker secret and the ETag of the feed it applied last
+ * (304 while nothing changed), writes the files nginx reads per
  * request, starts nginx once it has a config and reloads it (after `nginx -t`) only when
  * the config changed. nginx's wake path reaches the agent on a Unix socket in the
  * container; the agent forwards it to the waker on the control host with the token.
@@ -31,16 +32,22 @@ let stopping = false;
 const nginxEnv = { ...process.env, LD_LIBRARY_PATH: process.env.SILO_EDGE_LIBS ?? '' };
 const nginxArgs = ['-e', 'stderr', '-p', EDGE_PATHS.nginx, '-c', join(EDGE_PATHS.nginx, 'nginx.conf')];
 
-function fetchFeed(): Promise<EdgeFeed> {
+/** The ETag of the last feed applied: while the control host's is the same, it answers 304. */
+let appliedTag: string | undefined;
+
+/** The feed and its ETag, or undefined when it is the one applied last (304). */
+function fetchFeed(): Promise<{ feed: EdgeFeed; etag?: string } | undefined> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: control.hostname, port: control.port, path: EDGE_FEED_PATH, headers: { authorization: auth }, agent, timeout: 5000 }, (res) => {
+    const headers = { authorization: auth, ...(appliedTag ? { 'if-none-match': appliedTag } : {}) };
+    const req = request({ host: control.hostname, port: control.port, path: EDGE_FEED_PATH, headers, agent, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
       res.on('end', () => {
+        if (res.statusCode === 304) return resolve(undefined);
         if (res.statusCode !== 200) return reject(new Error(`the control host answered ${res.statusCode}`));
         try {
-          resolve(JSON.parse(body) as EdgeFeed);
+          resolve({ feed: JSON.parse(body) as EdgeFeed, etag: res.headers.etag });
         } catch (err) {
           reject(err as Error);
         }
@@ -66,18 +73,26 @@ function startNginx(): void {
 }
 
 async function sync(): Promise<void> {
-  const feed = await fetchFeed();
+  const fetched = await fetchFeed();
+  if (!fetched) return; // 304: what is applied is the control host's
+  const { feed, etag } = fetched;
   if (!feed.config['tenants.conf']) return; // the control host has not rendered it yet
   const changed = applyEdgeFeed(feed);
-  if (!nginx) return startNginx();
-  if (!changed) return;
+  if (!nginx) startNginx();
+  else if (changed) await reload(nginx);
+  // Applied, nginx started or reloaded: until the feed changes, the control host answers 304.
+  appliedTag = etag;
+}
+
+/** A changed config: checked, then loaded; one nginx -t refuses is, as before, not tried again until the next. */
+async function reload(running: ChildProcess): Promise<void> {
   try {
     await promisify(execFile)(nginxBin, ['-t', '-q', ...nginxArgs], { env: nginxEnv });
   } catch (err) {
     log({ msg: 'new config refused by nginx -t; the running one stays', err: String((err as { stderr?: string }).stderr ?? err).trim().split('\n').pop() });
     return;
   }
-  nginx.kill('SIGHUP');
+  running.kill('SIGHUP');
   log({ msg: 'nginx reloaded' });
 }
 

@@ -67,7 +67,17 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(a, b);
 }
 
-const readDir = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+/** A folder's names, sorted: the same files make the same feed, byte for byte (its ETag). */
+const readDir = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+
+/**
+ * The feed's version, as an HTTP entity tag: a hash of its text. The agent sends the last
+ * one it applied (If-None-Match) and the control host answers 304 while it is the same, so
+ * an idle stack sends a few headers a second to each edge node, not its whole config.
+ */
+export function edgeFeedTag(text: string): string {
+  return `"${createHash('sha256').update(text).digest('base64url')}"`;
+}
 
 /**
  * The feed, from the control host's files as they are now: the edge's rendered config

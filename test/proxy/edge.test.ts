@@ -1,14 +1,22 @@
 /**
  * The edge's feed (src/proxy/edge.ts), in process: what the control host's files say is
  * what the edge writes (routes, domain links, suspended pages, config), an update changes
- * only what changed and reports a reload only for the config, and the token check takes
- * the exact token only. The edge as a Swarm service is test/hosts/swarm.test.ts.
+ * only what changed and reports a reload only for the config, the token check takes the
+ * exact token only, and the waker's feed port (src/hibernate/waker-http.ts) answers 304
+ * while the agent has the feed already. The edge as a Swarm service is
+ * test/hosts/swarm.test.ts.
  */
 import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyEdgeFeed, bearerMatches, ensureEdgeToken, readEdgeFeed } from '../../src/proxy/edge.js';
+import { loadConfig } from '../../src/common/config.js';
+import { listenOn } from '../../src/common/listen.js';
+import { createWaker } from '../../src/hibernate/waker.js';
+import { createEdgeServer } from '../../src/hibernate/waker-http.js';
+import { applyEdgeFeed, bearerMatches, EDGE_FEED_PATH, ensureEdgeToken, readEdgeFeed } from '../../src/proxy/edge.js';
 
 t.test('the edge writes what the control host has, and reloads for the config only', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'silo-edge-'));
@@ -62,4 +70,56 @@ t.test('the edge token: made once, private, and only the exact one passes', asyn
   t.ok(bearerMatches(`Bearer ${token}`, token), 'the token passes');
   for (const h of [undefined, '', token, `Bearer ${token}x`, `Bearer ${token.slice(1)}`, `bearer ${token}`, 'Bearer ']) t.notOk(bearerMatches(h, token), `refused: ${JSON.stringify(h?.slice(0, 12))}`);
   t.notOk(bearerMatches('Bearer short', 'short'), 'a short token is never accepted');
+});
+
+t.test("the feed port: 304 while the agent's ETag is the feed's, 200 with the new feed once it changed, 401 without the token", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'silo-edge-feed-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ctl = { configDir: join(dir, 'edge'), routesDir: join(dir, 'run', '_routes'), hostsDir: join(dir, 'run', '_hosts'), suspendedDir: join(dir, 'suspended') };
+  for (const d of Object.values(ctl)) mkdirSync(d, { recursive: true });
+  writeFileSync(join(ctl.configDir, 'tenants.conf'), 'tenants v1');
+  writeFileSync(join(ctl.routesDir, 'acme'), '');
+  const token = ensureEdgeToken(join(dir, 'secrets', 'edge-token'));
+  // The waker's own server, as waker-main makes it (its waker never asked: no tenant header here).
+  const waker = createWaker(loadConfig({ SILO_HOME: join(dir, 'home') }), () => undefined);
+  const server = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(ctl)), () => undefined);
+  await listenOn(server, { port: 0, host: '127.0.0.1' });
+  t.teardown(() => (server.close(), server.closeAllConnections()));
+  const { port } = server.address() as AddressInfo;
+  const get = (headers: Record<string, string>) =>
+    new Promise<{ status: number; etag?: string; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: EDGE_FEED_PATH, headers, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, etag: res.headers.etag, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const auth = { authorization: `Bearer ${token}` };
+
+  const first = await get(auth);
+  t.equal(first.status, 200, 'the first fetch: the feed');
+  t.same(JSON.parse(first.body).routes, ['acme']);
+  t.ok(first.etag, 'with its ETag');
+  const same = await get({ ...auth, 'if-none-match': first.etag! });
+  t.equal(same.status, 304, 'nothing changed: 304');
+  t.equal(same.body, '', 'and no feed');
+  t.equal(same.etag, first.etag, 'the same ETag');
+
+  writeFileSync(join(ctl.routesDir, 'shop'), '');
+  const changed = await get({ ...auth, 'if-none-match': first.etag! });
+  t.equal(changed.status, 200, 'a new route: 200');
+  t.same(JSON.parse(changed.body).routes, ['acme', 'shop'], 'with the new feed');
+  t.not(changed.etag, first.etag, 'under a new ETag');
+  t.equal((await get({ ...auth, 'if-none-match': changed.etag! })).status, 304, 'which is then 304 in turn');
+  t.equal((await get({ ...auth, 'if-none-match': first.etag! })).status, 200, 'an agent with the old one gets the feed');
+
+  for (const headers of [{ 'if-none-match': changed.etag! }, { authorization: 'Bearer not-the-token', 'if-none-match': changed.etag! }]) {
+    const refused = await get(headers);
+    t.equal(refused.status, 401, `${headers.authorization ?? 'no token'}: 401, not 304`);
+    t.equal(refused.etag, undefined, 'no ETag: nothing of the feed, not even its version');
+    t.notMatch(refused.body, /acme|tenants v1/, 'nothing of the feed');
+  }
 });
