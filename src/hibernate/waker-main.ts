@@ -16,9 +16,35 @@ import { ensureEdgeToken, readEdgeFeed } from '../proxy/edge.js';
 import { homePaths } from '../common/paths.js';
 import { runPaths } from '../common/run-dir.js';
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { controlAddress } from '../runtime/swarm/edge-service.js';
+import { clientFor } from '../runtime/swarm/swarm-runtime.js';
 
 // Typed out, so that TypeScript knows a call to it does not return.
 const fail: (message: string) => never = failAs('waker');
+
+/**
+ * The edge's port listens on the control host's Swarm address only, the one the edge is
+ * told (edge-service.ts), not on every address of this host. The manager is asked until it
+ * answers (at boot its engine may start after PM2 has started the waker), the Unix socket
+ * serving meanwhile; a listen that fails (the port taken, or an address not this host's:
+ * silo runs on the first engine's host) ends the waker, as it did before.
+ */
+async function listenForEdge(edge: Server, cfg: SiloConfig): Promise<void> {
+  let host: string | undefined;
+  let said = false;
+  while (!host) {
+    try {
+      host = await controlAddress(await clientFor(cfg.swarmEngines[0]!));
+    } catch (err) {
+      if (!said) log({ msg: 'no Swarm address to listen on for the edge yet; asking again every 5 s', err: (err as Error).message });
+      said = true;
+      await sleep(5000);
+    }
+  }
+  await listenOn(edge, { port: cfg.edgeControlPort, host }).catch((err: Error) => fail(`cannot listen on ${host}:${cfg.edgeControlPort} for the edge: ${err.message}`));
+  log({ msg: 'listening for the edge', host, port: cfg.edgeControlPort });
+}
 
 async function main(): Promise<void> {
   let cfg: SiloConfig;
@@ -53,7 +79,7 @@ async function main(): Promise<void> {
     const feedPaths = { configDir: homePaths(cfg.home).edgeConfig, routesDir: run.routesDir, hostsDir: run.hostsDir, suspendedDir: homePaths(cfg.home).suspendedPages };
     edge = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(feedPaths)), log);
     edge.keepAliveTimeout = 65_000;
-    await listenOn(edge, { port: cfg.edgeControlPort, host: '0.0.0.0' }).catch((err: Error) => fail(`cannot listen on port ${cfg.edgeControlPort} for the edge: ${err.message}`));
+    void listenForEdge(edge, cfg);
   }
 
   let timer: NodeJS.Timeout;

@@ -9,6 +9,7 @@
  * mounted into this service only. Its spec changes only when silo's code, the control
  * host's address or the port does: a tenant or a domain never updates it.
  */
+import type Docker from 'dockerode';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -48,6 +49,17 @@ ENV NODE_ENV=production SILO_EDGE_NGINX=${EDGE_DIR}/nginx SILO_EDGE_LIBS=${EDGE_
 CMD ["node", "${IMAGE_ROOT}/dist/proxy/edge-agent-main.js"]
 `;
   return { tag, appModule: '', files, dockerfile };
+}
+
+/**
+ * The control host's address as the edge is told it (EdgeInputs.control): the manager's
+ * (the first engine's) address in the swarm. The waker's port for the edge listens on it
+ * only, not on every address of the control host.
+ */
+export async function controlAddress(manager: Docker): Promise<string> {
+  const addr = ((await manager.info()) as { Swarm?: { NodeAddr?: string } }).Swarm?.NodeAddr;
+  if (!addr) throw new SiloError('the first engine of SILO_SWARM_ENGINES is not in a swarm: no address for the edge to reach');
+  return addr;
 }
 
 export interface EdgeInputs {
