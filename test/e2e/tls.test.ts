@@ -6,7 +6,7 @@
  * does not serve getting no certificate, an unknown Host 404 on both ports, and a tenant
  * created while the stack runs served over HTTPS at once.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:http2';
@@ -39,7 +39,7 @@ function operatorFiles(dir: string): { ca: string; cert: string; key: string } {
   return { ca: join(dir, 'ca.crt'), cert: join(dir, 'wild.crt'), key: join(dir, 'wild.key') };
 }
 
-async function checks(t: Tap.Test, stack: Stack, httpsPort: number, ca: string, issuer: RegExp, domain = 'localhost'): Promise<void> {
+async function checks(t: Test, stack: Stack, httpsPort: number, ca: string, issuer: RegExp, domain = 'localhost'): Promise<void> {
   const h = (tenant: string) => `${tenant}.${domain}`;
   t.test('a tenant answers over HTTPS, trusted through the given CA alone', async (t) => {
     const r = await httpsGet(httpsPort, h('client1'), '/api/tenant', ca);

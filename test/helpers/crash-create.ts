@@ -5,12 +5,13 @@
  * lock, and the stack stays consistent. Two files run one half each, in parallel, so
  * each stays well under tap's per-file timeout.
  */
+import type { Test } from 'tap';
 import { startStack } from './stack.js';
 import { inconsistencies, WAITED } from './consistency.js';
 import { createSteps } from '../../src/tenant/create.js';
 import { stepNames } from '../../src/common/steps.js';
 
-export async function crashCreateHalf(t: Tap, half: 0 | 1): Promise<void> {
+export async function crashCreateHalf(t: Test, half: 0 | 1): Promise<void> {
   const stack = await startStack(t);
   const all = stepNames(createSteps);
   const middle = Math.ceil(all.length / 2);
@@ -28,17 +29,4 @@ export async function crashCreateHalf(t: Tap, half: 0 | 1): Promise<void> {
     }
     t.same(await inconsistencies(stack), [], 'consistent');
   });
-}
-
-interface Tap {
-  teardown(fn: () => unknown): void;
-  test(name: string, fn: (t: TapAssert) => Promise<void>): Promise<unknown>;
-}
-
-interface TapAssert {
-  ok(v: unknown, m?: string): void;
-  equal(a: unknown, b: unknown, m?: string): void;
-  notMatch(a: string, re: RegExp, m?: string): void;
-  match(a: string, re: RegExp, m?: string): void;
-  same(a: unknown, b: unknown, m?: string): void;
 }

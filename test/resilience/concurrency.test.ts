@@ -4,7 +4,7 @@
  * error it would give after the other), and the stack is consistent: one PM2 app per
  * tenant, every route right, no staging folder or lock left.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startStack } from '../helpers/stack.js';
 import { finalBackups, inconsistencies } from '../helpers/consistency.js';
 import type { CliResult } from '../helpers/silo-home.js';
@@ -14,7 +14,7 @@ t.setTimeout(175_000);
 const stack = await startStack(t);
 const gone: string[] = [];
 const both = (a: string[], b: string[]) => Promise.all([stack.cli(a), stack.cli(b)]);
-const ok = (t: { equal(a: unknown, b: unknown, m?: string): unknown }, r: CliResult, what: string) => t.equal(r.code, 0, `${what}: ${r.stderr.trim()}`);
+const ok = (t: Test, r: CliResult, what: string) => t.equal(r.code, 0, `${what}: ${r.stderr.trim()}`);
 
 t.test('the same tenant created twice at once: one tenant, one worker', async (t) => {
   const [a, b] = await both(['tenant', 'create', 'same'], ['tenant', 'create', 'same']);

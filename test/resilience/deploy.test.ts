@@ -11,7 +11,7 @@
  *
  * Figures: sent/failed per tenant, and each tenant's switch time, per deploy.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack } from '../helpers/stack.js';
@@ -56,7 +56,7 @@ function load(tenant: string): TenantLoad {
   return { stop: async () => ({ gets: await gets.stop(), posts: await posts.stop(), versions }) };
 }
 
-async function underLoad(t: Tap.Test, scenario: string, action: () => Promise<{ code: number; stdout: string; stderr: string }>) {
+async function underLoad(t: Test, scenario: string, action: () => Promise<{ code: number; stdout: string; stderr: string }>) {
   const loads = Object.fromEntries(TENANTS.map((n) => [n, load(n)]));
   await new Promise((r) => setTimeout(r, 1000));
   const r = await action();

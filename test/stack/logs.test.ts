@@ -7,7 +7,7 @@
  * Small sizes, so a few seconds of logging rotate several times. The checks wait for the
  * ceilings watcher (every 250 ms) to settle; nothing is timed.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -27,7 +27,7 @@ const logs = join(stack.home, 'logs');
 const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
 
 /** After the watcher's next pass: the live file within MAX, rotated files .1 to .FILES-1, none beyond. */
-async function rotated(t: Tap, file: string, max = MAX) {
+async function rotated(t: Test, file: string, max = MAX) {
   await waitUntil(`${file} to be rotated`, 30_000, () => existsSync(rotatedFile(file, 1)) && size(file) <= max, 100);
   await waitUntil(`${file} to settle`, 30_000, () => size(file) <= max, 100);
   t.ok(existsSync(rotatedFile(file, 1)), `${file.split('/').pop()}: rotated into .1`);
@@ -38,7 +38,6 @@ async function rotated(t: Tap, file: string, max = MAX) {
   }
   return logBytes(file);
 }
-type Tap = typeof t;
 
 t.test("PostgreSQL's log rotates", async (t) => {
   const sql = postgres({ ...urlOptions(serverUrl(stack)), max: 1, onnotice: () => undefined });

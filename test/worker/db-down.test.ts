@@ -2,7 +2,7 @@
  * When the database is gone or hangs, the tenant answers 503 within its timeouts instead
  * of hanging, and recovers by itself when the database is back (no restart).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { app } from '../../src/app/index.js';
@@ -21,7 +21,7 @@ const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', message: 'd
 const TIMED_OUT = { statusCode: 503, error: 'Service Unavailable', message: 'request timed out' };
 
 /** A fake database server: `silent` accepts and never answers; `slam` closes each connection as soon as it speaks. */
-async function fakeServer(t: Tap, mode: 'silent' | 'slam'): Promise<number> {
+async function fakeServer(t: Test, mode: 'silent' | 'slam'): Promise<number> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -37,9 +37,7 @@ async function fakeServer(t: Tap, mode: 'silent' | 'slam'): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-type Tap = typeof t;
-
-function worker(t: Tap, dbPort: number, env: Record<string, string>) {
+function worker(t: Test, dbPort: number, env: Record<string, string>) {
   const fastify = buildWorker(
     loadConfig({ TENANT: 'acme', PORT: '0', DB_PORT: String(dbPort), DB_PASSWORD_FILE: passwordFile, LOG_LEVEL: 'silent', ...env }),
     { app },
