@@ -45,9 +45,10 @@ t.test('the error page escapes its message and links back', async (t) => {
 
 t.test('parseChoices reads one choice per line', async (t) => {
   t.same(parseChoices(' a \r\n\r\nb\n  \nc'), ['a', 'b', 'c']);
-  t.throws(() => parseChoices('only one'), { statusCode: 400 });
-  t.throws(() => parseChoices('\n\n'), { statusCode: 400 });
-  t.throws(() => parseChoices(Array.from({ length: 11 }, (_, i) => `c${i}`).join('\n')), { statusCode: 400 });
-  t.throws(() => parseChoices(`a\n${'b'.repeat(101)}`), { statusCode: 400 });
+  const count = { statusCode: 400, message: 'a poll needs 2 to 10 choices, one per line' };
+  t.throws(() => parseChoices('only one'), count);
+  t.throws(() => parseChoices('\n\n'), count);
+  t.throws(() => parseChoices(Array.from({ length: 11 }, (_, i) => `c${i}`).join('\n')), count);
+  t.throws(() => parseChoices(`a\n${'b'.repeat(101)}`), { statusCode: 400, message: 'a choice is at most 100 characters' });
   t.same(parseChoices(`a\n${'é'.repeat(100)}`).length, 2, '100 characters, not bytes');
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { allocatePort, freePort, nextFreeSlot } from '../../src/common/ports.js';
 
@@ -19,10 +20,9 @@ t.test('skips a port something else is listening on', async (t) => {
   t.ok(port > base);
 });
 
-t.test('freePort picks below the ephemeral range, where no outgoing connection takes a port', async (t) => {
-  const { readFileSync } = await import('node:fs');
-  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-  if (low - 20000 < 2000) return t.skip(`the ephemeral range starts at ${low}: freePort asks the kernel`);
+const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+const rangeTooLow = low - 20000 < 2000 && `the ephemeral range starts at ${low}: freePort asks the kernel`;
+t.test('freePort picks below the ephemeral range, where no outgoing connection takes a port', { skip: rangeTooLow }, async (t) => {
   const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
   for (const p of ports) t.ok(p >= 20000 && p < low, `${p} is in [20000, ${low})`);
   const srv = createServer();
