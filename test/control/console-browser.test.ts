@@ -60,7 +60,6 @@ const context: BrowserContext = await chromium.launchPersistentContext(profile, 
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
 });
 t.teardown(async () => {
-  relay.closeAllConnections?.();
   await context.close().catch(() => undefined);
   rmSync(profile, { recursive: true, force: true });
 });
