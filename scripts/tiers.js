@@ -76,7 +76,11 @@ export const TIERS = [
   },
 ];
 
-/** Every *.test.ts under `test/`, as `test/...` paths with forward slashes, sorted. */
+/**
+ * Every *.test.ts under `test/`, as `test/...` paths with forward slashes, sorted.
+ * @param {string} root
+ * @returns {string[]}
+ */
 export function testFiles(root) {
   const out = [];
   const walk = (dir) => {
@@ -90,13 +94,22 @@ export function testFiles(root) {
   return out.sort();
 }
 
-/** How specific a rule is for a file: -1 if it does not match, else its length. */
+/**
+ * How specific a rule is for a file: -1 if it does not match, else its length.
+ * @param {string} rule
+ * @param {string} file
+ * @returns {number}
+ */
 function specificity(rule, file) {
   if (rule.endsWith('/')) return file.startsWith(rule) ? rule.length : -1;
   return rule === file ? Number.MAX_SAFE_INTEGER : -1;
 }
 
-/** The tier of one file, or a sentence saying why it has none (no rule, or two at once). */
+/**
+ * The tier of one file, or a sentence saying why it has none (no rule, or two at once).
+ * @param {string} file
+ * @returns {{ tier: string, problem?: undefined } | { tier?: undefined, problem: string }}
+ */
 export function tierOf(file) {
   let best = -1;
   let winners = [];
@@ -112,7 +125,11 @@ export function tierOf(file) {
   return { problem: `${file} is in two tiers at once (${winners.map((w) => `${w.tier}: ${w.rule}`).join(', ')}): keep one in scripts/tiers.js` };
 }
 
-/** What is wrong with the tiers for these files (none when every file has exactly one tier and every rule is used). */
+/**
+ * What is wrong with the tiers for these files (none when every file has exactly one tier and every rule is used).
+ * @param {string[]} files
+ * @returns {string[]}
+ */
 export function tierProblems(files) {
   const problems = files.map(tierOf).flatMap((r) => (r.problem ? [r.problem] : []));
   for (const tier of TIERS) {
@@ -127,6 +144,9 @@ export function tierProblems(files) {
  * The files of the named tiers, sorted. `all` is every test file under test/, whatever
  * the rules say, so a mistake here can never take a file out of CI (test/tiers.test.ts,
  * itself in the quick tier, names the mistake).
+ * @param {string} root
+ * @param {string[]} names
+ * @returns {string[]}
  */
 export function filesOf(root, names) {
   const files = testFiles(root);

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { filesOf, testFiles, tierOf, tierProblems, TIERS } from '../scripts/tiers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const files: string[] = testFiles(root);
-const names: string[] = TIERS.map((tier: { name: string }) => tier.name);
+const files = testFiles(root);
+const names = TIERS.map((tier) => tier.name);
 
 t.test('every test file is in exactly one tier, and every rule places a file', async (t) => {
   t.ok(files.includes('test/tiers.test.ts'), 'the listing finds this file');

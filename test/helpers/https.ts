@@ -10,8 +10,8 @@ export interface HttpsResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  /** the leaf certificate the proxy presented */
-  peer: { subject?: string; issuer?: string; validTo?: string; serial?: string };
+  /** the leaf certificate the proxy presented (a CN is a list when the name holds several) */
+  peer: { subject?: string | string[]; issuer?: string | string[]; validTo?: string; serial?: string };
   alpn: string | false | null;
 }
 

@@ -14,6 +14,7 @@ import postgres from 'postgres';
 import type { Stack } from './stack.js';
 import { root } from './silo-home.js';
 import { urlOptions } from './postgres.js';
+import type { StackStatus } from '../../src/stack/status.js';
 
 // ---------------------------------------------------------------------------------------
 // Figures
@@ -305,16 +306,8 @@ function escapeHtml(s: string): string {
 // ---------------------------------------------------------------------------------------
 // The stack: status, restart counts, database rows, pm2 CLI
 
-export interface TenantStatus {
-  name: string;
-  worker: string;
-  pid?: number;
-  memoryMB?: number;
-  restarts?: number;
-  server: string;
-}
-
-export async function siloStatus(stack: Stack): Promise<{ up: boolean; tenants: TenantStatus[]; raw: string }> {
+/** `silo status --json`, as src/stack/status.ts types it, and its text. */
+export async function siloStatus(stack: Stack): Promise<StackStatus & { raw: string }> {
   const r = await stack.cli(['status', '--json']);
   if (r.code !== 0) throw new Error(`silo status failed: ${r.stderr}`);
   return { ...JSON.parse(r.stdout), raw: r.stdout };

@@ -42,8 +42,8 @@ function wakerLog(stack: Stack): string {
 
 t.test('hibernation through nginx', async (t) => {
   const stack = await startStack(t, { proxy: 'nginx', env: { SILO_HIBERNATE_AFTER: `${HIBERNATE_AFTER_MS}ms` } });
-  const questions: Record<string, string[]> = {};
-  for (const tenant of ['client1', 'client2']) {
+  const questions: Record<'client1' | 'client2', string[]> = { client1: [], client2: [] };
+  for (const tenant of ['client1', 'client2'] as const) {
     const r = await stack.http(`${tenant}.localhost`, '/api/polls');
     questions[tenant] = r.json().map((p: { question: string }) => p.question);
   }

@@ -116,7 +116,8 @@ t.test("the feed port: 304 while the agent's ETag is the feed's, 200 with the ne
   t.equal((await get({ ...auth, 'if-none-match': changed.etag! })).status, 304, 'which is then 304 in turn');
   t.equal((await get({ ...auth, 'if-none-match': first.etag! })).status, 200, 'an agent with the old one gets the feed');
 
-  for (const headers of [{ 'if-none-match': changed.etag! }, { authorization: 'Bearer not-the-token', 'if-none-match': changed.etag! }]) {
+  const refusals: Record<string, string>[] = [{ 'if-none-match': changed.etag! }, { authorization: 'Bearer not-the-token', 'if-none-match': changed.etag! }];
+  for (const headers of refusals) {
     const refused = await get(headers);
     t.equal(refused.status, 401, `${headers.authorization ?? 'no token'}: 401, not 304`);
     t.equal(refused.etag, undefined, 'no ETag: nothing of the feed, not even its version');

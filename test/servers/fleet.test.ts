@@ -43,7 +43,10 @@ t.test('every tenant gets its result, in order; one that throws is reported and 
 t.test('the summary: a line per tenant, the totals, and one error naming the failures', async (t) => {
   const out: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => void out.push(chunk)) as typeof process.stdout.write;
+  process.stdout.write = (chunk: string | Uint8Array): boolean => {
+    out.push(Buffer.from(chunk).toString());
+    return true;
+  };
   let thrown: unknown;
   try {
     printSummary(

@@ -32,7 +32,7 @@ const oneLine = (s: string) => s.trim().split('\n').length === 1 && /^silo: /.te
 
 t.test('install writes a unit that systemd accepts, running silo run with the right paths and no secret', async (t) => {
   const h = await home(t);
-  const env = { ...h.env, SILO_DATABASE_URL: SECRET, SILO_MIGRATE_CONCURRENCY: '2' };
+  const env: NodeJS.ProcessEnv = { ...h.env, SILO_DATABASE_URL: SECRET, SILO_MIGRATE_CONCURRENCY: '2' };
   const r = await runCli(env, ['service', 'install', '--unit-dir', h.units]);
   t.equal(r.code, 0, r.stderr);
   const file = join(h.units, 'silo.service');

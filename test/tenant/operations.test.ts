@@ -121,7 +121,8 @@ t.test('a corrupt or truncated dump is refused by its checksum, and nothing chan
   const proxyBefore = proxyConfig();
 
   const flipped = Buffer.from(good);
-  flipped[Math.floor(flipped.length / 2)] ^= 0x01;
+  const middle = Math.floor(flipped.length / 2);
+  flipped.writeUInt8(flipped.readUInt8(middle) ^ 0x01, middle);
   writeFileSync(entry.file, flipped);
   const corrupt = await stack.cli(['tenant', 'restore', 'client1', '--from', entry.file, '--yes']);
   t.equal(corrupt.code, 1);
