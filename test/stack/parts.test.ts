@@ -44,17 +44,17 @@ t.test('password-file: missing, then a wrong mode, each reported by its check an
   const home = mkdtempSync(join(tmpdir(), 'silo-parts-'));
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const c = partContext(loadConfig({ PATH: process.env.PATH, SILO_HOME: home }), 'acme');
-  t.equal(passwordFile.check(c), 'it was missing');
-  t.equal(passwordFile.ensure(c), 'a new password was written (the role follows)');
-  t.equal(passwordFile.check(c), undefined, 'as it should be after ensure');
-  t.equal(passwordFile.ensure(c), undefined, 'a second ensure has nothing to say');
+  t.equal(await passwordFile.check(c), 'it was missing');
+  t.equal(await passwordFile.ensure(c), 'a new password was written (the role follows)');
+  t.equal(await passwordFile.check(c), undefined, 'as it should be after ensure');
+  t.equal(await passwordFile.ensure(c), undefined, 'a second ensure has nothing to say');
   chmodSync(c.paths.tenantPassword('acme'), 0o644);
-  t.equal(passwordFile.check(c), 'its mode was 644');
-  t.match(passwordFile.ensure(c), /^now [46]00$/);
-  t.equal(passwordFile.check(c), undefined);
+  t.equal(await passwordFile.check(c), 'its mode was 644');
+  t.match(await passwordFile.ensure(c), /^now [46]00$/);
+  t.equal(await passwordFile.check(c), undefined);
   await passwordFile.remove!(c);
   await passwordFile.remove!(c); // idempotent
-  t.equal(passwordFile.check(c), 'it was missing', 'absent after remove');
+  t.equal(await passwordFile.check(c), 'it was missing', 'absent after remove');
 });
 
 t.test('database parts: each broken on purpose, reported, fixed; after a removal every one is absent', async (t) => {
@@ -92,7 +92,7 @@ t.test('database parts: each broken on purpose, reported, fixed; after a removal
   t.equal(await database.check(gone), 'it was missing');
   t.equal(await role.check(gone), 'the role was missing');
   t.equal(await dumpRole.check(gone), 'its dump role had no password file');
-  t.equal(passwordFile.check(gone), 'it was missing');
+  t.equal(await passwordFile.check(gone), 'it was missing');
   // A second removal of each part finds nothing to do.
   const removing: TenantEntry = { server: 'local', port: 1, domains: [], state: 'removing', schemaVersion: 1, createdAt: '', removal: { from: 'ready', startedAt: '' } };
   gone.reg = { ...gone.reg, tenants: { acme: removing } };
