@@ -165,7 +165,8 @@ t.test('SIGTERM finishes the request in flight, then exits 0', async (t) => {
   const { code, signal } = await w.exited;
   t.equal(code, 0, 'exit code 0');
   t.equal(signal, null);
-  const took = Date.now() - signalled;
-  t.ok(took < 3000, `exited promptly (${took} ms)`);
+  // Exit code 0 is the proof it closed by itself: had closing hung, close-with-grace would
+  // have ended it with exit 1 after SHUTDOWN_GRACE_MS. How long it took is a figure.
+  t.comment(`figures: scenario=sigterm-in-flight signal_to_exit_ms=${Date.now() - signalled}`);
   t.notMatch(w.stderr(), /\S/, 'nothing on stderr');
 });

@@ -47,16 +47,18 @@ t.test('the production defaults keep the proxy in charge of idle keep-alive conn
 t.test('headers trickling in too slowly get 408', async (t) => {
   const parts = ['GET /healthz HTTP/1.1\r\n', 'Host: acme.localhost\r\n', 'X-A: 1\r\n', 'X-B: 1\r\n', 'X-C: 1\r\n', 'X-D: 1\r\n', '\r\n'];
   const { text, ms } = await trickle(parts, 250);
+  // 408, not the 200 /healthz gives: the headers timeout ended it before the headers were in.
   t.match(text, /^HTTP\/1\.1 408 /);
-  t.ok(ms < 1500, `closed after ${Math.round(ms)} ms`);
+  t.comment(`figures: scenario=slow-headers headersMs=400 closed_after_ms=${Math.round(ms)}`);
 });
 
 t.test('a body trickling in too slowly gets 408', async (t) => {
   const body = '{"question":"q","choices":["a","b"]}';
   const head = `POST /api/polls HTTP/1.1\r\nHost: acme.localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
   const { text, ms } = await trickle([head, ...body.match(/.{1,4}/g)!], 150);
+  // 408, not the 503 a poll insert gives here (no database): the request timeout ended it.
   t.match(text, /^HTTP\/1\.1 408 /);
-  t.ok(ms < 2000, `closed after ${Math.round(ms)} ms`);
+  t.comment(`figures: scenario=slow-body requestMs=800 closed_after_ms=${Math.round(ms)}`);
 });
 
 t.test('a body still trickling in when the handler timeout fires gets 408, not 503', async (t) => {
@@ -73,7 +75,7 @@ t.test('a body still trickling in when the handler timeout fires gets 408, not 5
   const { text, ms } = await trickle([head, ...body.match(/.{1,2}/g)!], 150, p);
   t.match(text, /^HTTP\/1\.1 408 /);
   t.match(text, '"message":"the request took too long to arrive"');
-  t.ok(ms < 2000, `closed after ${Math.round(ms)} ms`);
+  t.comment(`figures: scenario=slow-body-handler-timeout REQUEST_TIMEOUT_MS=500 closed_after_ms=${Math.round(ms)}`);
 });
 
 t.test('a POST waiting on a database that never answers gets 503 within REQUEST_TIMEOUT_MS, over a real socket', async (t) => {
@@ -95,11 +97,16 @@ t.test('a POST waiting on a database that never answers gets 503 within REQUEST_
   t.teardown(() => w.close());
   await w.listen({ host: '127.0.0.1', port: 0 });
   const p = (w.server.address() as { port: number }).port;
+  const figures: string[] = [];
   for (const [method, path, body] of [['POST', '/api/polls', '{"question":"q","choices":["a","b"]}'], ['POST', '/api/polls/1/votes', '{"choiceId":1,"voter":"v"}'], ['DELETE', '/api/polls/1', ''], ['GET', '/api/polls', '']] as const) {
     const head = `${method} ${path} HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n${body ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : ''}\r\n`;
     const { text, ms } = await trickle([head + body], 10, p);
     t.match(text, /^HTTP\/1\.1 503 /, `${method} ${path}: 503`);
+    // "request timed out", not "database unavailable" (the 30 s connect timeout): the
+    // request timeout answered. A lower bound only (load cannot make it fire early).
     t.match(text, '"message":"request timed out"');
-    t.ok(ms >= 550 && ms < 2000, `${method} ${path}: answered after ${Math.round(ms)} ms`);
+    t.ok(ms >= 550, `${method} ${path}: not before REQUEST_TIMEOUT_MS`);
+    figures.push(`${method}_${path.replaceAll('/', '_')}_ms=${Math.round(ms)}`);
   }
+  t.comment(`figures: scenario=db-never-answers REQUEST_TIMEOUT_MS=600 ${figures.join(' ')}`);
 });
