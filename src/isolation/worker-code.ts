@@ -5,7 +5,10 @@
  * without opening up the operator's folder: dist/ and package.json copied, node_modules
  * hard-linked (instant, no space; npm replaces files rather than rewriting them). The stamp
  * is a hash of the lock file and of dist/'s file names, sizes and times, so a rebuild
- * makes a new copy and running workers keep theirs.
+ * makes a new copy and running workers keep theirs. Hashing dist/ (~540 files) costs a
+ * wake ~10 ms, so a process keeps the stamp until `npm run build` replaces
+ * dist/.build-stamp (scripts/build-stamp.js, its last step) or the package files change.
+ * A directory's time would not do: tsc and esbuild rewrite files in place.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -25,6 +28,27 @@ function stamp(root: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** The stamp of dist/ as last computed, and what it was computed under (distKey). */
+let known: { key: string; stamp: string } | undefined;
+
+/** Cheap to read, changes with every `npm run build`; undefined without a build stamp (never cached). */
+function distKey(root: string): string | undefined {
+  const of = (f: string): string | undefined => {
+    const st = statSync(join(root, f), { throwIfNoEntry: false });
+    return st && `${st.ino}:${st.size}:${st.mtimeMs}`;
+  };
+  const build = of(join('dist', '.build-stamp'));
+  return build && [root, build, of('package-lock.json') ?? '-', of('package.json') ?? '-'].join('\0');
+}
+
+function distStamp(root: string): string {
+  const key = distKey(root);
+  if (key !== undefined && known?.key === key) return known.stamp;
+  const value = stamp(root);
+  known = key === undefined ? undefined : { key, stamp: value };
+  return value;
+}
+
 const needsCopy = (): boolean => isRoot() && blockingFolder(join(projectRoot, 'dist', 'worker', 'server.js')) !== undefined;
 
 /**
@@ -35,7 +59,7 @@ const needsCopy = (): boolean => isRoot() && blockingFolder(join(projectRoot, 'd
 export function workerCodeRoot(cfg: SiloConfig): string {
   if (!needsCopy()) return projectRoot;
   const runtime = join(cfg.home, 'runtime');
-  const target = join(runtime, stamp(projectRoot));
+  const target = join(runtime, distStamp(projectRoot));
   if (existsSync(join(target, 'package.json'))) return target;
   mkdirSync(runtime, { recursive: true, mode: 0o711 });
   chmodSync(runtime, 0o711);
