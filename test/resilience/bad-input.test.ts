@@ -236,7 +236,7 @@ await t.test('the bad-input catalogue, through the proxy and straight to a worke
     // Through nginx, a trickled body is passed on unbuffered and the worker's request
     // timeout ends it (proxy/nginx.conf: nginx itself has no total body deadline).
     t.notOk(s.answer.timedOut, `slow ${s.what} via ${s.where}: cut off by the server (${Math.round(s.answer.ms)} ms)`);
-    if (!s.answer.timedOut) t.ok(s.answer.ms < 15_000, `slow ${s.what} via ${s.where}: within 15 s`);
+    // Not timed out means closed before the client's own 15 s cap; how soon is a figure above.
     if (s.answer.status) t.equal(s.answer.status, 408, `slow ${s.what} via ${s.where}: 408 when it answers`);
   }
   t.same(restartsAfter, restartsBefore, 'no process restarted');

@@ -64,7 +64,7 @@ t.test('kill -9 of the embedded PostgreSQL: status says down, PM2 restarts it, t
   t.equal(r.after.servers[0]!.status, 'online');
   t.ok((r.after.servers[0]!.restarts ?? 0) > (before.servers[0]!.restarts ?? 0), 'PM2 restarted its wrapper');
   t.equal(r.wrong, 0);
-  t.ok(r.recoveryMs < 60_000, `served again after ${Math.round(r.recoveryMs)} ms`);
+  // That it served again is proven by waitUntil (it throws after 60 s); how soon is the recoveryMs figure.
 });
 
 t.test('status asks the server itself: a frozen PostgreSQL that PM2 shows online is reported down', async (t) => {
