@@ -7,3 +7,5 @@ export class SiloError extends Error {
 
 /** A named thing (a tenant, a backup, a token) that does not exist: the API answers 404. */
 export class NotFoundError extends SiloError {}
+/** Another home took the control plane of this stack over (src/runtime/swarm/control-state.ts). */
+export class ControlTakenOver extends SiloError {}

@@ -25,6 +25,10 @@ export function homePaths(home: string) {
     edgeConfig: join(home, 'proxy', 'edge'),
     /** the bearer token the edge's agents and the waker share (0600; a Docker secret on the edge) */
     edgeToken: join(home, 'secrets', 'edge-token'),
+    /** SILO_RUNTIME=swarm: the key of the control state's copy in the swarm (src/runtime/swarm/control-state.ts); never in that copy */
+    controlKey: join(home, 'secrets', 'control-key'),
+    /** which home controls the swarm's stack: a random id, never copied (control-state.ts) */
+    controllerId: join(home, 'control', 'controller-id'),
     /** suspended tenants' 503 pages: the proxy answers from these while they exist */
     suspendedPages: join(home, 'proxy', 'suspended'),
     pm2Home: join(home, 'pm2'),
