@@ -22,6 +22,7 @@ import * as serviceCommands from './commands/service.js';
 import * as domainCommands from './commands/domain.js';
 import * as tokenCommands from './commands/token.js';
 import * as eventCommands from './commands/events.js';
+import * as controlCommands from './commands/control.js';
 
 /** The environment's configuration with the stack's recorded settings applied. */
 function config(opts: { forUp?: boolean } = {}): SiloConfig {
@@ -40,7 +41,7 @@ const program = new Command('silo')
   .enablePositionalOptions()
   .configureOutput({ outputError: (str, write) => write(`silo: ${str.replace(/^error: /, '').trim()}\n`) });
 
-for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands, tokenCommands, eventCommands]) group.register(program, config);
+for (const group of [tenantCommands, hibernateCommands, migrateCommands, stackCommands, serverCommands, backupCommands, operationCommands, deployCommands, runCommands, serviceCommands, domainCommands, tokenCommands, eventCommands, controlCommands]) group.register(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import { bindUnixSocket, forProxy, serverListen } from '../common/unix-socket.js
 import * as pm2 from '../pm2/pm2.js';
 import { ensureRunDir } from '../isolation/run-dirs.js';
 import { createWaker } from './waker.js';
+import { copyControlState } from '../runtime/control-copy.js';
 import { createEdgeServer, createWakerServer } from './waker-http.js';
 import { ensureEdgeToken, readEdgeFeed } from '../proxy/edge.js';
 import { homePaths } from '../common/paths.js';
@@ -82,6 +83,9 @@ async function main(): Promise<void> {
     void listenForEdge(edge, cfg);
   }
 
+  // SILO_RUNTIME=swarm: the control state's copy in the swarm kept current (runtime/control-copy.ts).
+  const copy = copyControlState(cfg, log);
+
   let timer: NodeJS.Timeout;
   const loop = () => {
     timer = setTimeout(() => {
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
 
   const stop = () => {
     clearTimeout(timer);
+    copy.stop();
     waker.flush();
     server.close();
     server.closeAllConnections();

@@ -72,6 +72,22 @@ export interface TenantRuntime {
    * `remove` stops it. PM2: absent (the edge is the proxy PM2 runs on this host).
    */
   edge?: { ensure(cfg: SiloConfig): Promise<boolean>; remove(): Promise<boolean> };
+  /**
+   * The control plane's state kept where every manager can read it (Swarm:
+   * src/runtime/swarm/control-state.ts), so another host can take the control plane over.
+   * `check` throws when another home controls the stack; `publish` writes the home's state
+   * when it changed since `stamp` and returns the stamp it holds; `forget` removes every
+   * copy (`silo down --purge`). PM2: absent (one host: the home is the control plane).
+   */
+  controlState?: {
+    check(cfg: SiloConfig): Promise<void>;
+    publish(cfg: SiloConfig, stamp?: string): Promise<string>;
+    forget(cfg: SiloConfig): Promise<number>;
+    /** take the control plane over into cfg.home (empty) from the newest copy, opened with the key in `keyFile` */
+    adopt(cfg: SiloConfig, keyFile: string): Promise<{ seq: number; from: string; at: string; files: number; tenants: number }>;
+    /** the copies in the swarm, newest first, and whether this home wrote the newest */
+    describe(cfg: SiloConfig): Promise<{ versions: { seq: number; node: string; at: string }[]; ours: boolean }>;
+  };
 }
 
 export interface WorkerActivity {

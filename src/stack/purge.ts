@@ -31,6 +31,7 @@ import { tenantUsersOf } from '../isolation/tenant-user.js';
 import { proxyUsersOf } from '../isolation/run-dirs.js';
 import { runPaths } from '../common/run-dir.js';
 import { down } from './stack.js';
+import { runtimeFor } from '../runtime/select.js';
 import { SiloError } from '../common/errors.js';
 
 export interface PurgePlan {
@@ -209,6 +210,15 @@ export async function purge(cfg: SiloConfig, log: (line: string) => void): Promi
       await down(cfg, log);
     } catch (err) {
       log(`silo down failed (${(err as Error).message.split('\n')[0]}): stopping its processes directly`);
+    }
+    // SILO_RUNTIME=swarm: the copies of its state in the swarm go too (unless another home controls it now).
+    const copies = await runtimeFor(cfg).controlState?.forget(cfg).catch((err: Error) => {
+      log(`the control state's copies in the swarm left: ${err.message.split('\n')[0]}`);
+      return 0;
+    });
+    if (copies) {
+      log(`removed ${copies} copies of the control state from the swarm`);
+      removed.push(`${copies} control state copies`);
     }
   }
   const users = homeUsers(home);

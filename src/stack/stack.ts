@@ -19,7 +19,7 @@ import { initialiseIfNeeded } from '../postgres/embedded.js';
 import { type PM2App, BACKUP_APP, NAMESPACE, PROXY_APP, backupApps, embeddedServers, postgresApp, postgresApps, proxyApp, workerApp, workerApps } from '../pm2/ecosystem.js';
 import * as pm2 from '../pm2/pm2.js';
 import type { ProxyDriver } from '../proxy/driver.js';
-import { SiloError } from '../common/errors.js';
+import { ControlTakenOver, SiloError } from '../common/errors.js';
 import { cpuGroup, osUser, worker, type PartContext, type TenantPart } from './parts/parts.js';
 import { overTenants, type TenantOutcome } from '../servers/fleet.js';
 import { driverFor, syncProxy, waitThroughProxy } from './live.js';
@@ -347,6 +347,15 @@ export const upSteps: readonly Step<UpContext>[] = [
   optionalApps('start-certificates', CERTIFICATES_APP, (c) => certificateApps(c.cfg), (c) => `(${c.cfg.acmeDirectory})`),
   // SILO_CONTROL=on: the control API on <run>/control.sock (src/control/control-main.ts).
   optionalApps('start-control', CONTROL_APP, (c) => controlApps(c.cfg), (c) => `on ${runPaths(c.cfg.home).controlSocket}`),
+  {
+    // SILO_RUNTIME=swarm: the registry and the secrets copied into the swarm, where any
+    // manager can take the control plane over (src/runtime/swarm/control-state.ts); the
+    // waker copies each later change.
+    name: 'copy-control-state',
+    async run(c) {
+      await runtimeFor(c.cfg).controlState?.publish(c.cfg);
+    },
+  },
 ];
 
 export function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants } = {}): Promise<{ urls: string[]; already: boolean }> {
@@ -355,6 +364,9 @@ export function up(cfg: SiloConfig, log: Log, opts: { release?: string; demoTena
 
 async function startStack(cfg: SiloConfig, log: Log, opts: { release?: string; demoTenants?: DemoTenants }): Promise<{ urls: string[]; already: boolean }> {
   const driver = driverFor(cfg);
+  // Before anything is written: a swarm whose stack another home controls (this host was
+  // the control host and another took over, or a fresh home beside a running stack).
+  await runtimeFor(cfg).controlState?.check(cfg);
   await ensureDefaultServer(cfg);
   const paths = homePaths(cfg.home);
   const c: UpContext = { cfg, driver, log, reg: readRegistry(paths.registry), procs: new Map(), workers: new Map(), started: 0, release: opts.release, demoTenants: opts.demoTenants };
@@ -400,6 +412,8 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
       // Engines that do not answer leave them running: `down` still stops what runs here.
       const runtime = runtimeFor(cfg);
       try {
+        // A home another took over stops what runs here only: the stack is the other's now.
+        await runtime.controlState?.check(cfg);
         if (await runtime.edge?.remove()) {
           log('stopped the edge service');
           stopped++;
@@ -411,7 +425,8 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
           stopped++;
         }
       } catch (err) {
-        log(`tenants' workers on the ${runtime.kind} not stopped: ${(err as Error).message.split('\n')[0]}`);
+        if (err instanceof ControlTakenOver) log(`the edge and the tenants' workers on the ${runtime.kind} left running: another home controls the stack now`);
+        else log(`tenants' workers on the ${runtime.kind} not stopped: ${(err as Error).message.split('\n')[0]}`);
       }
     }
     // The sockets' folders go with the processes (up makes them again).

@@ -21,7 +21,7 @@
  * in host mode or use `endpoint_mode: dnsrr`, create services with --no-resolve-image (`--resolve-image never` in stack files).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -223,7 +223,7 @@ async function engineReady(h: Host): Promise<void> {
   h.pid = Number(readFileSync(join(h.root, 'dockerd.pid'), 'utf8').trim());
 }
 
-export async function startHosts(t: { teardown(fn: () => unknown): void; comment(...a: unknown[]): void }, count = 3): Promise<Hosts> {
+export async function startHosts(t: { teardown(fn: () => unknown): void; comment(...a: unknown[]): void }, count = 3, opts: { managers?: boolean } = {}): Promise<Hosts> {
   if (process.getuid?.() !== 0) throw new Error('hosts need root (network namespaces, dockerd)');
   await cleanLeftovers();
   const tag = `${PREFIX}${process.pid}-`;
@@ -244,6 +244,9 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      // SILO_HOSTS_LOGS=<folder>: each engine's log kept there, for a look after a failure.
+      const keep = process.env.SILO_HOSTS_LOGS;
+      if (keep) for (const h of nodes) if (existsSync(join(h.root, 'dockerd.log'))) cpSync(join(h.root, 'dockerd.log'), join(keep, `${h.name}-dockerd.log`));
       for (const h of nodes) await removeNamespace(h.ns).catch((err: Error) => t.comment(`tear-down of ${h.ns}: ${err.message}`));
       await removeNamespace(hub).catch(() => undefined);
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
@@ -290,7 +293,8 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
   try {
     const [first, ...rest] = nodes;
     await docker(first!, ['swarm', 'init', '--advertise-addr', first!.addr, '--listen-addr', `${first!.addr}:2377`]);
-    const token = (await docker(first!, ['swarm', 'join-token', '-q', 'worker'])).trim();
+    // Managers, each: the Raft store (and silo's control state in it) outlives any one node.
+    const token = (await docker(first!, ['swarm', 'join-token', '-q', opts.managers ? 'manager' : 'worker'])).trim();
     for (const h of rest) await docker(h, ['swarm', 'join', '--advertise-addr', h.addr, '--listen-addr', `${h.addr}:2377`, '--token', token, `${first!.addr}:2377`]);
     await waitFor('every node ready in the swarm', 60_000, async () => {
       const out = await docker(first!, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);

@@ -13,7 +13,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,7 @@ async function pgService(hosts: Hosts, image: string, name: string, node: Host):
 t.setTimeout(900_000);
 
 t.test('six tenants on three hosts: browsed, a canary, a node dies under load and comes back', async (t) => {
-  const hosts = await startHosts(t);
+  const hosts = await startHosts(t, 3, { managers: true });
   const [n1, n2, n3] = hosts.nodes as [Host, Host, Host];
   const images = await offlineImages(hosts);
   await pgService(hosts, images.postgres, 'pg-a', n2);
@@ -239,16 +239,87 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   // the next request wakes it to 1 (the request waits for the wake: up to the waker's limit).
   const made = await cli(['tenant', 'create', 'dozy', '--hibernate-after', '5s']);
   t.equal(made.code, 0, `created dozy, hibernating after 5 s: ${made.stderr}`);
-  const replicas = async () => (await hosts.docker(n1, ['service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', 'silo-tenant-dozy'])).trim();
+  const replicas = async () => (await hosts.docker(n2, ['service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}}', 'silo-tenant-dozy'])).trim();
   // Asleep: no replica wanted, and its last task has stopped (it finishes its requests first).
-  const taskStates = async () => (await hosts.docker(n1, ['service', 'ps', '--format', '{{.CurrentState}}', 'silo-tenant-dozy'])).trim().split('\n');
+  const taskStates = async () => (await hosts.docker(n2, ['service', 'ps', '--format', '{{.CurrentState}}', 'silo-tenant-dozy'])).trim().split('\n');
   await until('dozy scaled to 0 once idle', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running')));
   t.pass('the idle tenant was scaled to 0 replicas without an operator');
   const woken = await get('dozy.localhost', '/api/tenant', 90);
   t.match(woken.stdout, /"tenant":"dozy"[\s\S]*\n200$/, 'a request to the edge wakes it (no task ran) and is answered');
 
-  const down = await cli(['down']);
+  // The control host is lost. node1 holds silo's home, its PM2 with the waker and its own
+  // nginx; every node is a manager, and the registry and secrets are copied into the
+  // swarm's Raft store (sealed with the control key). The operator copied that key to
+  // node2 beforehand; node1 dies; on node2, `silo control adopt` and `silo up` take the
+  // control plane over: the edge follows node2, every tenant serves, commands work there,
+  // a sleeping tenant is woken by node2's waker, and node1's home, back, is fenced.
+  const key = join(home, 'secrets', 'control-key');
+  t.equal(statSync(key).mode & 0o777, 0o600, 'the control key is a 0600 file of the home');
+  const copied = JSON.parse((await cli(['control', 'status', '--json'])).stdout) as { versions: { seq: number }[]; ours: boolean };
+  t.ok(copied.ours && copied.versions.length > 0, `the control state is in the swarm, written by this home (version ${copied.versions[0]?.seq})`);
+  const configs = (await hosts.docker(n2, ['config', 'ls', '-q', '--filter', 'label=silo.control-state'])).trim().split('\n');
+  const sealed = Buffer.from(JSON.parse(await hosts.docker(n2, ['config', 'inspect', configs[0]!]))[0].Spec.Data, 'base64');
+  const password = readFileSync(join(home, 'secrets', 'tenants', 'client1.password'), 'utf8').trim();
+  t.notOk(sealed.includes(password) || sealed.includes(Buffer.from(password).toString('base64')), 'a copy in the swarm shows no secret to docker config inspect');
+  // A tenant pinned to node1 would wait for node1 (as shop-c waited for node3): unpinned first.
+  t.equal((await cli(['tenant', 'move', 'client1', '--node', 'any'])).code, 0, 'client1 unpinned from node1');
+  // The waker copies each change within about a second: node1 dies once it has this one.
+  const newest = async () => (JSON.parse((await cli(['control', 'status', '--json'])).stdout) as { versions: { seq: number }[] }).versions[0]?.seq ?? 0;
+  await until('the unpinning copied into the swarm', 30_000, async () => (await newest()) > copied.versions[0]!.seq);
+  const keyDir = mkdtempSync(join(tmpdir(), 'silo-key-'));
+  t.teardown(() => rmSync(keyDir, { recursive: true, force: true }));
+  const keyThere = join(keyDir, 'control-key');
+  copyFileSync(key, keyThere);
+  chmodSync(keyThere, 0o600);
+  const home2 = mkdtempSync(join(tmpdir(), 'silo-swarm-adopt-'));
+  const env2: NodeJS.ProcessEnv = { ...env, SILO_HOME: home2, PM2_HOME: join(home2, 'pm2'), SILO_SWARM_ENGINES: [n2, n3, n1].map((h) => h.socket).join(',') };
+  const cli2 = (args: string[]) => inNs(n2.ns, [process.execPath, siloBin, ...args], env2);
+  t.teardown(() => discardHome(home2, () => cli2(['down', '--purge', '--yes'])));
+  const get3 = (host: string, path: string, seconds = 10) =>
+    inNs(n3.ns, ['curl', '-s', '-m', String(seconds), '-w', '\n%{http_code}', '-H', `Host: ${host}`, `http://${n2.addr}:${EDGE_PORT}${path}`], env);
+  const everyTenant = [...tenants, 'dozy'];
+
+  const lostAt = Date.now();
+  await hosts.killNode(n1);
+  // node1 led the managers: node2 and node3 elect another leader first (Swarm answers
+  // "the swarm does not have a leader" meanwhile), as an operator sees with docker node ls.
+  await until('a new leader among node2 and node3', 60_000, async () => (await hosts.docker(n2, ['node', 'ls', '-q'])).trim() !== '');
+  const adoptStart = Date.now();
+  const adopted = await cli2(['control', 'adopt', '--key-file', keyThere]);
+  const adoptS = (Date.now() - adoptStart) / 1000;
+  t.equal(adopted.code, 0, `silo control adopt on node2: ${adopted.stderr}`);
+  t.match(adopted.stdout, /took over version \d+ of the control state .*: 7 tenants/, 'it took the registry over: seven tenants');
+  const upStart = Date.now();
+  const up2 = await cli2(['up']);
+  const upS = (Date.now() - upStart) / 1000;
+  t.equal(up2.code, 0, `silo up on node2: ${up2.stderr}${up2.stdout}`);
+  await until('every tenant through the edge, fed by node2', 240_000, async () => {
+    for (const n of everyTenant) if (!(await get3(`${n}.localhost`, '/api/tenant', 60)).stdout.endsWith('\n200')) return false;
+    return true;
+  });
+  printFigures(t, 'swarm-control-host-lost', { adoptS: adoptS.toFixed(1), upS: upS.toFixed(1), everyTenantServesAfterS: ((Date.now() - lostAt) / 1000).toFixed(1) });
+  t.pass('every tenant serves through the edge, its routes from node2');
+  const secrets2 = readFileSync(join(home2, 'secrets', 'tenants', 'client1.password'), 'utf8').trim();
+  t.equal(secrets2, password, "the tenants' secrets came with the copy");
+  t.equal(statSync(join(home2, 'secrets', 'tenants', 'client1.password')).mode & 0o777, 0o600, 'and are 0600 files');
+  t.match((await get3('shop-b.localhost', '/api/release')).stdout, /"version":"2\.0\.0"[\s\S]*\n200$/, "the canary's release still serves (and was taken from its image)");
+  const made2 = await cli2(['tenant', 'create', 'shop-e', '--server', 'db-b']);
+  t.equal(made2.code, 0, `a tenant created from node2: ${made2.stderr}`);
+  t.match((await get3('shop-e.localhost', '/api/tenant')).stdout, /"tenant":"shop-e"[\s\S]*\n200$/, 'and served through the edge');
+  await until('dozy asleep again, under node2\'s waker', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running')));
+  t.match((await get3('dozy.localhost', '/api/tenant', 90)).stdout, /"tenant":"dozy"[\s\S]*\n200$/, "node2's waker wakes it on a request to the edge");
+
+  // node1 back: its home's copy is not the newest, so it is fenced: its up refuses.
+  await hosts.startNode(n1);
+  await until('node1 back in the swarm', 120_000, async () => (await cli(['control', 'status', '--json'])).code === 0);
+  const fenced = JSON.parse((await cli(['control', 'status', '--json'])).stdout) as { ours: boolean };
+  t.equal(fenced.ours, false, "node1's home knows it no longer controls the stack");
+  const upOld = await cli(['up']);
+  t.not(upOld.code, 0, 'silo up in the old home refuses');
+  t.match(upOld.stderr, /taken over by another home/, `in one line: ${upOld.stderr.trim()}`);
+
+  const down = await cli2(['down']);
   t.equal(down.code, 0, `silo down: ${down.stderr}`);
-  t.equal((await hosts.docker(n1, ['service', 'ls', '-q', '--filter', 'label=silo.tenant'])).trim(), '', 'no tenant service left');
-  t.equal((await hosts.docker(n1, ['service', 'ls', '-q', '--filter', 'name=silo-edge'])).trim(), '', 'no edge service left');
+  t.equal((await hosts.docker(n2, ['service', 'ls', '-q', '--filter', 'label=silo.tenant'])).trim(), '', 'no tenant service left');
+  t.equal((await hosts.docker(n2, ['service', 'ls', '-q', '--filter', 'name=silo-edge'])).trim(), '', 'no edge service left');
 });

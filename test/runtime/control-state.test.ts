@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ensureControlKey, seal, snapshotHome, snapshotStamp, unseal } from '../../src/runtime/swarm/control-state.js';
+import { ensureControlKey, seal, snapshotHome, homeStamp, unseal } from '../../src/runtime/swarm/control-state.js';
 
 function home(t: Tap.Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'silo-control-state-'));
@@ -30,10 +30,15 @@ t.test('the copy holds the registry, the secrets and the webhooks, never the key
   t.same(ensureControlKey(dir), key, 'and kept');
   const snap = snapshotHome(dir);
   t.same(Object.keys(snap.files).sort(), ['events/webhooks.json', 'registry.json', 'secrets/tenants/a.password']);
-  const stamp = snapshotStamp(snap);
-  t.equal(snapshotStamp(snapshotHome(dir)), stamp, 'an unchanged home has the same stamp');
+  const stamp = homeStamp(dir);
+  t.equal(homeStamp(dir), stamp, 'an unchanged home has the same stamp');
   writeFileSync(join(dir, 'secrets', 'tenants', 'a.password'), 'changed\n');
-  t.not(snapshotStamp(snapshotHome(dir)), stamp, 'a changed secret changes it');
+  t.not(homeStamp(dir), stamp, 'a changed secret changes it');
+  const changed = homeStamp(dir);
+  writeFileSync(join(dir, 'secrets', 'tenants', 'b.password'), 'new\n');
+  t.not(homeStamp(dir), changed, 'a new secret changes it');
+  rmSync(join(dir, 'secrets', 'tenants', 'b.password'));
+  t.equal(homeStamp(dir), changed, 'and removing it again gives the stamp back');
 });
 
 t.test('sealed: only the key opens it, and a changed byte is refused', async (t) => {

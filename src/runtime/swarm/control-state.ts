@@ -52,31 +52,39 @@ export interface ControlVersion {
 }
 
 /** The files of `home` that go in the copy (never the control key, never temporary files). */
-export function snapshotHome(home: string): ControlSnapshot {
+function copiedFiles(home: string): string[] {
   const p = homePaths(home);
-  const files: Record<string, Buffer> = {};
-  const take = (file: string) => {
-    if (existsSync(file)) files[relative(home, file)] = readFileSync(file);
-  };
-  take(p.registry);
-  take(p.webhooks);
+  const out = [p.registry, p.webhooks].filter((f) => existsSync(f));
   const walk = (dir: string) => {
     if (!existsSync(dir)) return;
-    for (const e of readdirSync(dir).sort()) {
-      const f = join(dir, e);
-      if (f === p.controlKey || e.endsWith('.tmp')) continue;
-      if (statSync(f).isDirectory()) walk(f);
-      else take(f);
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const f = join(dir, e.name);
+      if (f === p.controlKey || e.name.endsWith('.tmp')) continue;
+      if (e.isDirectory()) walk(f);
+      else out.push(f);
     }
   };
   walk(p.secrets);
+  return out;
+}
+
+export function snapshotHome(home: string): ControlSnapshot {
+  const files: Record<string, Buffer> = {};
+  for (const f of copiedFiles(home)) files[relative(home, f)] = readFileSync(f);
   return { files };
 }
 
-/** A stamp of the snapshot's content: equal stamps, nothing to write. */
-export function snapshotStamp(s: ControlSnapshot): string {
+/**
+ * A stamp of what the copy would hold, from the files' names, sizes and change times
+ * (every write silo makes replaces a file, so its times move): the waker asks for it
+ * every second, and reading every tenant's secrets each time would cost more.
+ */
+export function homeStamp(home: string): string {
   const h = createHash('sha256');
-  for (const name of Object.keys(s.files).sort()) h.update(name).update('\0').update(s.files[name]!).update('\0');
+  for (const f of copiedFiles(home)) {
+    const st = statSync(f, { bigint: true });
+    h.update(`${relative(home, f)}\0${st.size}\0${st.ctimeNs}\0${st.mtimeNs}\0`);
+  }
   return h.digest('hex');
 }
 
@@ -207,9 +215,9 @@ export async function assertControl(manager: Docker, home: string): Promise<Cont
  * (`lastStamp`). Returns the stamp written (or the one it already had).
  */
 export async function publishControlState(manager: Docker, home: string, lastStamp?: string): Promise<{ stamp: string; version?: ControlVersion }> {
-  const snapshot = snapshotHome(home);
-  const stamp = snapshotStamp(snapshot);
+  const stamp = homeStamp(home);
   if (stamp === lastStamp) return { stamp };
+  const snapshot = snapshotHome(home);
   const versions = await assertControl(manager, home);
   const key = ensureControlKey(home);
   const version = await create(manager, (versions[0]?.seq ?? 0) + 1, controllerId(home), seal(snapshot, key));

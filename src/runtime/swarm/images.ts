@@ -9,7 +9,8 @@
  */
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { projectRoot, type SiloConfig } from '../../common/config.js';
@@ -130,5 +131,34 @@ async function buildAndShip(manager: Docker, nodes: Docker[], base: string, img:
     if (!(await node.ping().then(() => true, () => false)) || (await has(node))) continue;
     const saved = await manager.getImage(img.tag).get();
     await follow(node, await node.loadImage(saved));
+  }
+}
+
+/**
+ * A folder of an image copied out into `to` (made; left as it is when it exists): from a
+ * container created, never started, then removed. For a release a tenant runs, when the
+ * control plane is taken over on another host (control-state.ts).
+ */
+export async function copyOutOfImage(docker: Docker, image: string, folder: string, to: string): Promise<void> {
+  if (existsSync(to)) return;
+  const container = await docker.createContainer({ Image: image, Cmd: ['true'], Labels: { 'silo.copy': '1' } });
+  const part = `${to}.${process.pid}.part`;
+  try {
+    const archive = await container.getArchive({ path: folder });
+    rmSync(part, { recursive: true, force: true });
+    mkdirSync(part, { recursive: true, mode: 0o755 });
+    await new Promise<void>((resolve, reject) => {
+      const tar = spawn('tar', ['-x', '-C', part, '--strip-components=1', '--no-same-owner'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      tar.stderr.on('data', (d) => (err += d));
+      tar.on('error', reject);
+      tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar: ${err.trim().split('\n')[0]}`))));
+      archive.on('error', reject);
+      archive.pipe(tar.stdin);
+    });
+    renameSync(part, to);
+  } finally {
+    rmSync(part, { recursive: true, force: true });
+    await container.remove({ force: true }).catch(() => undefined);
   }
 }

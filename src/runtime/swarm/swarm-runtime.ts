@@ -11,6 +11,7 @@
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SiloConfig } from '../../common/config.js';
 import { homePaths } from '../../common/paths.js';
 import { SiloError } from '../../common/errors.js';
@@ -18,10 +19,11 @@ import { within } from '../../common/within.js';
 import type { Registry } from '../../registry/registry.js';
 import type { TenantRuntime, WorkerActivity, WorkerStatus, Workers } from '../runtime.js';
 import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './service-spec.js';
-import { ensureWorkerImage, workerImage } from './images.js';
+import { copyOutOfImage, ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
 import { ensureEdgeToken } from '../../proxy/edge.js';
 import { EDGE_SERVICE, edgeImage, edgeServiceSpec } from './edge-service.js';
+import { adoptControlState, assertControl, controllerId, controlVersions, publishControlState, readControlKey } from './control-state.js';
 
 export interface SwarmOptions {
   /** the nodes' Engine APIs (a Unix socket path, or http://host:port), a manager first */
@@ -197,9 +199,49 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     },
   };
 
+  const controlState = {
+    async check(cfg: SiloConfig): Promise<void> {
+      await assertControl(await m(), cfg.home);
+    },
+    async publish(cfg: SiloConfig, stamp?: string): Promise<string> {
+      return (await publishControlState(await m(), cfg.home, stamp)).stamp;
+    },
+    async forget(cfg: SiloConfig): Promise<number> {
+      const manager = await m();
+      await assertControl(manager, cfg.home);
+      const versions = await controlVersions(manager);
+      for (const v of versions) await manager.getConfig(v.id).remove();
+      return versions.length;
+    },
+    async adopt(cfg: SiloConfig, keyFile: string) {
+      // The new home's engines (its own manager first) and a stack not yet running here:
+      // its first `silo up` records the settings it runs with.
+      const adjust = (text: string) => {
+        const reg = JSON.parse(text) as Registry;
+        if (reg.settings) Object.assign(reg.settings, { swarmEngines: cfg.swarmEngines, running: false });
+        return JSON.stringify(reg, null, 2) + '\n';
+      };
+      const r = await adoptControlState(await m(), cfg.home, readControlKey(keyFile), adjust);
+      // Releases are not in the copy (they may be large): each one a tenant runs is in its
+      // worker's image, on every node, and is taken from there.
+      const reg = JSON.parse(readFileSync(homePaths(cfg.home).registry, 'utf8')) as Registry;
+      for (const [name, t] of Object.entries(reg.tenants)) {
+        if (!t.release) continue;
+        const image = (((await (await find(name))?.inspect()) as { Spec?: { TaskTemplate?: { ContainerSpec?: { Image?: string } } } } | undefined)?.Spec?.TaskTemplate?.ContainerSpec?.Image);
+        if (image) await copyOutOfImage(await m(), image, '/srv/app', join(cfg.home, 'releases', t.release.id));
+      }
+      return { seq: r.from.seq, from: r.from.node, at: r.from.at, files: r.files, tenants: r.tenants };
+    },
+    async describe(cfg: SiloConfig) {
+      const versions = await controlVersions(await m());
+      return { versions: versions.map(({ seq, node, at }) => ({ seq, node, at })), ours: versions[0]?.controller === controllerId(cfg.home) };
+    },
+  };
+
   const runtime: TenantRuntime = {
     kind: 'swarm',
     edge,
+    controlState,
     async workers() {
       const [services, tasks, nodes] = await Promise.all([(await m()).listServices({ filters: JSON.stringify({ label: ['silo.tenant'] }) }), tasksOf(), nodeNames()]);
       const out: Workers = new Map();
