@@ -17,6 +17,7 @@ export const TIERS = [
       'test/layers.test.ts',
       'test/tiers.test.ts',
       'test/app/',
+      'test/apps/release-paths.test.ts',
       'test/cli/',
       'test/common/',
       'test/migrate/',

@@ -45,11 +45,21 @@ export function describeRelease(r: Pick<Release, 'id' | 'name' | 'version'>): st
 
 export function readRelease(cfg: SiloConfig, id: string): Release {
   if (!/^[0-9a-f]{16}$/.test(id)) throw new SiloError(`invalid release id "${id.slice(0, 40)}"`);
+  let release: Release;
   try {
-    return JSON.parse(readFileSync(releaseFile(cfg, id), 'utf8')) as Release;
+    release = JSON.parse(readFileSync(releaseFile(cfg, id), 'utf8')) as Release;
   } catch {
     throw new SiloError(`release ${id} is missing from ${releasesDir(cfg)}`);
   }
+  // Its paths were written under the home it was deployed in: a home restored elsewhere,
+  // or taken over on another host (silo control adopt), finds them under its own store.
+  const here = join(releasesDir(cfg), id);
+  const mark = `${sep}releases${sep}${id}`;
+  const follow = (path: string) => {
+    const at = path.lastIndexOf(mark + sep);
+    return path.startsWith(here + sep) || at < 0 ? path : join(here, path.slice(at + mark.length));
+  };
+  return { ...release, entry: follow(release.entry), migrationsDir: follow(release.migrationsDir) };
 }
 
 /** Every registered release, newest first (what the console offers to deploy). */

@@ -183,8 +183,11 @@ async function create(manager: Docker, seq: number, controller: string, sealed: 
     })) as { id?: string; ID?: string };
     return { id: String(made.id ?? made.ID), seq, controller, node, at: new Date().toISOString() };
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 409) throw new ControlTakenOver(`another home wrote version ${seq} of the control state first: this home no longer controls the stack`);
-    throw err;
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    // Ours after all: an earlier try that the managers committed late (transient.ts).
+    const mine = (await controlVersions(manager)).find((v) => v.seq === seq && v.controller === controller);
+    if (mine) return mine;
+    throw new ControlTakenOver(`another home wrote version ${seq} of the control state first: this home no longer controls the stack`);
   }
 }
 

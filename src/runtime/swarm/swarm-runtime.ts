@@ -22,7 +22,8 @@ import { SERVICE_PREFIX, secretName, serviceName, tenantServiceSpec } from './se
 import { copyOutOfImage, ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
 import { ensureEdgeToken } from '../../proxy/edge.js';
-import { EDGE_SERVICE, edgeImage, edgeServiceSpec } from './edge-service.js';
+import { retryingMethods } from './transient.js';
+import { EDGE_SERVICE, controlAddress, edgeImage, edgeServiceSpec } from './edge-service.js';
 import { adoptControlState, assertControl, controllerId, controlVersions, publishControlState, readControlKey } from './control-state.js';
 
 export interface SwarmOptions {
@@ -175,8 +176,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const img = edgeImage(cfg);
       const [, ...others] = await engines();
       await ensureWorkerImage(manager, others, opts.base, img);
-      const addr = ((await manager.info()) as { Swarm?: { NodeAddr?: string } }).Swarm?.NodeAddr;
-      if (!addr) throw new SiloError('the first engine of SILO_SWARM_ENGINES is not in a swarm: no address for the edge to reach');
+      const addr = await controlAddress(manager);
       const spec = edgeServiceSpec(cfg, { image: img.tag, secret: { id: secret.ID, name: wanted }, control: `http://${addr}:${cfg.edgeControlPort}` });
       const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
       const stamped = { ...spec, Labels: { ...spec.Labels, [SPEC_LABEL]: stamp } };
@@ -357,5 +357,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       }
     },
   };
-  return runtime;
+  // Each call made again while the managers elect a leader (transient.ts); the calls
+  // between the runtime's own methods stay single.
+  return { ...retryingMethods(runtime), edge: retryingMethods(edge), controlState: retryingMethods(controlState) };
 }
