@@ -84,10 +84,16 @@ async function main(): Promise<void> {
   }
 
   // SILO_RUNTIME=swarm: the control state's copy in the swarm kept current (runtime/control-copy.ts).
-  const copy = copyControlState(cfg, log);
+  // Once another home has taken the stack over, this waker puts no tenant to sleep any more.
+  let fenced = false;
+  const copy = copyControlState(cfg, log, () => {
+    fenced = true;
+    clearTimeout(timer);
+  });
 
   let timer: NodeJS.Timeout;
   const loop = () => {
+    if (fenced) return;
     timer = setTimeout(() => {
       waker.tick().catch((err: Error) => log({ msg: 'tick failed', err: err.message })).finally(loop);
     }, waker.tickInterval());

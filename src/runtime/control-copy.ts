@@ -3,7 +3,7 @@
  * `controlState`): once a second it copies the home's registry and secrets when they
  * changed, so the copy trails a command by about a second. Run by the waker, the control
  * host's one long-lived process. When another home has taken the control plane over, it
- * says so once and copies nothing more: this home is fenced.
+ * says so once, copies nothing more and tells its caller: this home is fenced.
  */
 import type { SiloConfig } from '../common/config.js';
 import { ControlTakenOver } from '../common/errors.js';
@@ -11,7 +11,7 @@ import { runtimeFor } from './select.js';
 
 const EVERY_MS = 1000;
 
-export function copyControlState(cfg: SiloConfig, log: (entry: Record<string, unknown>) => void): { stop(): void } {
+export function copyControlState(cfg: SiloConfig, log: (entry: Record<string, unknown>) => void, onTakenOver: () => void = () => {}): { stop(): void } {
   const control = runtimeFor(cfg).controlState;
   if (!control) return { stop() {} };
   let stamp: string | undefined;
@@ -28,6 +28,7 @@ export function copyControlState(cfg: SiloConfig, log: (entry: Record<string, un
       if (err instanceof ControlTakenOver) {
         log({ msg: 'control state not copied: another home controls the stack now', err: err.message });
         stopped = true;
+        onTakenOver();
         return;
       }
       // Once per new reason: a manager that does not answer would say it every second.

@@ -419,11 +419,12 @@ export async function down(cfg: SiloConfig, log: Log): Promise<number> {
           stopped++;
         }
         // And a hibernated tenant's service (scaled to 0: no worker runs, its service stays).
-        for (const name of new Set([...(await runtime.workers()).keys(), ...Object.keys(reg.tenants)])) {
-          if (!(await runtime.stop(name))) continue;
+        // Several at once: each waits for its task to stop before its secret can go.
+        await mapLimit([...new Set([...(await runtime.workers()).keys(), ...Object.keys(reg.tenants)])], 8, async (name) => {
+          if (!(await runtime.stop(name))) return;
           log(`stopped ${workerApp(name)} (${runtime.kind})`);
           stopped++;
-        }
+        });
       } catch (err) {
         if (err instanceof ControlTakenOver) log(`the edge and the tenants' workers on the ${runtime.kind} left running: another home controls the stack now`);
         else log(`tenants' workers on the ${runtime.kind} not stopped: ${(err as Error).message.split('\n')[0]}`);

@@ -23,6 +23,7 @@ import { openServer, type OpenServer } from '../servers/servers.js';
 import { SiloError } from '../common/errors.js';
 import { stepFailure } from '../common/steps.js';
 import { withTenantLock } from '../registry/tenant-lock.js';
+import { runtimeFor } from '../runtime/select.js';
 import { audited, type AuditEntry } from '../events/audit.js';
 
 export interface TenantOperation {
@@ -77,6 +78,8 @@ async function inHarness<T>(cfg: SiloConfig, name: string, opts: OperationOption
   if (opts.tenant === 'any') validateTenantName(name);
   else knownTenant(cfg, name);
   const paths = homePaths(cfg.home);
+  // On a swarm, a home another took over changes nothing of the stack (runtime.ts, controlState).
+  await runtimeFor(cfg).controlState?.check(cfg);
   const servers = new Map<string, Promise<OpenServer>>();
   const run = async (): Promise<T> => {
     const op: TenantOperation = {

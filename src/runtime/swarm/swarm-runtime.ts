@@ -61,6 +61,24 @@ export async function clientFor(engine: string): Promise<Docker> {
   return new Dockerode({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
 }
 
+/**
+ * Secrets of a service just removed: Swarm refuses to remove a secret while a task of it
+ * still runs (it stops within its grace period), so each is tried again until it goes,
+ * for up to 30 s; one that is gone already is fine. Before, the first refusal left it
+ * behind for good (a password in the Raft store after `down`).
+ */
+async function removeSecrets(manager: Docker, ids: string[]): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (const id of ids) {
+    for (;;) {
+      const err = await manager.getSecret(id).remove().then(() => undefined, (e: { statusCode?: number; message?: string }) => e);
+      if (!err || err.statusCode === 404) break;
+      if (!/in use/i.test(err.message ?? '') || Date.now() > end) throw new SiloError(`secret ${id} of a removed service not removed: ${String(err.message).split('\n')[0]}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   if (opts.engines.length === 0) throw new SiloError('SILO_RUNTIME=swarm needs SILO_SWARM_ENGINES: the Engine API of a manager first, then of each other node');
   let clients: Promise<Docker[]> | undefined;
@@ -194,7 +212,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
       if (found) await manager.getService(found.ID!).remove();
       const secrets = (await manager.listSecrets({ filters: JSON.stringify({ label: ['silo.edge-token'] }) })) as { ID: string }[];
-      for (const x of secrets) await manager.getSecret(x.ID).remove().catch(() => undefined);
+      await removeSecrets(manager, secrets.map((x) => x.ID));
       return !!found;
     },
   };
@@ -278,8 +296,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     async stop(name) {
       const svc = await find(name);
       if (svc) await svc.remove();
-      // Its secrets go with it once no task uses them (Swarm refuses to remove one in use).
-      for (const id of await secretsOf(name)) await (await m()).getSecret(id).remove().catch(() => undefined);
+      await removeSecrets(await m(), await secretsOf(name));
       return !!svc;
     },
     async reload(cfg, reg, name) {
