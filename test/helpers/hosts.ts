@@ -21,7 +21,7 @@
  * in host mode or use `endpoint_mode: dnsrr`, create services with --no-resolve-image (`--resolve-image never` in stack files).
  */
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,7 +246,19 @@ export async function startHosts(t: { teardown(fn: () => unknown): void; comment
     (stopping ??= (async () => {
       // SILO_HOSTS_LOGS=<folder>: each engine's log kept there, for a look after a failure.
       const keep = process.env.SILO_HOSTS_LOGS;
-      if (keep) for (const h of nodes) if (existsSync(join(h.root, 'dockerd.log'))) cpSync(join(h.root, 'dockerd.log'), join(keep, `${h.name}-dockerd.log`));
+      if (keep) {
+        for (const h of nodes) if (existsSync(join(h.root, 'dockerd.log'))) cpSync(join(h.root, 'dockerd.log'), join(keep, `${h.name}-dockerd.log`));
+        // And every service's last lines, from the first manager that answers.
+        for (const h of nodes) {
+          const ls = await run(DOCKER, ['-H', `unix://${h.socket}`, 'service', 'ls', '--format', '{{.Name}}'], { timeout: 10_000 }).catch(() => undefined);
+          if (!ls) continue;
+          for (const name of ls.stdout.trim().split('\n').filter(Boolean)) {
+            const logs = await run(DOCKER, ['-H', `unix://${h.socket}`, 'service', 'logs', '--timestamps', '--tail', '400', name], { timeout: 20_000, maxBuffer: 64 << 20 }).catch((e: { stdout?: string; stderr?: string }) => e);
+            writeFileSync(join(keep, `service-${name}.log`), `${logs.stdout ?? ''}${logs.stderr ?? ''}`);
+          }
+          break;
+        }
+      }
       for (const h of nodes) await removeNamespace(h.ns).catch((err: Error) => t.comment(`tear-down of ${h.ns}: ${err.message}`));
       await removeNamespace(hub).catch(() => undefined);
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });

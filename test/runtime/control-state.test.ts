@@ -3,14 +3,14 @@
  * it, sealed so that only the control key opens it. The copy in a real swarm, its
  * takeover and its fencing are test/hosts/swarm.test.ts's.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureControlKey, seal, snapshotHome, homeStamp, unseal } from '../../src/runtime/swarm/control-state.js';
 
-function home(t: Tap.Test): string {
+function home(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'silo-control-state-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'secrets', 'tenants'), { recursive: true });
