@@ -13,7 +13,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -316,7 +316,15 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   // The edge's agent fetches its routes every second: it serves shop-e from its next fetch on.
   await until('shop-e through the edge', 60_000, async () => (await get3('shop-e.localhost', '/api/tenant')).stdout.endsWith('\n200'));
   t.match((await get3('shop-e.localhost', '/api/tenant')).stdout, /"tenant":"shop-e"[\s\S]*\n200$/, 'and served through the edge');
-  await until('dozy asleep again, under node2\'s waker', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running')));
+  await until('dozy asleep again, under node2\'s waker', 120_000, async () => (await replicas()) === '0' && !(await taskStates()).some((s) => s.startsWith('Running'))).catch(async (err: Error) => {
+    // What node2's waker saw, for whoever reads a failed run.
+    for (const f of ['waker.out.log', 'waker.err.log']) {
+      const file = join(home2, 'logs', f);
+      if (existsSync(file)) t.comment(`${f}:\n${readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}`);
+    }
+    t.comment(await hosts.docker(n2, ['service', 'ps', '--no-trunc', 'silo-tenant-dozy']).catch((e: Error) => e.message));
+    throw err;
+  });
   t.match((await get3('dozy.localhost', '/api/tenant', 90)).stdout, /"tenant":"dozy"[\s\S]*\n200$/, "node2's waker wakes it on a request to the edge");
 
   // node1 back: its home's copy is not the newest, so it is fenced: its up refuses.

@@ -23,7 +23,7 @@ import { copyOutOfImage, ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
 import { ensureEdgeToken } from '../../proxy/edge.js';
 import { retryingMethods } from './transient.js';
-import { EDGE_SERVICE, controlAddress, edgeImage, edgeServiceSpec } from './edge-service.js';
+import { EDGE_LABEL, EDGE_SERVICE, controlAddress, edgeImage, edgeServiceSpec } from './edge-service.js';
 import { adoptControlState, assertControl, controllerId, controlVersions, publishControlState, readControlKey } from './control-state.js';
 
 export interface SwarmOptions {
@@ -180,6 +180,29 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     return (await (await m()).listTasks({ filters: JSON.stringify(filters) })) as Task[];
   }
 
+  /**
+   * The edge's update is over and each of its tasks runs: until then (stop-first, one task
+   * per node) the old task still answers with what it had (after a takeover: routes from
+   * the lost host), then for a moment nothing does. `silo up` returns once the edge it
+   * asked for serves.
+   */
+  async function edgeSettled(manager: Docker, timeoutMs = 120_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const [svc] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      const update = (svc as { UpdateStatus?: { State?: string; Message?: string } } | undefined)?.UpdateStatus;
+      if (update?.State && /rollback|paused/.test(update.State)) throw new SiloError(`the edge service's update failed: ${update.Message ?? update.State}`);
+      // Edge nodes that are up (a task on a node that is down waits for it, as the node does).
+      const edgeNodes = (await manager.listNodes({ filters: JSON.stringify({ 'node.label': [`${EDGE_LABEL}=true`] }) })) as { ID: string; Status?: { State?: string } }[];
+      if (edgeNodes.length === 0) throw new SiloError(`SILO_EDGE_PORT is set but no node is labelled ${EDGE_LABEL}=true: docker node update --label-add ${EDGE_LABEL}=true <node>`);
+      const up = new Set(edgeNodes.filter((n) => n.Status?.State === 'ready').map((n) => n.ID));
+      const tasks = svc ? ((await manager.listTasks({ filters: JSON.stringify({ service: [EDGE_SERVICE], 'desired-state': ['running'] }) })) as Task[]).filter((t) => up.has(t.NodeID)) : [];
+      if (update?.State !== 'updating' && tasks.length > 0 && tasks.length >= up.size && tasks.every((t) => t.Status.State === 'running')) return;
+      if (Date.now() > end) throw new SiloError(`the edge service did not run within ${timeoutMs / 1000} s (its tasks: ${tasks.map((t) => t.Status.State + (t.Status.Err ? `: ${t.Status.Err}` : '')).join(', ') || 'none'})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** The edge service (edge-service.ts): made, or updated when its spec's stamp changed. */
   const edge = {
     async ensure(cfg: SiloConfig): Promise<boolean> {
@@ -201,10 +224,12 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
       if (!found) {
         await manager.createService(stamped as unknown as Docker.CreateServiceOptions);
+        await edgeSettled(manager);
         return true;
       }
       if (found.Spec?.Labels?.[SPEC_LABEL] === stamp) return false;
       await manager.getService(found.ID!).update({ version: found.Version!.Index, ...stamped });
+      await edgeSettled(manager);
       return true;
     },
     async remove(): Promise<boolean> {
