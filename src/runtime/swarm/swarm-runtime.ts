@@ -177,7 +177,13 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   async function tasksOf(name?: string, any = false): Promise<Task[]> {
     const filters: Record<string, string[]> = any ? {} : { 'desired-state': ['running'] };
     if (name) filters.service = [serviceName(name)];
-    return (await (await m()).listTasks({ filters: JSON.stringify(filters) })) as Task[];
+    const [tasks, nodes] = await Promise.all([(await m()).listTasks({ filters: JSON.stringify(filters) }) as Promise<Task[]>, (await m()).listNodes() as Promise<{ ID: string; Status?: { State?: string } }[]>]);
+    // A node that is down reports nothing: its tasks keep the last state it sent (`running`,
+    // for a worker that ran there when it died) although nothing can reach them. Counted as
+    // running, a tenant on a dead node was online at a dead address and its sleep waited
+    // for a task that could never be seen stopping.
+    const down = new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
+    return tasks.map((t) => (down.has(t.NodeID) && t.Status.State === 'running' ? { ...t, Status: { ...t.Status, State: 'orphaned' } } : t));
   }
 
   /**
