@@ -96,10 +96,12 @@ export function createWakerServer(waker: Waker, log: (f: Record<string, unknown>
  * request with `X-Silo-Tenant` (set by the edge's nginx, forwarded by its agent): a wake,
  * exactly as from the proxy on the Unix socket. The CLI's sleep and wake are not here.
  */
-export function createEdgeServer(waker: Waker, token: string, feed: () => string, log: (f: Record<string, unknown>) => void): Server {
+export function createEdgeServer(waker: Waker, token: string, feed: () => string, log: (f: Record<string, unknown>) => void, controls: () => boolean = () => true): Server {
   return createServer((req, res) => {
     req.resume();
     if (!bearerMatches(req.headers.authorization, token)) return json(res, 401, { statusCode: 401, error: 'Unauthorized', message: 'a valid edge token is required' });
+    // A home another took over (runtime/control-copy.ts): the edge asks the next manager.
+    if (!controls()) return json(res, 503, errorBody(503, 'this host no longer controls the stack'));
     const tenant = req.headers['x-silo-tenant'];
     if (typeof tenant !== 'string') {
       if (req.method !== 'GET' || req.url !== EDGE_FEED_PATH) return json(res, 404, errorBody(404, 'not found'));

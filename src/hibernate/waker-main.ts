@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   await bindUnixSocket(socket, forProxy(group), serverListen(server)).catch((err: Error) => fail(`cannot listen on ${socket}: ${err.message}`));
 
+  /** Another home took the stack over (its copy in the swarm is newer): see copyControlState below. */
+  let fenced = false;
+
   // SILO_RUNTIME=swarm with an edge service: the edge's agents fetch routes and send wakes
   // here, on TCP, with the token (src/proxy/edge.ts); the Unix socket above stays as it is.
   let edge: Server | undefined;
@@ -78,14 +81,13 @@ async function main(): Promise<void> {
     const token = ensureEdgeToken(homePaths(cfg.home).edgeToken);
     const run = runPaths(cfg.home);
     const feedPaths = { configDir: homePaths(cfg.home).edgeConfig, routesDir: run.routesDir, hostsDir: run.hostsDir, suspendedDir: homePaths(cfg.home).suspendedPages };
-    edge = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(feedPaths)), log);
+    edge = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(feedPaths)), log, () => !fenced);
     edge.keepAliveTimeout = 65_000;
     void listenForEdge(edge, cfg);
   }
 
   // SILO_RUNTIME=swarm: the control state's copy in the swarm kept current (runtime/control-copy.ts).
   // Once another home has taken the stack over, this waker puts no tenant to sleep any more.
-  let fenced = false;
   const copy = copyControlState(cfg, log, () => {
     fenced = true;
     clearTimeout(timer);

@@ -7,8 +7,11 @@
  * the config changed. nginx's wake path reaches the agent on a Unix socket in the
  * container; the agent forwards it to the waker on the control host with the token.
  *
- * Environment: SILO_EDGE_CONTROL (http://<control host>:<port>), SILO_EDGE_NGINX (the
- * nginx binary in the image).
+ * The control host is whichever manager answers: SILO_EDGE_CONTROL lists every manager
+ * (http://<address>:<port>, comma-separated); the agent keeps to the one that answered and
+ * moves to the next when it stops answering (refused, no answer, an error status such as
+ * a home another took over answers), so a takeover on another manager (silo control
+ * adopt) needs no new edge task. SILO_EDGE_NGINX: the nginx binary in the image.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync } from 'node:fs';
@@ -19,7 +22,17 @@ import { bindUnixSocket, serverListen } from '../common/unix-socket.js';
 import { applyEdgeFeed, EDGE_FEED_PATH, EDGE_PATHS, EDGE_TOKEN_IN_TASK, type EdgeFeed } from './edge.js';
 
 const log = (f: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ time: Date.now(), name: 'edge-agent', ...f })}\n`);
-const control = new URL(process.env.SILO_EDGE_CONTROL ?? '');
+const controls = (process.env.SILO_EDGE_CONTROL ?? '').split(',').filter(Boolean).map((u) => new URL(u));
+/** The manager asked now: the one that answered last. */
+let at = 0;
+const control = () => controls[at % controls.length]!;
+/** The next manager, after this one failed to answer (logged when it changes). */
+function next(why: string): void {
+  if (controls.length < 2) return;
+  const from = control().host;
+  at = (at + 1) % controls.length;
+  log({ msg: 'control host did not answer; asking the next manager', from, to: control().host, why });
+}
 const nginxBin = process.env.SILO_EDGE_NGINX ?? '/usr/sbin/nginx';
 const token = readFileSync(EDGE_TOKEN_IN_TASK, 'utf8').trim();
 const auth = `Bearer ${token}`;
@@ -39,7 +52,8 @@ let appliedTag: string | undefined;
 function fetchFeed(): Promise<{ feed: EdgeFeed; etag?: string } | undefined> {
   return new Promise((resolve, reject) => {
     const headers = { authorization: auth, ...(appliedTag ? { 'if-none-match': appliedTag } : {}) };
-    const req = request({ host: control.hostname, port: control.port, path: EDGE_FEED_PATH, headers, agent, timeout: 5000 }, (res) => {
+    const c = control();
+    const req = request({ host: c.hostname, port: c.port, path: EDGE_FEED_PATH, headers, agent, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (body += c));
@@ -73,7 +87,13 @@ function startNginx(): void {
 }
 
 async function sync(): Promise<void> {
-  const fetched = await fetchFeed();
+  let fetched: Awaited<ReturnType<typeof fetchFeed>>;
+  try {
+    fetched = await fetchFeed();
+  } catch (err) {
+    next((err as Error).message);
+    throw err;
+  }
   if (!fetched) return; // 304: what is applied is the control host's
   const { feed, etag } = fetched;
   if (!feed.config['tenants.conf']) return; // the control host has not rendered it yet
@@ -113,9 +133,10 @@ async function loop(): Promise<void> {
 
 /** nginx's @silo_wake: forwarded to the control host's waker with the token, its answer back as it is. */
 const waker = createServer((req, res) => {
-  const headers = { ...req.headers, authorization: auth, host: control.host };
+  const c = control();
+  const headers = { ...req.headers, authorization: auth, host: c.host };
   delete headers.connection;
-  const out = request({ host: control.hostname, port: control.port, method: req.method, path: req.url, headers, agent, timeout: 90_000 }, (answer) => {
+  const out = request({ host: c.hostname, port: c.port, method: req.method, path: req.url, headers, agent, timeout: 90_000 }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers);
     answer.pipe(res);
   });
@@ -136,7 +157,7 @@ mkdirSync(EDGE_PATHS.nginx, { recursive: true });
 // 0666 from the moment its path exists, as every socket of silo's (bindUnixSocket).
 bindUnixSocket(EDGE_PATHS.wakerSocket, { mode: 0o666 }, serverListen(waker)).then(
   () => {
-    log({ msg: 'edge agent started', control: control.host });
+    log({ msg: 'edge agent started', controls: controls.map((c) => c.host) });
     void loop();
   },
   (err: Error) => {

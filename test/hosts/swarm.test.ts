@@ -282,6 +282,8 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const everyTenant = [...tenants, 'dozy'];
 
   // Load on every tenant through the edge, from node3, all along.
+  const edgeTask = async () => (await hosts.docker(n2, ['service', 'ps', '-q', '--filter', 'desired-state=running', 'silo-edge'])).trim();
+  const edgeBefore = await edgeTask();
   const lostLoad = await startLoadClient(n3, everyTenant, n2);
   await new Promise((r) => setTimeout(r, 3000));
   const lostAt = Date.now();
@@ -308,6 +310,7 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   t.comment(`failed requests with the control host lost: ${failures(lostSeen)}`);
   t.equal(sum(lostSeen, 'wrongTenant'), 0, 'no request answered by another tenant');
   t.pass('every tenant serves through the edge, its routes from node2');
+  t.equal(await edgeTask(), edgeBefore, 'the edge followed the control plane to node2 without a new task (it asks each manager in turn)');
   const secrets2 = readFileSync(join(home2, 'secrets', 'tenants', 'client1.password'), 'utf8').trim();
   t.equal(secrets2, password, "the tenants' secrets came with the copy");
   // 0600, or 0400 and owned by the tenant's own user once up made it (src/common/secrets.ts).

@@ -82,7 +82,9 @@ t.test("the feed port: 304 while the agent's ETag is the feed's, 200 with the ne
   const token = ensureEdgeToken(join(dir, 'secrets', 'edge-token'));
   // The waker's own server, as waker-main makes it (its waker never asked: no tenant header here).
   const waker = createWaker(loadConfig({ SILO_HOME: join(dir, 'home') }), () => undefined);
-  const server = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(ctl)), () => undefined);
+  // It controls the stack until `taken` (another home took it over: control-state.ts).
+  let taken = false;
+  const server = createEdgeServer(waker, token, () => JSON.stringify(readEdgeFeed(ctl)), () => undefined, () => !taken);
   await listenOn(server, { port: 0, host: '127.0.0.1' });
   t.teardown(() => (server.close(), server.closeAllConnections()));
   const { port } = server.address() as AddressInfo;
@@ -123,4 +125,12 @@ t.test("the feed port: 304 while the agent's ETag is the feed's, 200 with the ne
     t.equal(refused.etag, undefined, 'no ETag: nothing of the feed, not even its version');
     t.notMatch(refused.body, /acme|tenants v1/, 'nothing of the feed');
   }
+
+  // Taken over by another home: the edge must ask another manager, so this one answers 503.
+  taken = true;
+  const fenced = await get(auth);
+  t.equal(fenced.status, 503, 'a home another took over: 503, and the agent asks the next manager');
+  t.match(fenced.body, /no longer controls the stack/, 'saying why');
+  t.notMatch(fenced.body, /acme|tenants v1/, 'with nothing of its feed');
+  t.equal((await get({})).status, 401, 'and still 401 without the token');
 });

@@ -218,10 +218,11 @@ export async function assertControl(manager: Docker, home: string): Promise<Cont
  * (`lastStamp`). Returns the stamp written (or the one it already had).
  */
 export async function publishControlState(manager: Docker, home: string, lastStamp?: string): Promise<{ stamp: string; version?: ControlVersion }> {
+  // Asked each time, changed or not: a home another took over learns it within a second.
+  const versions = await assertControl(manager, home);
   const stamp = homeStamp(home);
   if (stamp === lastStamp) return { stamp };
   const snapshot = snapshotHome(home);
-  const versions = await assertControl(manager, home);
   const key = ensureControlKey(home);
   const version = await create(manager, (versions[0]?.seq ?? 0) + 1, controllerId(home), seal(snapshot, key));
   await prune(manager, [version, ...versions]);

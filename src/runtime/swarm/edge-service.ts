@@ -52,9 +52,9 @@ CMD ["node", "${IMAGE_ROOT}/dist/proxy/edge-agent-main.js"]
 }
 
 /**
- * The control host's address as the edge is told it (EdgeInputs.control): the manager's
- * (the first engine's) address in the swarm. The waker's port for the edge listens on it
- * only, not on every address of the control host.
+ * The control host's address in the swarm (the first engine's, a manager's: one of
+ * controlAddresses). The waker's port for the edge listens on it only, not on every
+ * address of the control host.
  */
 export async function controlAddress(manager: Docker): Promise<string> {
   const addr = ((await manager.info()) as { Swarm?: { NodeAddr?: string } }).Swarm?.NodeAddr;
@@ -62,11 +62,24 @@ export async function controlAddress(manager: Docker): Promise<string> {
   return addr;
 }
 
+/**
+ * Where the edge's agents look for the control host: every manager's address, sorted, so
+ * the list (and the edge's spec) stays the same when another manager takes the control
+ * plane over (control-state.ts); an agent keeps to the one that answers and moves on when
+ * it stops (connection refused, no answer, or 503 from a home another took over).
+ */
+export async function controlAddresses(manager: Docker, port: number): Promise<string> {
+  const nodes = (await manager.listNodes({ filters: JSON.stringify({ role: ['manager'] }) })) as { Status?: { Addr?: string } }[];
+  const addrs = [...new Set(nodes.map((n) => n.Status?.Addr).filter((a): a is string => !!a && a !== '0.0.0.0'))].sort();
+  if (addrs.length === 0) throw new SiloError('the swarm reports no manager address for the edge to reach');
+  return addrs.map((a) => `http://${a}:${port}`).join(',');
+}
+
 export interface EdgeInputs {
   image: string;
   /** the Docker secret holding the token */
   secret: { id: string; name: string };
-  /** http://<control host's address>:<SILO_EDGE_CONTROL_PORT> */
+  /** http://<a manager's address>:<SILO_EDGE_CONTROL_PORT>, each manager's, comma-separated (controlAddresses) */
   control: string;
 }
 

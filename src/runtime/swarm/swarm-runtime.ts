@@ -23,7 +23,7 @@ import { copyOutOfImage, ensureWorkerImage, workerImage } from './images.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
 import { ensureEdgeToken } from '../../proxy/edge.js';
 import { retryingMethods } from './transient.js';
-import { EDGE_LABEL, EDGE_SERVICE, controlAddress, edgeImage, edgeServiceSpec } from './edge-service.js';
+import { EDGE_LABEL, EDGE_SERVICE, controlAddress, controlAddresses, edgeImage, edgeServiceSpec } from './edge-service.js';
 import { adoptControlState, assertControl, controllerId, controlVersions, publishControlState, readControlKey } from './control-state.js';
 
 export interface SwarmOptions {
@@ -223,8 +223,9 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const img = edgeImage(cfg);
       const [, ...others] = await engines();
       await ensureWorkerImage(manager, others, opts.base, img);
-      const addr = await controlAddress(manager);
-      const spec = edgeServiceSpec(cfg, { image: img.tag, secret: { id: secret.ID, name: wanted }, control: `http://${addr}:${cfg.edgeControlPort}` });
+      // This host must be one the edge asks (the waker listens on its Swarm address).
+      await controlAddress(manager);
+      const spec = edgeServiceSpec(cfg, { image: img.tag, secret: { id: secret.ID, name: wanted }, control: await controlAddresses(manager, cfg.edgeControlPort) });
       const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
       const stamped = { ...spec, Labels: { ...spec.Labels, [SPEC_LABEL]: stamp } };
       const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
