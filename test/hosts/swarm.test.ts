@@ -300,6 +300,14 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const up2 = await cli2(['up']);
   const upS = (Date.now() - upStart) / 1000;
   t.equal(up2.code, 0, `silo up on node2: ${up2.stderr}${up2.stdout}`);
+  if (up2.code !== 0) {
+    // What the tenant's tasks said, for whoever reads a failed run.
+    const failedTenant = /the update of ([a-z0-9-]+)'s worker/.exec(up2.stderr)?.[1];
+    if (failedTenant) {
+      t.comment(await hosts.docker(n2, ['service', 'ps', '--no-trunc', `silo-tenant-${failedTenant}`]).catch((e: Error) => e.message));
+      t.comment(await hosts.docker(n2, ['service', 'logs', '--tail', '60', `silo-tenant-${failedTenant}`]).catch((e: Error) => e.message));
+    }
+  }
   await until('every tenant through the edge, fed by node2', 240_000, async () => {
     for (const n of everyTenant) if (!(await get3(`${n}.localhost`, '/api/tenant', 60)).stdout.endsWith('\n200')) return false;
     return true;
@@ -319,7 +327,12 @@ t.test('six tenants on three hosts: browsed, a canary, a node dies under load an
   const made2 = await cli2(['tenant', 'create', 'shop-e', '--server', 'db-b']);
   t.equal(made2.code, 0, `a tenant created from node2: ${made2.stderr}`);
   // The edge's agent fetches its routes every second: it serves shop-e from its next fetch on.
-  await until('shop-e through the edge', 60_000, async () => (await get3('shop-e.localhost', '/api/tenant')).stdout.endsWith('\n200'));
+  await until('shop-e through the edge', 60_000, async () => (await get3('shop-e.localhost', '/api/tenant')).stdout.endsWith('\n200')).catch(async (err: Error) => {
+    t.comment((await get3('shop-e.localhost', '/api/tenant')).stdout);
+    t.comment(await hosts.docker(n2, ['service', 'logs', '--tail', '30', 'silo-edge']).catch((e: Error) => e.message));
+    t.comment(await hosts.docker(n2, ['service', 'ps', '--no-trunc', 'silo-tenant-shop-e']).catch((e: Error) => e.message));
+    throw err;
+  });
   t.match((await get3('shop-e.localhost', '/api/tenant')).stdout, /"tenant":"shop-e"[\s\S]*\n200$/, 'and served through the edge');
   await until('dozy asleep again, under node2\'s waker', 120_000, async () => (await replicas()) === '0' && !(await taskStates(n1)).some((s) => s.startsWith('Running'))).catch(async (err: Error) => {
     // What node2's waker saw, for whoever reads a failed run.

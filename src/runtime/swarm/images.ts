@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { projectRoot, type SiloConfig } from '../../common/config.js';
 import type { Registry } from '../../registry/registry.js';
 import { tenantAppEntry } from '../../apps/app-migrations.js';
@@ -38,14 +38,22 @@ export function packageClosure(modules: string, roots: string[]): string[] {
 /** Build state beside the code (tsc's incremental record: any type check rewrites it), never in an image. */
 const notInImage = (path: string) => !path.endsWith('.tsbuildinfo');
 
+/**
+ * A stamp of what `paths` hold: each file's path under its root, size and time, not where
+ * the root is, so the same build installed elsewhere (another manager that took the
+ * control plane over) stamps its files the same when they are the same.
+ */
 export function contentStamp(paths: string[]): string {
   const h = createHash('sha256');
-  const walk = (p: string) => {
+  const walk = (root: string, p: string) => {
     const st = statSync(p);
-    if (!st.isDirectory()) h.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
-    else for (const e of readdirSync(p).sort()) if (notInImage(e)) walk(join(p, e));
+    if (!st.isDirectory()) h.update(`${relative(root, p)}\0${st.size}\0${st.mtimeMs}\0`);
+    else for (const e of readdirSync(p).sort()) if (notInImage(e)) walk(root, join(p, e));
   };
-  paths.forEach(walk);
+  paths.forEach((root, i) => {
+    h.update(`${i}\0`);
+    walk(root, root);
+  });
   return h.digest('hex').slice(0, 12);
 }
 
@@ -78,7 +86,10 @@ export function workerImage(cfg: SiloConfig, reg: Registry, name: string): Worke
     appModule = join('/srv/app', entry.slice(folder.length));
   }
   const base = cfg.swarmBaseImage;
-  const tag = `silo/worker:${createHash('sha256').update(base).update(contentStamp(files.map((f) => f[0]))).digest('hex').slice(0, 12)}`;
+  // A release is named by a hash of its files already (apps/releases.ts): its id stamps it,
+  // wherever its folder is (a home taken over on another manager copies it out of this image).
+  const stamped = t?.release ? files.slice(0, -1) : files;
+  const tag = `silo/worker:${createHash('sha256').update(base).update(contentStamp(stamped.map((f) => f[0]))).update(t?.release ? `release ${t.release.id}` : '').digest('hex').slice(0, 12)}`;
   return { tag, appModule, files };
 }
 
