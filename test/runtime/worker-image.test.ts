@@ -6,7 +6,7 @@
  * app and the canary was rolled back.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/common/config.js';
@@ -35,8 +35,23 @@ t.test('a release has its own image; its content names it, build records do not'
   t.equal(canary.appModule, '/srv/app/app/index.js', 'its app module, where the image has it');
   t.ok(canary.files.some(([from, to]) => from === folder && to === 'app'), 'the release folder goes in');
 
+  // A release never changes (its id is a hash of its files): its id names its image.
+  const id2 = 'fedcba9876543210';
+  const folder2 = join(home, 'releases', id2);
+  mkdirSync(join(folder2, 'app'), { recursive: true });
+  writeFileSync(join(folder2, 'app', 'index.js'), 'export default { changed: true }\n');
+  writeFileSync(join(folder2, 'release.json'), JSON.stringify({ ...release, id: id2, entry: join(folder2, 'app', 'index.js'), migrationsDir: join(folder2, 'app', 'migrations') }));
+  reg.tenants.canary.release = { id: id2, previous: id };
+  t.not(workerImage(cfg, reg, 'canary').tag, canary.tag, 'another release is a new image');
+  reg.tenants.canary.release = { id, previous: null };
+
+  // The same release in a home at another path (taken over on another manager, copied out
+  // of its image, its files' times kept): the same image, found, not built again.
+  const home2 = mkdtempSync(join(tmpdir(), 'silo-image-elsewhere-'));
+  t.teardown(() => rmSync(home2, { recursive: true, force: true }));
+  cpSync(join(home, 'releases'), join(home2, 'releases'), { recursive: true, preserveTimestamps: true });
+  t.equal(workerImage(loadConfig({ SILO_HOME: home2, SILO_RUNTIME: 'swarm' }), reg, 'canary').tag, canary.tag, 'the same release elsewhere is the same image');
+
   writeFileSync(join(folder, 'x.tsbuildinfo'), '{}');
   t.equal(workerImage(cfg, reg, 'canary').tag, canary.tag, 'a build record beside the code changes nothing');
-  writeFileSync(join(folder, 'app', 'index.js'), 'export default { changed: true }\n');
-  t.not(workerImage(cfg, reg, 'canary').tag, canary.tag, 'a changed file is a new image');
 });
