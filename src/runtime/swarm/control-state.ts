@@ -144,6 +144,15 @@ export function readControlKey(file: string): Buffer {
   return Buffer.from(text, 'hex');
 }
 
+/** This home's controller id, if it has written a copy or taken one over (reading makes nothing). */
+export function readControllerId(home: string): string | undefined {
+  try {
+    return readFileSync(homePaths(home).controllerId, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** This home's controller id, made the first time (or by `fresh`, when a home takes over). */
 export function controllerId(home: string, fresh = false): string {
   const file = homePaths(home).controllerId;
@@ -202,7 +211,7 @@ async function prune(manager: Docker, versions: ControlVersion[]): Promise<void>
 export async function assertControl(manager: Docker, home: string): Promise<ControlVersion[]> {
   const versions = await controlVersions(manager);
   const newest = versions[0];
-  if (newest && newest.controller !== controllerId(home)) {
+  if (newest && newest.controller !== readControllerId(home)) {
     const adopted = existsSync(homePaths(home).registry);
     throw new ControlTakenOver(
       adopted

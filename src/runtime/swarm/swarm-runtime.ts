@@ -24,7 +24,7 @@ import { tenantAppEntry } from '../../apps/app-migrations.js';
 import { ensureEdgeToken } from '../../proxy/edge.js';
 import { retryingMethods } from './transient.js';
 import { EDGE_LABEL, EDGE_SERVICE, controlAddress, controlAddresses, edgeImage, edgeServiceSpec } from './edge-service.js';
-import { adoptControlState, assertControl, controllerId, controlVersions, publishControlState, readControlKey } from './control-state.js';
+import { adoptControlState, assertControl, controlVersions, publishControlState, readControlKey, readControllerId } from './control-state.js';
 
 export interface SwarmOptions {
   /** the nodes' Engine APIs (a Unix socket path, or http://host:port), a manager first */
@@ -88,9 +88,15 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   /** The manager's client. */
   const m = async () => (await engines())[0]!;
 
-  async function nodeNames(): Promise<Map<string, { name: string; addr?: string }>> {
-    const nodes = (await (await m()).listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string } }[];
-    return new Map(nodes.map((n) => [n.ID, { name: n.Description?.Hostname ?? n.ID, addr: n.Status?.Addr }]));
+  /** The swarm's nodes by ID: name, address, and whether it is up (`ready`). */
+  async function nodeNames(): Promise<Map<string, { name: string; addr?: string; ready: boolean }>> {
+    const nodes = (await (await m()).listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string; State?: string } }[];
+    return new Map(nodes.map((n) => [n.ID, { name: n.Description?.Hostname ?? n.ID, addr: n.Status?.Addr, ready: n.Status?.State === 'ready' }]));
+  }
+
+  /** The edge service as the manager lists it, if it exists. */
+  async function findEdge(manager: Docker): Promise<Docker.Service | undefined> {
+    return (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).find((x) => x.Spec?.Name === EDGE_SERVICE);
   }
 
   /**
@@ -174,15 +180,15 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   }
 
   /** Its tasks meant to run (`any`: also those being stopped, still running until they have). */
-  async function tasksOf(name?: string, any = false): Promise<Task[]> {
+  async function tasksOf(name?: string, any = false, known?: Awaited<ReturnType<typeof nodeNames>>): Promise<Task[]> {
     const filters: Record<string, string[]> = any ? {} : { 'desired-state': ['running'] };
     if (name) filters.service = [serviceName(name)];
-    const [tasks, nodes] = await Promise.all([(await m()).listTasks({ filters: JSON.stringify(filters) }) as Promise<Task[]>, (await m()).listNodes() as Promise<{ ID: string; Status?: { State?: string } }[]>]);
+    const [tasks, nodes] = await Promise.all([(await m()).listTasks({ filters: JSON.stringify(filters) }) as Promise<Task[]>, known ?? nodeNames()]);
     // A node that is down reports nothing: its tasks keep the last state it sent (`running`,
     // for a worker that ran there when it died) although nothing can reach them. Counted as
     // running, a tenant on a dead node was online at a dead address and its sleep waited
     // for a task that could never be seen stopping.
-    const down = new Set(nodes.filter((n) => n.Status?.State !== 'ready').map((n) => n.ID));
+    const down = new Set([...nodes].filter(([, n]) => !n.ready).map(([id]) => id));
     return tasks.map((t) => (down.has(t.NodeID) && t.Status.State === 'running' ? { ...t, Status: { ...t.Status, State: 'orphaned' } } : t));
   }
 
@@ -195,7 +201,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
   async function edgeSettled(manager: Docker, timeoutMs = 120_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const [svc] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      const svc = await findEdge(manager);
       const update = (svc as { UpdateStatus?: { State?: string; Message?: string } } | undefined)?.UpdateStatus;
       if (update?.State && /rollback|paused/.test(update.State)) throw new SiloError(`the edge service's update failed: ${update.Message ?? update.State}`);
       // Edge nodes that are up (a task on a node that is down waits for it, as the node does).
@@ -228,7 +234,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
       const spec = edgeServiceSpec(cfg, { image: img.tag, secret: { id: secret.ID, name: wanted }, control: await controlAddresses(manager, cfg.edgeControlPort) });
       const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
       const stamped = { ...spec, Labels: { ...spec.Labels, [SPEC_LABEL]: stamp } };
-      const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      const found = await findEdge(manager);
       if (!found) {
         await manager.createService(stamped as unknown as Docker.CreateServiceOptions);
         await edgeSettled(manager);
@@ -241,7 +247,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     },
     async remove(): Promise<boolean> {
       const manager = await m();
-      const [found] = (await manager.listServices({ filters: JSON.stringify({ name: [EDGE_SERVICE] }) })).filter((x) => x.Spec?.Name === EDGE_SERVICE);
+      const found = await findEdge(manager);
       if (found) await manager.getService(found.ID!).remove();
       const secrets = (await manager.listSecrets({ filters: JSON.stringify({ label: ['silo.edge-token'] }) })) as { ID: string }[];
       await removeSecrets(manager, secrets.map((x) => x.ID));
@@ -258,8 +264,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     },
     async forget(cfg: SiloConfig): Promise<number> {
       const manager = await m();
-      await assertControl(manager, cfg.home);
-      const versions = await controlVersions(manager);
+      const versions = await assertControl(manager, cfg.home);
       for (const v of versions) await manager.getConfig(v.id).remove();
       return versions.length;
     },
@@ -284,7 +289,7 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     },
     async describe(cfg: SiloConfig) {
       const versions = await controlVersions(await m());
-      return { versions: versions.map(({ seq, node, at }) => ({ seq, node, at })), ours: versions[0]?.controller === controllerId(cfg.home) };
+      return { versions: versions.map(({ seq, node, at }) => ({ seq, node, at })), ours: versions[0] !== undefined && versions[0].controller === readControllerId(cfg.home) };
     },
   };
 
@@ -293,7 +298,9 @@ export function swarmRuntime(opts: SwarmOptions): TenantRuntime {
     edge,
     controlState,
     async workers() {
-      const [services, tasks, nodes] = await Promise.all([(await m()).listServices({ filters: JSON.stringify({ label: ['silo.tenant'] }) }), tasksOf(), nodeNames()]);
+      // One listing of the nodes for both: names and addresses, and which are down.
+      const nodes = await nodeNames();
+      const [services, tasks] = await Promise.all([(await m()).listServices({ filters: JSON.stringify({ label: ['silo.tenant'] }) }), tasksOf(undefined, false, nodes)]);
       const out: Workers = new Map();
       for (const s of services) {
         const name = s.Spec?.Labels?.['silo.tenant'];
